@@ -1,0 +1,63 @@
+# Every target installs what it needs: on a fresh clone only python3 must exist.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+GEN_PKG := generated/flux_canny_api
+GEN_CMD  = $(VENV)/bin/openapi-python-client generate --path openapi.json \
+           --config openapi-python-client.yaml --meta none --overwrite
+PYTEST_ARGS ?=
+
+.PHONY: install generate check-generated test test-thorough lint demo bench spec-diff sync-spec clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Rewrite generated/ and the packaged spec copy from openapi.json.
+generate: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(GEN_CMD) --output-path $(GEN_PKG)
+	cp openapi.json wrapper/flux_canny/openapi.json
+
+## Regenerate into a temporary directory; fail with the diff when generated/ has drifted.
+check-generated: $(STAMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(GEN_CMD) --output-path "$$tmp/flux_canny_api" >/dev/null && \
+	status=0 && \
+	{ diff -ru "$(GEN_PKG)" "$$tmp/flux_canny_api" -x __pycache__ || status=1; } && \
+	{ diff -u openapi.json wrapper/flux_canny/openapi.json || status=1; } && \
+	if [ $$status -ne 0 ]; then echo "generated/ or the packaged spec is out of date with openapi.json: run 'make generate'" >&2; exit 1; fi && \
+	echo "generated/ matches openapi.json"
+
+test: $(STAMP)
+	$(PY) -m pytest --hypothesis-profile=ci --hypothesis-show-statistics -q $(PYTEST_ARGS)
+
+test-thorough: $(STAMP)
+	$(PY) -m pytest --hypothesis-profile=thorough --hypothesis-show-statistics -q --timeout=1800 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check wrapper tests bench
+	$(VENV)/bin/ruff format --check wrapper tests bench
+	$(VENV)/bin/mypy --strict wrapper/flux_canny
+
+demo: $(STAMP)
+	$(PY) -m flux_canny.demo
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+## make spec-diff NEW=path/to/new-openapi.json [OLD=openapi.json]
+OLD ?= openapi.json
+spec-diff: $(STAMP)
+	$(VENV)/bin/flux-canny spec-diff $(OLD) $(NEW)
+
+## make sync-spec SPEC=path/to/new-openapi.json
+sync-spec: $(STAMP)
+	$(PY) -m flux_canny.specsync $(SPEC)
+
+clean:
+	rm -rf $(VENV) out build dist

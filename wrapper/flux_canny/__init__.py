@@ -1,0 +1,69 @@
+"""flux_canny: a careful client for BFL's FLUX.1 Canny [pro] finetune endpoint."""
+
+from __future__ import annotations
+
+from ._auth import DEFAULT_TRUSTED_HOSTS
+from ._base import API_KEY_ENV, DEFAULT_BASE_URL, MissingAPIKeyError
+from .aclient import BFL_ACTIVE_TASK_LIMIT, AsyncFluxCanny
+from .client import FluxCanny
+from .clock import Clock, SystemClock
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APIValidationError,
+    AuthenticationError,
+    FluxCannyError,
+    GenerationError,
+    ImageInputError,
+    ModerationError,
+    RateLimitError,
+    RequestValidationError,
+    SampleExpiredError,
+    SubmitUncertainError,
+    TaskError,
+    TaskNotFoundError,
+    UntrustedURLError,
+    WaitTimeoutError,
+)
+from .images import GeneratedImage, encode_control_image
+from .models import Result, Task
+from .policy import DurationModel, PollPolicy, RetryPolicy
+from .validation import validate_inputs
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "API_KEY_ENV",
+    "BFL_ACTIVE_TASK_LIMIT",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TRUSTED_HOSTS",
+    "APIConnectionError",
+    "APIStatusError",
+    "APIValidationError",
+    "AsyncFluxCanny",
+    "AuthenticationError",
+    "Clock",
+    "DurationModel",
+    "FluxCanny",
+    "FluxCannyError",
+    "GeneratedImage",
+    "GenerationError",
+    "ImageInputError",
+    "MissingAPIKeyError",
+    "ModerationError",
+    "PollPolicy",
+    "RateLimitError",
+    "RequestValidationError",
+    "Result",
+    "RetryPolicy",
+    "SampleExpiredError",
+    "SubmitUncertainError",
+    "SystemClock",
+    "Task",
+    "TaskError",
+    "TaskNotFoundError",
+    "UntrustedURLError",
+    "WaitTimeoutError",
+    "encode_control_image",
+    "validate_inputs",
+]

@@ -1,0 +1,51 @@
+"""The x-key header, sent only where it belongs.
+
+The key goes to the configured API host and to trusted hosts (https only); never to a
+delivery host, a webhook, or a polling URL someone slipped us. Deciding per request in
+an httpx.Auth keeps that rule in one place for every request either client makes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Generator, Iterable
+
+import httpx
+
+DEFAULT_TRUSTED_HOSTS = ("*.bfl.ai",)
+
+
+class HostPolicy:
+    """Which URLs may see the API key."""
+
+    def __init__(self, base_url: httpx.URL, trusted_hosts: Iterable[str]) -> None:
+        self.base_host = base_url.host
+        self.base_scheme = base_url.scheme
+        self.patterns = tuple(h.lower() for h in trusted_hosts)
+
+    def is_trusted(self, url: httpx.URL) -> bool:
+        host = url.host.lower()
+        if host == self.base_host and url.scheme == self.base_scheme:
+            return True
+        if url.scheme != "https":
+            return False
+        return any(fnmatch.fnmatchcase(host, p) or host == p.removeprefix("*.") for p in self.patterns)
+
+
+class KeyAuth(httpx.Auth):
+    """Adds the API key header to requests for trusted URLs only."""
+
+    def __init__(self, key: str, header: str, hosts: HostPolicy) -> None:
+        self._key = key
+        self._header = header
+        self._hosts = hosts
+
+    def __repr__(self) -> str:
+        return f"KeyAuth(header={self._header!r}, key='***')"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._hosts.is_trusted(request.url):
+            request.headers[self._header] = self._key
+        else:
+            request.headers.pop(self._header, None)
+        yield request

@@ -1,0 +1,90 @@
+"""What FluxCanny and AsyncFluxCanny share: settings, the key, and the flows' Core.
+
+The faces differ only in how they perform an effect; everything else is built here once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from typing import Any, Generic, TypeVar
+
+import httpx
+from flux_canny_api.client import AuthenticatedClient
+
+from ._auth import DEFAULT_TRUSTED_HOSTS, HostPolicy, KeyAuth
+from ._flow import Core
+from ._spec import packaged_spec
+from .clock import Clock, SystemClock
+from .errors import FluxCannyError
+from .policy import DurationModel, PollPolicy, RetryPolicy
+from .validation import default_validator
+
+DEFAULT_BASE_URL = "https://api.us1.bfl.ai"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0, write=120.0)
+API_KEY_ENV = "BFL_API_KEY"
+_KEY_SHAPE = re.compile(r"^[\x21-\x7e]+$")
+
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+
+
+class MissingAPIKeyError(FluxCannyError, ValueError):
+    """No API key was given and BFL_API_KEY is not set."""
+
+
+def resolve_key(api_key: str | None) -> str:
+    key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).strip()
+    if not key:
+        raise MissingAPIKeyError(f"no API key: pass api_key=... or set {API_KEY_ENV}")
+    if not _KEY_SHAPE.match(key):
+        raise MissingAPIKeyError("the API key contains spaces or control characters; check it")
+    return key
+
+
+class ClientBase(Generic[HttpT]):
+    """Settings shared by both faces. Subclasses provide the httpx client and the I/O."""
+
+    _http: HttpT
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        trusted_hosts: Iterable[str] = DEFAULT_TRUSTED_HOSTS,
+        wait_timeout: float | None = 600.0,
+        validate: bool = True,
+        transport: Any = None,
+        http_client: HttpT | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        hosts = HostPolicy(url, trusted_hosts)
+        auth = KeyAuth(resolve_key(api_key), packaged_spec().security_header(), hosts)
+        self._core = Core(
+            base_url=url, hosts=hosts, validator=default_validator(), clock=clock or SystemClock(),
+            retry=retry or RetryPolicy(), poll=poll or PollPolicy(), durations=DurationModel(),
+            validate=validate, wait_timeout=wait_timeout,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else self._new_http(transport, timeout)
+        self._http.auth = auth
+        self._http.base_url = url
+        self._api = AuthenticatedClient(base_url=str(url), token="")  # noqa: S106 - KeyAuth adds the key
+
+    def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> HttpT:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={str(self._core.base_url)!r})"
+
+    @property
+    def durations(self) -> DurationModel:
+        """Task durations this client has seen; the poll schedule learns from them."""
+        return self._core.durations

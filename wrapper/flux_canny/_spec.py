@@ -1,0 +1,76 @@
+"""The packaged OpenAPI document, read once, and the few lookups the wrapper needs.
+
+Everything the wrapper knows about the API's shapes (bounds, enums, required fields,
+statuses) comes through here, so that a regenerated spec re-aims the whole client.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CANNY_PATH", "Spec", "packaged_spec"]
+
+CANNY_PATH = "/v1/flux-pro-1.0-canny-finetuned"
+_REQUEST_CONTENT = "application/json"
+
+
+class Spec:
+    """An OpenAPI document with `$ref` resolution and the canny operation's shapes."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> Spec:
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Follow `$ref` chains (local refs only, as FastAPI writes them)."""
+        seen: set[str] = set()
+        while "$ref" in schema:
+            ref = schema["$ref"]
+            if ref in seen or not ref.startswith("#/"):
+                raise ValueError(f"unresolvable $ref {ref!r}")
+            seen.add(ref)
+            node: Any = self.document
+            for part in ref[2:].split("/"):
+                node = node[part.replace("~1", "/").replace("~0", "~")]
+            schema = node
+        return schema
+
+    def schema(self, name: str) -> Mapping[str, Any]:
+        schema: Mapping[str, Any] = self.document["components"]["schemas"][name]
+        return schema
+
+    def operation(self, path: str, method: str) -> Mapping[str, Any]:
+        op: Mapping[str, Any] = self.document["paths"][path][method]
+        return op
+
+    def request_schema(self, path: str = CANNY_PATH, method: str = "post") -> Mapping[str, Any]:
+        body = self.operation(path, method)["requestBody"]["content"][_REQUEST_CONTENT]
+        return self.resolve(body["schema"])
+
+    def request_schema_name(self, path: str = CANNY_PATH, method: str = "post") -> str:
+        return str(self.request_schema(path, method).get("title", "Body"))
+
+    def enum_values(self, name: str) -> tuple[str, ...]:
+        return tuple(self.schema(name).get("enum", ()))
+
+    def security_header(self) -> str:
+        """The header name of the first apiKey scheme (BFL: `x-key`)."""
+        for scheme in self.document.get("components", {}).get("securitySchemes", {}).values():
+            if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+                return str(scheme["name"])
+        raise LookupError("the spec declares no apiKey header scheme")
+
+
+@functools.cache
+def packaged_spec() -> Spec:
+    """The copy of openapi.json shipped inside the wheel (kept equal to the root file)."""
+    text = resources.files("flux_canny").joinpath("openapi.json").read_text(encoding="utf-8")
+    return Spec(json.loads(text))

@@ -1,0 +1,140 @@
+"""AsyncFluxCanny: the async face, plus generate_many for batches under the task cap."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from flux_canny_api.api.utility import (
+    finetune_details_v1_finetune_details_get as finetune_details_get,
+)
+from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_finetunes_get
+
+from ._base import ClientBase
+from ._flow import Call, Failed, Flow, Sleep, T, advance
+from .images import GeneratedImage
+from .models import Result, Task
+
+__all__ = ["AsyncFluxCanny", "BFL_ACTIVE_TASK_LIMIT"]
+
+#: BFL answers 429 beyond this many active tasks per key.
+BFL_ACTIVE_TASK_LIMIT = 24
+
+
+class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
+    """The same methods as FluxCanny, awaitable, driven by the same flows."""
+
+    def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, timeout=timeout)
+
+    async def _perform(self, effect: Any) -> Any:
+        if isinstance(effect, Sleep):
+            return await self._core.clock.asleep(effect.seconds)
+        try:
+            if isinstance(effect, Call):
+                return await effect.endpoint.asyncio_detailed(client=self._api, **effect.kwargs)
+            auth = httpx.USE_CLIENT_DEFAULT if effect.with_key else None
+            return await self._http.get(effect.url, auth=auth)
+        except Exception as error:  # handed to the flow, which decides
+            return Failed(error)
+
+    async def _run(self, flow: Flow[T]) -> T:
+        self._api.set_async_httpx_client(self._http)
+        step = advance(flow, None)
+        while step.effect is not None:
+            step = advance(flow, await self._perform(step.effect))
+        result: T = step.value
+        return result
+
+    async def submit(self, *, control_image: Any, prompt: str, finetune_id: str,
+                     validate: bool | None = None, **params: Any) -> Task:
+        body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
+        return await self._run(self._core.submit(body))
+
+    async def get_result(self, task: Task | str) -> Result:
+        return await self._run(self._core.get_result(task if isinstance(task, Task) else Task(id=task)))
+
+    async def wait(self, task: Task | str, *, timeout: float | None = None,
+                   on_update: Callable[[Result], None] | None = None) -> Result:
+        task = task if isinstance(task, Task) else Task(id=task)
+        return await self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
+
+    async def download(self, result: Result) -> GeneratedImage:
+        return await self._run(self._core.download(result))
+
+    async def generate(self, *, control_image: Any, prompt: str, finetune_id: str,
+                       timeout: float | None = None,
+                       on_update: Callable[[Result], None] | None = None,
+                       on_submit: Callable[[Task], None] | None = None,
+                       validate: bool | None = None, **params: Any) -> GeneratedImage:
+        body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
+        return await self._run(self._core.generate(body, timeout=timeout, on_update=on_update,
+                                                   on_submit=on_submit))
+
+    async def resume(self, task: Task | str, *, timeout: float | None = None,
+                     on_update: Callable[[Result], None] | None = None) -> GeneratedImage:
+        task = task if isinstance(task, Task) else Task(id=task)
+        return await self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
+
+    async def my_finetunes(self) -> list[Any]:
+        return list((await self._run(self._core.call(my_finetunes_get, "my_finetunes"))).finetunes)
+
+    async def finetune_details(self, finetune_id: str) -> dict[str, Any]:
+        flow = self._core.call(finetune_details_get, "finetune_details", finetune_id=finetune_id)
+        return dict((await self._run(flow)).finetune_details.to_dict())
+
+    async def generate_many(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = BFL_ACTIVE_TASK_LIMIT,
+        on_submit: Callable[[int, Task], None] | None = None,
+        on_done: Callable[[int, GeneratedImage | Exception], None] | None = None,
+    ) -> list[GeneratedImage | Exception]:
+        """Run many generations, never more than `concurrency` active tasks at once.
+
+        Each request is a dict of `generate`'s keyword arguments. Returns one outcome per
+        request, in input order: the image, or the exception (a FluxCannyError carries the
+        task id when a task was created). Bad requests fail before any network call and do
+        not use a slot. A 429 backs off (Retry-After honoured) and retries.
+        """
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        jobs = [dict(r) for r in requests]
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(index: int, job: dict[str, Any]) -> GeneratedImage | Exception:
+            try:
+                timeout = job.pop("timeout", None)
+                on_update = job.pop("on_update", None)
+                body = self._core.build_body(job.pop("control_image", None), job.pop("prompt", None),
+                                             job.pop("finetune_id", None), job,
+                                             job.pop("validate", None))
+                async with slots:  # a slot is an active task on the server
+                    task = await self._run(self._core.submit(body))
+                    if on_submit is not None:
+                        on_submit(index, task)
+                    result = await self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
+                image = await self._run(self._core.download(result, task))
+                outcome: GeneratedImage | Exception = image
+            except Exception as error:  # one outcome per request; the caller sees them all
+                outcome = error
+            if on_done is not None:
+                on_done(index, outcome)
+            return outcome
+
+        return list(await asyncio.gather(*(one(i, job) for i, job in enumerate(jobs))))
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()

@@ -1,0 +1,108 @@
+"""FluxCanny: the blocking face. It performs the effects `_flow` yields, nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from flux_canny_api.api.utility import (
+    finetune_details_v1_finetune_details_get as finetune_details_get,
+)
+from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_finetunes_get
+
+from ._base import ClientBase
+from ._flow import Call, Failed, Flow, Sleep, T, advance
+from .images import GeneratedImage
+from .models import Result, Task
+
+__all__ = ["FluxCanny"]
+
+
+class FluxCanny(ClientBase[httpx.Client]):
+    """Submit, poll and download FLUX.1 Canny [pro] finetune generations.
+
+    >>> with FluxCanny() as flux:  # key from BFL_API_KEY
+    ...     image = flux.generate(control_image="edges.png", prompt="a castle",
+    ...                           finetune_id="my-finetune")
+    ...     image.save("castle.jpg")
+    """
+
+    def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> httpx.Client:
+        return httpx.Client(transport=transport, timeout=timeout)
+
+    def _perform(self, effect: Any) -> Any:
+        if isinstance(effect, Sleep):
+            return self._core.clock.sleep(effect.seconds)
+        try:
+            if isinstance(effect, Call):
+                return effect.endpoint.sync_detailed(client=self._api, **effect.kwargs)
+            return self._http.get(effect.url, auth=httpx.USE_CLIENT_DEFAULT if effect.with_key else None)
+        except Exception as error:  # handed to the flow, which decides
+            return Failed(error)
+
+    def _run(self, flow: Flow[T]) -> T:
+        self._api.set_httpx_client(self._http)
+        step = advance(flow, None)
+        while step.effect is not None:
+            step = advance(flow, self._perform(step.effect))
+        result: T = step.value
+        return result
+
+    def submit(self, *, control_image: Any, prompt: str, finetune_id: str,
+               validate: bool | None = None, **params: Any) -> Task:
+        """Submit one generation; returns at once with the task id and polling URL."""
+        body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
+        return self._run(self._core.submit(body))
+
+    def get_result(self, task: Task | str) -> Result:
+        """One poll of a task (by Task or id); never raises on an unknown status."""
+        return self._run(self._core.get_result(task if isinstance(task, Task) else Task(id=task)))
+
+    def wait(self, task: Task | str, *, timeout: float | None = None,
+             on_update: Callable[[Result], None] | None = None) -> Result:
+        """Poll until Ready; raise ModerationError, GenerationError, TaskNotFoundError or
+        WaitTimeoutError (which carries the task id and polling URL to resume later)."""
+        task = task if isinstance(task, Task) else Task(id=task)
+        return self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
+
+    def download(self, result: Result) -> GeneratedImage:
+        """Fetch the result image (without the API key: delivery hosts never see it)."""
+        return self._run(self._core.download(result))
+
+    def generate(self, *, control_image: Any, prompt: str, finetune_id: str,
+                 timeout: float | None = None, on_update: Callable[[Result], None] | None = None,
+                 on_submit: Callable[[Task], None] | None = None, validate: bool | None = None,
+                 **params: Any) -> GeneratedImage:
+        """Submit, wait and download in one call."""
+        body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
+        return self._run(self._core.generate(body, timeout=timeout, on_update=on_update,
+                                             on_submit=on_submit))
+
+    def resume(self, task: Task | str, *, timeout: float | None = None,
+               on_update: Callable[[Result], None] | None = None) -> GeneratedImage:
+        """Wait for an already-submitted task and download its image."""
+        task = task if isinstance(task, Task) else Task(id=task)
+        return self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
+
+    def my_finetunes(self) -> list[Any]:
+        """The finetune ids your key has created."""
+        return list(self._run(self._core.call(my_finetunes_get, "my_finetunes")).finetunes)
+
+    def finetune_details(self, finetune_id: str) -> dict[str, Any]:
+        """Training parameters and metadata of one finetune."""
+        parsed = self._run(self._core.call(finetune_details_get, "finetune_details",
+                                           finetune_id=finetune_id))
+        return dict(parsed.finetune_details.to_dict())
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

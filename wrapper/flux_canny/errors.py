@@ -1,0 +1,137 @@
+"""One family of exceptions, so callers can catch broadly or precisely.
+
+Every error raised after a task was created carries `task_id` and `polling_url`: a paid
+task is never lost to an exception. No message ever contains the API key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APIValidationError",
+    "AuthenticationError",
+    "FluxCannyError",
+    "GenerationError",
+    "ImageInputError",
+    "ModerationError",
+    "RateLimitError",
+    "RequestValidationError",
+    "SampleExpiredError",
+    "SubmitUncertainError",
+    "TaskError",
+    "TaskNotFoundError",
+    "UntrustedURLError",
+    "WaitTimeoutError",
+]
+
+
+class FluxCannyError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    task_id: str | None = None
+    polling_url: str | None = None
+
+    def attach_task(self, task_id: str | None, polling_url: str | None) -> None:
+        """Record which task the failure concerns, so the caller can resume it."""
+        if task_id is not None and self.task_id is None:
+            self.task_id = task_id
+            self.polling_url = polling_url
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.task_id is not None and self.task_id not in text:
+            text += f" (task id {self.task_id}; resume with get_result/wait)"
+        return text
+
+
+class RequestValidationError(FluxCannyError, ValueError):
+    """The request body would be rejected by the server; nothing was sent."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        parts = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in errors]
+        super().__init__("invalid request, nothing was sent: " + "; ".join(parts))
+
+
+class ImageInputError(FluxCannyError, ValueError):
+    """The control image is missing, unreadable, empty, truncated or not an image."""
+
+
+class UntrustedURLError(FluxCannyError):
+    """The API pointed us at a host we will not send the API key to."""
+
+
+class APIConnectionError(FluxCannyError):
+    """The server could not be reached, or the connection failed mid-request."""
+
+
+class SubmitUncertainError(APIConnectionError):
+    """The submit may have reached the server: a task may exist and may be billed.
+
+    We do not retry, because a retry could pay twice. Check your recent tasks before
+    submitting again.
+    """
+
+
+class APIStatusError(FluxCannyError):
+    """The server answered with an error status."""
+
+    def __init__(self, message: str, *, status_code: int, body: Any = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+
+
+class APIValidationError(APIStatusError):
+    """The server rejected the request body (HTTP 422); `.detail` is the parsed model."""
+
+    def __init__(self, message: str, *, body: Any, detail: Any, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message, status_code=422, body=body)
+        self.detail = detail
+        self.errors = errors
+
+
+class AuthenticationError(APIStatusError):
+    """The API key was missing or refused (HTTP 401/403)."""
+
+
+class RateLimitError(APIStatusError):
+    """Too many requests or too many active tasks (HTTP 429), after our retries."""
+
+    def __init__(self, message: str, *, body: Any = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status_code=429, body=body)
+        self.retry_after = retry_after
+
+
+class TaskError(FluxCannyError):
+    """The task reached a final status that is not Ready."""
+
+    def __init__(self, message: str, *, task_id: str, polling_url: str | None, status: str,
+                 result: Any = None) -> None:
+        super().__init__(message)
+        self.attach_task(task_id, polling_url)
+        self.status = status
+        self.result = result
+
+
+class ModerationError(TaskError):
+    """The request or the generated content was moderated (no image)."""
+
+
+class GenerationError(TaskError):
+    """The server reported that the generation failed (Error / Failed)."""
+
+
+class TaskNotFoundError(TaskError):
+    """The server does not know this task id (expired, or from another key)."""
+
+
+class WaitTimeoutError(TaskError, TimeoutError):
+    """We stopped waiting; the task may still finish. Resume with its id or polling URL."""
+
+
+class SampleExpiredError(FluxCannyError):
+    """The result image URL expired before it could be downloaded (URLs last ~10 minutes)."""

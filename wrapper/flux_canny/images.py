@@ -1,0 +1,309 @@
+"""Control images in, generated images out.
+
+Incoming PNG, JPEG and WebP bytes are checked structurally (signature, dimensions,
+complete chunk/segment layout) but never decoded or re-encoded: the server receives the
+user's exact bytes, and a 24-megapixel file costs little more than its base64. PIL images
+and numpy arrays are encoded once, as PNG.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import ImageInputError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["MAX_PIXELS", "GeneratedImage", "ImageInfo", "encode_control_image", "inspect_image"]
+
+# Pillow's own decompression-bomb threshold: beyond it no sane control image lies.
+MAX_PIXELS = 89_478_485
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@attrs.frozen
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+
+
+def inspect_image(data: bytes | memoryview) -> ImageInfo:
+    """Format and size of PNG/JPEG/WebP bytes; ImageInputError if broken or unsupported."""
+    view = memoryview(data)
+    if len(view) == 0:
+        raise ImageInputError("the control image is empty (0 bytes)")
+    head = bytes(view[:16])
+    if head.startswith(_PNG_SIG):
+        info = _inspect_png(view)
+    elif head.startswith(b"\xff\xd8\xff"):
+        info = _inspect_jpeg(view)
+    elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        info = _inspect_webp(view)
+    else:
+        raise ImageInputError(
+            "the control image is not a PNG, JPEG or WebP image "
+            f"(it starts with {head[:8]!r}); convert it to one of those formats"
+        )
+    if info.width <= 0 or info.height <= 0:
+        raise ImageInputError(f"the control image has no pixels ({info.width}x{info.height})")
+    if info.width * info.height > MAX_PIXELS:
+        raise ImageInputError(
+            f"the control image is {info.width}x{info.height}, more than {MAX_PIXELS:,} pixels; "
+            "downscale it"
+        )
+    return info
+
+
+def _truncated(kind: str) -> ImageInputError:
+    return ImageInputError(f"the control image is a truncated or corrupt {kind} file")
+
+
+def _inspect_png(view: memoryview) -> ImageInfo:
+    pos, size, width, height = 8, len(view), -1, -1
+    while True:
+        if pos + 12 > size:
+            raise _truncated("PNG")
+        length, ctype = struct.unpack(">I4s", view[pos : pos + 8])
+        end = pos + 12 + length
+        if end > size:
+            raise _truncated("PNG")
+        (crc,) = struct.unpack(">I", view[end - 4 : end])
+        if zlib.crc32(view[pos + 4 : end - 4]) != crc:
+            raise ImageInputError(f"the control image is a corrupt PNG file (bad {ctype!r} CRC)")
+        if ctype == b"IHDR":
+            width, height = struct.unpack(">II", view[pos + 8 : pos + 16])
+        elif width < 0:
+            raise _truncated("PNG")
+        if ctype == b"IEND":
+            return ImageInfo("png", width, height)
+        pos = end
+
+
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _inspect_jpeg(view: memoryview) -> ImageInfo:
+    pos, size, dims = 2, len(view), None
+    while pos + 4 <= size:
+        if view[pos] != 0xFF:
+            raise _truncated("JPEG")
+        marker = view[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", view[pos + 2 : pos + 4])
+        if marker in _SOF_MARKERS and pos + 9 <= size:
+            height, width = struct.unpack(">HH", view[pos + 5 : pos + 9])
+            dims = (width, height)
+        if marker == 0xDA:  # start of scan: entropy-coded data runs to the EOI marker
+            if dims is None:
+                raise _truncated("JPEG")
+            if bytes(view[-2:]) != b"\xff\xd9" and bytes(view).rfind(b"\xff\xd9", pos) < 0:
+                raise _truncated("JPEG")
+            return ImageInfo("jpeg", *dims)
+        pos += 2 + length
+    raise _truncated("JPEG")
+
+
+def _inspect_webp(view: memoryview) -> ImageInfo:
+    (riff_size,) = struct.unpack("<I", view[4:8])
+    if riff_size + 8 > len(view) or len(view) < 30:
+        raise _truncated("WebP")
+    chunk = bytes(view[12:16])
+    body = view[20:]
+    if chunk == b"VP8 " and bytes(body[3:6]) == b"\x9d\x01\x2a":
+        w, h = struct.unpack("<HH", body[6:10])
+        return ImageInfo("webp", w & 0x3FFF, h & 0x3FFF)
+    if chunk == b"VP8L" and body[0] == 0x2F:
+        (bits,) = struct.unpack("<I", body[1:5])
+        return ImageInfo("webp", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+    if chunk == b"VP8X":
+        w = int.from_bytes(body[4:7], "little") + 1
+        h = int.from_bytes(body[7:10], "little") + 1
+        return ImageInfo("webp", w, h)
+    raise _truncated("WebP")
+
+
+def _from_base64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _read_path(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageInputError(f"control image file not found: {path}") from None
+    except IsADirectoryError:
+        raise ImageInputError(f"control image path is a directory: {path}") from None
+    except OSError as exc:
+        raise ImageInputError(f"cannot read control image {path}: {exc.strerror}") from None
+
+
+def _encode_pil(image: Image.Image) -> bytes:
+    if image.mode not in ("1", "L", "LA", "RGB", "RGBA", "I;16", "P"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format="PNG")
+    except (OSError, ValueError) as exc:
+        raise ImageInputError(f"cannot encode the PIL image as PNG: {exc}") from None
+    return buffer.getvalue()
+
+
+def _encode_array(array: Any) -> bytes:
+    from PIL import Image
+
+    if array.dtype.name != "uint8":
+        raise ImageInputError(
+            f"numpy control images must be uint8, got {array.dtype.name}; "
+            "scale to 0-255 and use .astype('uint8')"
+        )
+    shape = tuple(array.shape)
+    if len(shape) == 3 and shape[2] == 1:
+        array = array[:, :, 0]
+        shape = shape[:2]
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (3, 4))) or 0 in shape:
+        raise ImageInputError(
+            f"numpy control image has shape {shape}; expected (H, W), (H, W, 3) or (H, W, 4)"
+        )
+    return _encode_pil(Image.fromarray(array))
+
+
+def _to_bytes(image: Any) -> bytes | str:
+    """Bytes of an image file, or an already-base64 string (returned as str)."""
+    if isinstance(image, bytes | bytearray | memoryview):
+        return bytes(image)
+    if isinstance(image, os.PathLike):
+        return _read_path(Path(image))
+    if isinstance(image, str):
+        if image.startswith("data:"):
+            header, sep, payload = image.partition(",")
+            if not sep or ";base64" not in header:
+                raise ImageInputError("control image data URI must be base64 (data:image/...;base64,...)")
+            return payload
+        if len(image) < 4096 and (os.sep in image or "." in image[-6:]) and _from_base64(image) is None:
+            return _read_path(Path(image))
+        if len(image) < 4096 and Path(image).is_file():
+            return _read_path(Path(image))
+        return image
+    if hasattr(image, "read"):
+        return _read_file(image)
+    module = type(image).__module__
+    if module.startswith("PIL."):
+        return _encode_pil(image)
+    if module == "numpy" and hasattr(image, "dtype"):
+        return _encode_array(image)
+    raise ImageInputError(
+        f"unsupported control image type {type(image).__name__}: pass a path, bytes, a binary "
+        "file object, a PIL image, a numpy array, or a base64 string / data URI"
+    )
+
+
+def _read_file(handle: IO[Any]) -> bytes:
+    try:
+        data = handle.read()
+    except OSError as exc:
+        raise ImageInputError(f"cannot read the control image file object: {exc}") from None
+    if isinstance(data, str):
+        raise ImageInputError("the control image file was opened in text mode; open it with 'rb'")
+    return bytes(data)
+
+
+def encode_control_image(image: Any) -> str:
+    """The base64 string the API wants, after checking that it holds a real image.
+
+    Accepts a path, bytes, a binary file object, a PIL image, a numpy array, or a ready
+    base64 string / data URI. Raises ImageInputError naming the cause.
+    """
+    raw = _to_bytes(image)
+    if isinstance(raw, str):
+        text = "".join(raw.split()) if any(c.isspace() for c in raw[:4096]) else raw
+        decoded = _from_base64(text)
+        if decoded is None:
+            raise ImageInputError(
+                "the control image string is neither an existing file path nor valid base64"
+            )
+        inspect_image(decoded)
+        return text
+    inspect_image(raw)
+    # Keep the peak near 2.7x the file: drop the raw bytes before building the str.
+    encoded = base64.b64encode(raw)
+    del raw
+    return encoded.decode("ascii")
+
+
+def sniff_format(data: bytes) -> str | None:
+    if data.startswith(_PNG_SIG):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+@attrs.frozen(repr=False)
+class GeneratedImage:
+    """A downloaded result: its bytes, format, and where it came from."""
+
+    data: bytes
+    format: str
+    task_id: str | None = None
+    seed: int | None = None
+    sample_url: str | None = None
+
+    def __repr__(self) -> str:
+        return f"GeneratedImage(format={self.format!r}, bytes={len(self.data)}, task_id={self.task_id!r})"
+
+    @property
+    def media_type(self) -> str:
+        return _MEDIA_TYPES.get(self.format, "application/octet-stream")
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+        """Write atomically: a temporary file in the same folder, fsynced, then renamed.
+
+        A crash never leaves a half-written image at `path`. With overwrite=False an
+        existing file is kept and FileExistsError raised (atomically, via a hard link).
+        """
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(self.data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if overwrite:
+                os.replace(tmp, target)
+            else:
+                os.link(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return target
+
+    def to_pil(self) -> Image.Image:
+        from PIL import Image
+
+        image = Image.open(io.BytesIO(self.data))
+        image.load()
+        return image

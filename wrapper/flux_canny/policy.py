@@ -1,0 +1,139 @@
+"""When to poll and when to retry: pure decisions, no I/O, shared by both clients.
+
+The poll schedule uses, best first: the server's `progress` (extrapolated to a finish
+time), the durations of tasks this client already saw finish, and otherwise a gentle
+backoff. Near an expected finish it polls densely so a ready image is seen within
+tens of milliseconds; far from one it sleeps. `make bench` measures it against fixed
+0.5 s (BFL's reference client) and 2 s pollers.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import threading
+from collections import deque
+from collections.abc import Callable
+
+import attrs
+
+__all__ = ["DurationModel", "PollPolicy", "PollSchedule", "RetryPolicy"]
+
+
+@attrs.frozen
+class PollPolicy:
+    """How a task is polled. Every field has a measured default; see `make bench`."""
+
+    #: wait before the first poll of a freshly submitted task
+    initial_delay: float = 0.6
+    #: the shortest gap between polls, used around an expected finish
+    min_interval: float = 0.05
+    #: growth of the gap while nothing is known about the task
+    backoff: float = 1.3
+    #: the longest gap while nothing is known (bounds the latency of noticing Ready)
+    max_interval: float = 0.95
+    #: the longest sleep an estimated finish time may justify
+    max_informed_delay: float = 30.0
+    #: learn typical durations from tasks this client saw finish
+    learn: bool = True
+    #: when set, poll at this fixed interval and ignore everything else (for baselines)
+    fixed_interval: float | None = None
+
+    @classmethod
+    def fixed(cls, interval: float) -> PollPolicy:
+        return cls(initial_delay=interval, fixed_interval=interval, learn=False)
+
+
+class DurationModel:
+    """Durations of finished tasks, as seen by one client, to aim the next polls."""
+
+    def __init__(self, window: int = 32) -> None:
+        self._samples: deque[float] = deque(maxlen=window)
+        self._lock = threading.Lock()
+
+    def observe(self, last_pending: float | None, ready: float) -> None:
+        """Record a task first seen Ready at `ready` s, last seen pending at `last_pending` s.
+
+        The true duration lies between the two; the midpoint is an unbiased sample
+        even while the bracket is wide, so the estimate converges instead of drifting
+        late by the polling latency.
+        """
+        sample = ready if last_pending is None else (last_pending + ready) / 2
+        with self._lock:
+            self._samples.append(sample)
+
+    def estimate(self) -> float | None:
+        with self._lock:
+            samples = list(self._samples)
+        return statistics.median(samples) if samples else None
+
+
+def _fraction(progress: float | None) -> float | None:
+    if progress is None:
+        return None
+    fraction = progress / 100 if progress > 1 else progress
+    return fraction if 0 < fraction < 1 else None
+
+
+class PollSchedule:
+    """The gaps between polls of one task (a small state machine)."""
+
+    def __init__(self, policy: PollPolicy, learned: float | None) -> None:
+        self._policy = policy
+        self._learned = learned if policy.learn else None
+        self._gap = policy.initial_delay
+        self._dense = policy.min_interval
+
+    def first_delay(self) -> float:
+        if self._policy.fixed_interval is not None:
+            return self._policy.fixed_interval
+        if self._learned is not None:
+            return max(self._policy.min_interval, min(self._learned, self._policy.max_informed_delay))
+        return self._policy.initial_delay
+
+    def next_delay(self, elapsed: float, progress: float | None) -> float:
+        """Seconds to wait after a non-final poll made `elapsed` s after submission."""
+        policy = self._policy
+        if policy.fixed_interval is not None:
+            return policy.fixed_interval
+        fraction = _fraction(progress)
+        expected = elapsed / fraction if fraction else self._learned
+        if expected is None:
+            if progress is not None and progress > 0:  # at or past 100 %, still pending
+                return self._next_dense()
+            gap, self._gap = self._gap, min(self._gap * policy.backoff, policy.max_interval)
+            return gap
+        remaining = expected - elapsed
+        if remaining <= policy.min_interval:
+            return self._next_dense()
+        self._dense = policy.min_interval
+        if fraction and remaining > 2.0:
+            remaining *= 0.8  # re-check the extrapolation before the finish
+        return min(remaining, policy.max_informed_delay)
+
+    def _next_dense(self) -> float:
+        gap = self._dense
+        self._dense = min(self._dense * 1.5, self._policy.max_interval)
+        return gap
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Retries for transient failures: exponential backoff, full jitter, Retry-After."""
+
+    #: retries after connection errors, timeouts and 5xx
+    max_retries: int = 4
+    #: retries after 429 (the 24-active-task cap clears as tasks finish)
+    max_rate_limit_retries: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    #: the longest Retry-After we honour before giving up instead
+    max_retry_after: float = 60.0
+    random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """The wait before retry number `attempt` (1-based)."""
+        if retry_after is not None:
+            return max(0.0, min(retry_after, self.max_retry_after))
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return ceiling / 2 + self.random() * ceiling / 2
