@@ -1,0 +1,90 @@
+"""Deterministic images for the fake: a Canny edge map of the control image, coloured by seed.
+
+A real edge detector (Gaussian blur, Sobel, non-maximum suppression, double threshold,
+hysteresis, as OpenCV does it with an L1 gradient) so that the thresholds a user sends
+visibly matter, in numpy only.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+MAX_SIDE = 512
+_GAUSS = np.array([2, 4, 5, 4, 2], dtype=np.float64)
+_GAUSS /= _GAUSS.sum()
+
+
+def _blur(img: NDArray[np.float64]) -> NDArray[np.float64]:
+    pad = np.pad(img, 2, mode="edge")
+    rows = sum(w * pad[:, i : i + img.shape[1]] for i, w in enumerate(_GAUSS))
+    return np.asarray(sum(w * rows[i : i + img.shape[0], :] for i, w in enumerate(_GAUSS)))
+
+
+def canny(gray: NDArray[np.uint8], low: float, high: float) -> NDArray[np.bool_]:
+    """Edges of an 8-bit grayscale image at OpenCV-style thresholds (L1 gradient)."""
+    if low > high:
+        low, high = high, low
+    img = _blur(gray.astype(np.float64))
+    p = np.pad(img, 1, mode="edge")
+    gx = (p[:-2, 2:] + 2 * p[1:-1, 2:] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[1:-1, :-2] + p[2:, :-2])
+    gy = (p[2:, :-2] + 2 * p[2:, 1:-1] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[:-2, 1:-1] + p[:-2, 2:])
+    mag = np.abs(gx) + np.abs(gy)
+    angle = (np.rad2deg(np.arctan2(gy, gx)) + 180.0) % 180.0
+    m = np.pad(mag, 1)
+    h, w = mag.shape
+    neighbours = {
+        0: (m[1:-1, :-2], m[1:-1, 2:]),
+        45: (m[:-2, 2:], m[2:, :-2]),
+        90: (m[:-2, 1:-1], m[2:, 1:-1]),
+        135: (m[:-2, :-2], m[2:, 2:]),
+    }
+    sector = (np.round(angle / 45.0).astype(int) % 4) * 45
+    keep = np.zeros_like(mag, dtype=bool)
+    for deg, (a, b) in neighbours.items():
+        sel = sector == deg
+        keep |= sel & (mag >= a) & (mag >= b)
+    thin = np.where(keep, mag, 0.0)
+    strong = thin >= high
+    weak = thin >= low
+    edges = strong
+    for _ in range(4 * max(h, w)):
+        e = np.pad(edges, 1)
+        grown = weak & (
+            e[:-2, :-2] | e[:-2, 1:-1] | e[:-2, 2:] | e[1:-1, :-2]
+            | e[1:-1, 2:] | e[2:, :-2] | e[2:, 1:-1] | e[2:, 2:] | edges
+        )
+        if np.array_equal(grown, edges):
+            break
+        edges = grown
+    return np.asarray(edges)
+
+
+def render(control_image_b64: str, low: int | None, high: int | None, seed: int,
+           output_format: str | None) -> tuple[bytes, str]:
+    """The image a task produces, and its format ("jpeg" or "png")."""
+    fmt = (output_format or "jpeg").lower()
+    fmt = fmt if fmt in ("jpeg", "png", "webp") else "jpeg"
+    try:
+        source = Image.open(io.BytesIO(base64.b64decode(control_image_b64)))
+        source.draft("L", (MAX_SIDE, MAX_SIDE))
+        gray = source.convert("L")
+    except Exception:  # noqa: BLE001 - an undecodable control image still yields an image
+        gray = Image.new("L", (64, 64), 0)
+    gray.thumbnail((MAX_SIDE, MAX_SIDE))
+    edges = canny(np.asarray(gray, dtype=np.uint8), 50 if low is None else low,
+                  200 if high is None else high)
+    rng = np.random.default_rng(seed & 0xFFFFFFFF)
+    background, ink = rng.integers(0, 256, size=(2, 3), dtype=np.uint8)
+    ink = 255 - background if np.abs(ink.astype(int) - background).sum() < 200 else ink
+    h, w = edges.shape
+    ramp = np.linspace(0.7, 1.0, w)[None, :, None]
+    canvas = (background[None, None, :] * ramp * np.ones((h, 1, 1))).astype(np.uint8)
+    canvas[edges] = ink
+    out = io.BytesIO()
+    Image.fromarray(canvas, "RGB").save(out, format=fmt.upper(), quality=90)
+    return out.getvalue(), fmt

@@ -1,0 +1,360 @@
+"""The fake BFL API as a pure function: httpx.Request in, a reply out, over in-memory tasks.
+
+Everything else (the httpx transport, the loopback server, the pytest fixture) wraps this
+one object. Time comes from an injectable clock, so tests can run hours of polling in
+milliseconds. Request bodies are judged by the same spec-built pydantic model as the
+client's local validation, and answered in FastAPI's 422 shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from collections import Counter, deque
+from collections.abc import Iterable
+from typing import Any, Literal
+from urllib.parse import parse_qs
+
+import attrs
+import httpx
+
+from .._spec import CANNY_PATH, Spec, packaged_spec
+from ..clock import Clock, SystemClock
+from ..validation import RequestValidator
+from . import _render
+
+__all__ = ["Fault", "FakeBFL", "Reply", "RequestRecord", "Task", "WebhookDelivery"]
+
+FaultKind = Literal["status", "connect", "drop", "slow", "malformed"]
+_RESULT_PATH = "/v1/get_result"
+_FINETUNES_PATH = "/v1/my_finetunes"
+_DETAILS_PATH = "/v1/finetune_details"
+_DELIVERY_PREFIX = "/results/"
+_ROUTES = {CANNY_PATH: "POST", _RESULT_PATH: "GET", _FINETUNES_PATH: "GET", _DETAILS_PATH: "GET"}
+
+
+@attrs.define
+class Fault:
+    """One injected failure. `status`, `connect`: the request is not processed; `drop`,
+    `slow`, `malformed`: it is processed (a task may be created) and the answer is lost,
+    late or garbled: the cases where a client must not submit twice."""
+
+    kind: FaultKind
+    status: int = 500
+    delay: float = 0.0
+    retry_after: float | None = None
+    path: str | None = None
+
+    def matches(self, path: str) -> bool:
+        return self.path is None or path == self.path or path.startswith(self.path)
+
+
+@attrs.frozen
+class Reply:
+    """The core's answer: a response, and what the I/O face must do to it."""
+
+    response: httpx.Response
+    fault: FaultKind | None = None
+    delay: float = 0.0
+
+
+@attrs.frozen
+class RequestRecord:
+    method: str
+    host: str
+    path: str
+    key: str | None
+    status: int
+
+
+@attrs.frozen
+class WebhookDelivery:
+    url: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
+
+
+@attrs.define
+class Task:
+    id: str
+    key: str
+    body: dict[str, Any]
+    created_at: float
+    duration: float
+    outcome: str
+    seed: int
+    webhook_url: str | None
+    webhook_secret: str | None
+    webhook_sent: bool = False
+
+
+class FakeBFL:
+    """A stateful, spec-faithful stand-in for api.us1.bfl.ai and its delivery hosts.
+
+    Knobs: task_duration, report_progress, pending_status (e.g. "Generating"),
+    max_active_tasks (per key, 429 beyond), sample_ttl, queue_outcomes() for final
+    statuses ("Content Moderated", "Error", "Failed"...), fail_next() for faults.
+    Counters: tasks_created (per key), requests (per method and path), records (one per
+    request: host, whether it carried the key), webhooks (deliveries).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: Iterable[str] = ("test-key",),
+        clock: Clock | None = None,
+        task_duration: float = 2.0,
+        report_progress: bool = True,
+        pending_status: str = "Pending",
+        max_active_tasks: int = 24,
+        retry_after: float = 1.0,
+        sample_ttl: float = 600.0,
+        delivery_base: str = "https://delivery-us1.bfl.ai",
+        finetunes: Iterable[str] = ("my-finetune",),
+        spec: Spec | None = None,
+        rng_seed: int = 0,
+    ) -> None:
+        self.api_keys = set(api_keys)
+        self.clock: Clock = clock or SystemClock()
+        self.task_duration = task_duration
+        self.report_progress = report_progress
+        self.pending_status = pending_status
+        self.max_active_tasks = max_active_tasks
+        self.retry_after = retry_after
+        self.sample_ttl = sample_ttl
+        self.delivery_base = delivery_base.rstrip("/")
+        self.finetunes = list(finetunes)
+        self.validator = RequestValidator(spec or packaged_spec())
+        self.tasks: dict[str, Task] = {}
+        self.tasks_created: Counter[str] = Counter()
+        self.requests: Counter[tuple[str, str]] = Counter()
+        self.records: list[RequestRecord] = []
+        self.webhooks: list[WebhookDelivery] = []
+        self.webhook_sink: Any = None  # callable(delivery) set by the loopback face
+        self._faults: deque[Fault] = deque()
+        self._outcomes: deque[str] = deque()
+        self._secret = hashlib.sha256(f"fake-bfl-{rng_seed}".encode()).digest()
+        self._ids = uuid.UUID(int=rng_seed).int
+        self._renders: dict[str, tuple[bytes, str]] = {}
+        self._lock = threading.RLock()
+
+    # -- knobs ------------------------------------------------------------------------------
+
+    def fail_next(self, count: int = 1, kind: FaultKind | int = 500, *, path: str | None = None,
+                  delay: float = 0.0, retry_after: float | None = None) -> None:
+        """Fail the next `count` matching requests. `kind` is an HTTP status (500, 502,
+        503, 429...) or one of "connect", "drop", "slow", "malformed"."""
+        fault = (Fault("status", status=kind, retry_after=retry_after, path=path)
+                 if isinstance(kind, int) else Fault(kind, delay=delay, path=path))
+        with self._lock:
+            self._faults.extend(attrs.evolve(fault) for _ in range(count))
+
+    def queue_outcomes(self, *statuses: str) -> None:
+        """Final statuses for the next tasks, in order (default "Ready")."""
+        with self._lock:
+            self._outcomes.extend(statuses)
+
+    def active_tasks(self, key: str) -> int:
+        now = self.clock.monotonic()
+        return sum(1 for t in self.tasks.values() if t.key == key and now < t.created_at + t.duration)
+
+    def key_seen_by_hosts(self) -> set[str]:
+        """Hosts that received a request carrying an x-key header."""
+        return {r.host for r in self.records if r.key is not None}
+
+    # -- the core ---------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> Reply:
+        with self._lock:
+            path = request.url.path
+            fault = next((f for f in self._faults if f.matches(path)), None)
+            if fault is not None:
+                self._faults.remove(fault)
+            key = request.headers.get("x-key")
+            if fault is not None and fault.kind in ("status", "connect"):
+                reply = self._fault_reply(fault)
+            else:
+                reply = Reply(self._route(request, key))
+                if fault is not None:
+                    reply = self._garble(reply, fault)
+            self.requests[(request.method, path)] += 1
+            self.records.append(RequestRecord(request.method, request.url.host, path, key,
+                                              reply.response.status_code))
+            self._deliver_webhooks()
+            return reply
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        """MockTransport-compatible: the response only (faults other than status ignored)."""
+        return self.handle(request).response
+
+    def tick(self) -> None:
+        """Deliver webhooks of tasks that finished (the loopback face calls it regularly)."""
+        with self._lock:
+            self._deliver_webhooks()
+
+    def _fault_reply(self, fault: Fault) -> Reply:
+        if fault.kind == "connect":
+            return Reply(httpx.Response(599), fault="connect")
+        headers = {}
+        if fault.status == 429:
+            headers["retry-after"] = _seconds(fault.retry_after if fault.retry_after is not None
+                                              else self.retry_after)
+        body = {"detail": "Too many requests" if fault.status == 429 else "Internal Server Error"}
+        return Reply(httpx.Response(fault.status, json=body, headers=headers))
+
+    @staticmethod
+    def _garble(reply: Reply, fault: Fault) -> Reply:
+        if fault.kind == "malformed":
+            response = httpx.Response(reply.response.status_code, content=b'{"id": "trunc',
+                                      headers={"content-type": "application/json"})
+            return Reply(response)
+        return Reply(reply.response, fault=fault.kind, delay=fault.delay)
+
+    def _route(self, request: httpx.Request, key: str | None) -> httpx.Response:
+        path = request.url.path
+        if path.startswith(_DELIVERY_PREFIX) and request.method == "GET":
+            return self._download(request)
+        if path not in _ROUTES:
+            return _json(404, {"detail": "Not Found"})
+        if request.method != _ROUTES[path]:
+            return _json(405, {"detail": "Method Not Allowed"})
+        if path == _RESULT_PATH:
+            return self._get_result(request)
+        if key is None:
+            return _json(401, {"detail": "Not authenticated"}, {"www-authenticate": "APIKey"})
+        if key not in self.api_keys:
+            return _json(403, {"detail": "Invalid API key"})
+        if path == CANNY_PATH:
+            return self._submit(request, key)
+        if path == _FINETUNES_PATH:
+            return _json(200, {"finetunes": list(self.finetunes)})
+        return self._finetune_details(request)
+
+    def _submit(self, request: httpx.Request, key: str) -> httpx.Response:
+        if not request.content:
+            return _422([{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}])
+        try:
+            body = json.loads(request.content)
+        except ValueError as exc:
+            return _422([{"type": "json_invalid", "loc": ["body", getattr(exc, "pos", 0)],
+                          "msg": "JSON decode error", "input": {}, "ctx": {"error": str(exc)}}])
+        errors = self.validator.errors(body)
+        if errors:
+            return _422(errors)
+        if self.active_tasks(key) >= self.max_active_tasks:
+            return _json(429, {"detail": f"You have reached the limit of {self.max_active_tasks} "
+                                         "active tasks. Please wait for some to finish."},
+                         {"retry-after": _seconds(self.retry_after)})
+        normalised = self.validator.normalise(body)
+        self._ids += 1
+        task_id = str(uuid.UUID(int=self._ids & (2**128 - 1)))
+        outcome = self._outcomes.popleft() if self._outcomes else "Ready"
+        seed = normalised.get("seed")
+        task = Task(
+            id=task_id, key=key, body=normalised, created_at=self.clock.monotonic(),
+            duration=self.task_duration, outcome=outcome,
+            seed=seed if isinstance(seed, int) else int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16),
+            webhook_url=normalised.get("webhook_url"), webhook_secret=normalised.get("webhook_secret"),
+        )
+        self.tasks[task_id] = task
+        self.tasks_created[key] += 1
+        cost = {"cost": 5.0, "input_mp": 1.0, "output_mp": 1.0}
+        if task.webhook_url:
+            return _json(200, {"id": task_id, "status": "Pending", "webhook_url": task.webhook_url, **cost})
+        polling_url = str(request.url.copy_with(path=_RESULT_PATH, query=None).copy_merge_params({"id": task_id}))
+        return _json(200, {"id": task_id, "polling_url": polling_url, **cost})
+
+    def _result_body(self, task: Task) -> dict[str, Any]:
+        now = self.clock.monotonic()
+        elapsed = now - task.created_at
+        if elapsed < task.duration:
+            progress = round(elapsed / task.duration, 4) if self.report_progress else None
+            return {"id": task.id, "status": self.pending_status, "result": None, "progress": progress,
+                    "details": None, "preview": None}
+        if task.outcome != "Ready":
+            return {"id": task.id, "status": task.outcome, "result": None, "progress": None,
+                    "details": {"reason": f"fake outcome {task.outcome}"}, "preview": None}
+        ext = "png" if task.body.get("output_format") == "png" else "jpg"
+        expires = now + self.sample_ttl
+        sig = self._sign(f"{task.id}:{expires!r}")
+        sample = f"{self.delivery_base}{_DELIVERY_PREFIX}{task.id}/sample.{ext}?se={expires!r}&sig={sig}"
+        result = {"sample": sample, "prompt": task.body.get("prompt"), "seed": task.seed,
+                  "start_time": task.created_at, "end_time": task.created_at + task.duration,
+                  "duration": task.duration}
+        return {"id": task.id, "status": "Ready", "result": result, "progress": None,
+                "details": None, "preview": None}
+
+    def _get_result(self, request: httpx.Request) -> httpx.Response:
+        task_id = request.url.params.get("id")
+        if task_id is None:
+            return _422([{"type": "missing", "loc": ["query", "id"], "msg": "Field required", "input": None}])
+        task = self.tasks.get(task_id)
+        if task is None:
+            return _json(200, {"id": task_id, "status": "Task not found", "result": None,
+                               "progress": None, "details": None, "preview": None})
+        return _json(200, self._result_body(task))
+
+    def _finetune_details(self, request: httpx.Request) -> httpx.Response:
+        finetune_id = request.url.params.get("finetune_id")
+        if finetune_id is None:
+            return _422([{"type": "missing", "loc": ["query", "finetune_id"], "msg": "Field required",
+                          "input": None}])
+        if finetune_id not in self.finetunes:
+            return _json(404, {"detail": f"Finetune {finetune_id} not found"})
+        return _json(200, {"finetune_details": {"finetune_id": finetune_id, "mode": "general",
+                                                "trigger_word": "TOK", "iterations": 300,
+                                                "learning_rate": 1e-5, "priority": "quality"}})
+
+    def _download(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path[len(_DELIVERY_PREFIX):].split("/")
+        params = parse_qs(request.url.query.decode())
+        task = self.tasks.get(parts[0]) if parts else None
+        try:
+            expires = float(params["se"][0])
+            valid = hmac.compare_digest(params["sig"][0], self._sign(f"{parts[0]}:{expires!r}"))
+        except (KeyError, ValueError, IndexError):
+            valid, expires = False, 0.0
+        if task is None or not valid:
+            return httpx.Response(404, text="BlobNotFound: The specified blob does not exist.")
+        if self.clock.monotonic() > expires:
+            return httpx.Response(403, text="AuthenticationFailed: Signed expiry time has passed.")
+        if task.id not in self._renders:
+            self._renders[task.id] = _render.render(
+                task.body["control_image"], task.body.get("canny_low_threshold", 50),
+                task.body.get("canny_high_threshold", 200), task.seed, task.body.get("output_format"))
+        data, fmt = self._renders[task.id]
+        return httpx.Response(200, content=data, headers={"content-type": f"image/{fmt}"})
+
+    def _deliver_webhooks(self) -> None:
+        now = self.clock.monotonic()
+        for task in self.tasks.values():
+            if task.webhook_url and not task.webhook_sent and now >= task.created_at + task.duration:
+                task.webhook_sent = True
+                payload = self._result_body(task)
+                raw = json.dumps(payload, sort_keys=True).encode()
+                headers = {"content-type": "application/json"}
+                if task.webhook_secret:
+                    digest = hmac.new(task.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
+                    headers["x-webhook-signature"] = f"sha256={digest}"
+                delivery = WebhookDelivery(task.webhook_url, payload, headers)
+                self.webhooks.append(delivery)
+                if self.webhook_sink is not None:
+                    self.webhook_sink(delivery)
+
+    def _sign(self, text: str) -> str:
+        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def _422(errors: list[dict[str, Any]]) -> httpx.Response:
+    return _json(422, {"detail": errors})

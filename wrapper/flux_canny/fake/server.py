@@ -1,0 +1,121 @@
+"""The fake on a real socket (127.0.0.1 only), for other languages, curl and benchmarks."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from .core import FakeBFL, WebhookDelivery
+
+__all__ = ["FakeServer"]
+
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+
+
+def _is_loopback(url: str) -> bool:
+    host = httpx.URL(url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: the fake's records are the log."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        content = self.rfile.read(length) if length else b""
+        host = self.headers.get("host", f"127.0.0.1:{self.server.server_port}")
+        request = httpx.Request(self.command, f"http://{host}{self.path}",
+                                headers=list(self.headers.items()), content=content)
+        reply = self.server.fake.handle(request)
+        if reply.fault in ("connect", "drop"):
+            self.close_connection = True
+            return  # no response at all: the client sees the connection close
+        if reply.fault == "slow":
+            time.sleep(reply.delay)
+        response = reply.response
+        body = response.read()
+        self.send_response(response.status_code)
+        for name, value in response.headers.items():
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeBFL
+
+
+class FakeServer:
+    """Runs a FakeBFL on http://127.0.0.1:PORT (port 0: a free one). Samples are served
+    from http://localhost:PORT, another host name, as BFL's delivery hosts are."""
+
+    def __init__(self, fake: FakeBFL | None = None, *, port: int = 0, tick: float = 0.05) -> None:
+        self.fake = fake or FakeBFL()
+        self._httpd = _Server(("127.0.0.1", port), _Handler)
+        self._httpd.fake = self.fake
+        self.port = self._httpd.server_port
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.fake.delivery_base = f"http://localhost:{self.port}"
+        self.fake.webhook_sink = self._post_webhook
+        self._tick = tick
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> Self:
+        serve = threading.Thread(target=self._httpd.serve_forever, name="fake-bfl", daemon=True)
+        ticker = threading.Thread(target=self._ticker, name="fake-bfl-tick", daemon=True)
+        self._threads = [serve, ticker]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _ticker(self) -> None:
+        while not self._stop.wait(self._tick):
+            self.fake.tick()
+
+    def _post_webhook(self, delivery: WebhookDelivery) -> None:
+        # Only ever to this machine: the fake must not send traffic anywhere else.
+        if not _is_loopback(delivery.url):
+            return
+
+        def send() -> None:
+            try:
+                httpx.post(delivery.url, json=delivery.payload, headers=delivery.headers, timeout=5)
+            except httpx.HTTPError:
+                pass
+
+        threading.Thread(target=send, daemon=True).start()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
