@@ -11,17 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flux_canny import AsyncFluxCanny, FluxCanny
+from flux_canny.fake import VirtualClock
 from hypothesis import HealthCheck, settings
 from PIL import Image, ImageDraw
 
-from flux_canny import AsyncFluxCanny, FluxCanny
-from flux_canny.fake import VirtualClock
-
 # `make test` runs the bounded ci profile; `make test-thorough` ten times (and more) as many.
-settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("thorough", max_examples=1000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("dev", max_examples=20, deadline=None)
 
 ROOT = Path(__file__).resolve().parent.parent

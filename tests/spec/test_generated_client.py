@@ -24,9 +24,16 @@ def _client() -> AuthenticatedClient:
 @respx.mock
 def test_generated_client_posts_the_body_with_x_key_to_the_canny_path():
     route = respx.post(f"{BASE}/v1/flux-pro-1.0-canny-finetuned").respond(
-        200, json={"id": "t1", "polling_url": f"{BASE}/v1/get_result?id=t1"})
-    body = FinetuneCannyInputs(finetune_id="ft", prompt="a cat", control_image="aGk=", steps=30,
-                               output_format=OutputFormat.PNG, seed=7)
+        200, json={"id": "t1", "polling_url": f"{BASE}/v1/get_result?id=t1"}
+    )
+    body = FinetuneCannyInputs(
+        finetune_id="ft",
+        prompt="a cat",
+        control_image="aGk=",
+        steps=30,
+        output_format=OutputFormat.PNG,
+        seed=7,
+    )
     response = canny_post.sync_detailed(client=_client(), body=body)
     assert route.call_count == 1
     request = route.calls.last.request
@@ -44,8 +51,15 @@ def test_generated_client_posts_the_body_with_x_key_to_the_canny_path():
 
 @respx.mock
 def test_generated_client_parses_a_fastapi_422_into_http_validation_error():
-    detail = [{"loc": ["body", "steps"], "msg": "Input should be less than or equal to 50",
-               "type": "less_than_equal", "input": 51, "ctx": {"le": 50}}]
+    detail = [
+        {
+            "loc": ["body", "steps"],
+            "msg": "Input should be less than or equal to 50",
+            "type": "less_than_equal",
+            "input": 51,
+            "ctx": {"le": 50},
+        }
+    ]
     respx.post(f"{BASE}/v1/flux-pro-1.0-canny-finetuned").respond(422, json={"detail": detail})
     body = FinetuneCannyInputs(finetune_id="ft", prompt="p", control_image="aGk=", steps=51)
     response = canny_post.sync_detailed(client=_client(), body=body)

@@ -11,9 +11,8 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from openapi_spec_validator import validate
-
 from flux_canny._spec import CANNY_PATH, Spec
+from openapi_spec_validator import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = json.loads((ROOT / "openapi.json").read_text())
@@ -44,17 +43,31 @@ def test_the_seed_numbers_are_in_the_vendored_spec():
     url = next(b for b in props["webhook_url"]["anyOf"] if b.get("type") == "string")
     assert (url["minLength"], url["maxLength"], url["format"]) == (1, 2083, "uri")
     defaults = {k: v.get("default") for k, v in props.items() if "default" in v}
-    assert defaults == {"finetune_strength": 1.1, "canny_low_threshold": 50,
-                        "canny_high_threshold": 200, "prompt_upsampling": False, "steps": 50,
-                        "output_format": "jpeg", "guidance": 30, "safety_tolerance": 2}
-    assert set(Spec(SPEC).request_schema()["required"]) == {"finetune_id", "prompt", "control_image"}
+    assert defaults == {
+        "finetune_strength": 1.1,
+        "canny_low_threshold": 50,
+        "canny_high_threshold": 200,
+        "prompt_upsampling": False,
+        "steps": 50,
+        "output_format": "jpeg",
+        "guidance": 30,
+        "safety_tolerance": 2,
+    }
+    assert set(Spec(SPEC).request_schema()["required"]) == {
+        "finetune_id",
+        "prompt",
+        "control_image",
+    }
     assert SPEC["components"]["schemas"]["OutputFormat"]["enum"] == ["jpeg", "png"]
     assert len(props) == 14
 
 
 def test_auth_servers_and_operations_are_as_the_real_server_publishes_them():
     assert SPEC["components"]["securitySchemes"]["APIKeyHeader"] == {
-        "type": "apiKey", "in": "header", "name": "x-key"}
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-key",
+    }
     op = SPEC["paths"][CANNY_PATH]["post"]
     assert op["operationId"] == "flux_pro_1_0_canny_finetuned_v1_flux_pro_1_0_canny_finetuned_post"
     assert op["servers"] == [{"url": "https://api.us1.bfl.ai", "description": "BFL Finetune API"}]
@@ -62,9 +75,14 @@ def test_auth_servers_and_operations_are_as_the_real_server_publishes_them():
     ok = op["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]
     assert [r["$ref"].rsplit("/", 1)[1] for r in ok] == ["AsyncResponse", "AsyncWebhookResponse"]
     assert op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/HTTPValidationError")
-    assert set(SPEC["paths"]) == {CANNY_PATH, "/v1/get_result", "/v1/my_finetunes",
-                                  "/v1/finetune_details"}
+        "/HTTPValidationError"
+    )
+    assert set(SPEC["paths"]) == {
+        CANNY_PATH,
+        "/v1/get_result",
+        "/v1/my_finetunes",
+        "/v1/finetune_details",
+    }
     statuses = SPEC["components"]["schemas"]["StatusResponse"]["enum"]
     assert {"Pending", "Ready", "Error", "Task not found"} <= set(statuses)
 
@@ -82,10 +100,14 @@ def test_check_generated_fails_when_a_bound_changes_without_regenerating(tmp_pat
         pytest.skip("needs the project venv (make install)")
     for name in ("Makefile", "openapi-python-client.yaml", "pyproject.toml", "openapi.json"):
         shutil.copy2(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "generated", tmp_path / "generated",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "generated", tmp_path / "generated", ignore=shutil.ignore_patterns("__pycache__")
+    )
     (tmp_path / "wrapper" / "flux_canny").mkdir(parents=True)
-    shutil.copy2(ROOT / "wrapper/flux_canny/openapi.json", tmp_path / "wrapper/flux_canny/openapi.json")
+    shutil.copy2(
+        ROOT / "wrapper/flux_canny/openapi.json", tmp_path / "wrapper/flux_canny/openapi.json"
+    )
+    os.utime(tmp_path / "pyproject.toml", (0, 0))  # older than the venv: no reinstall
     make = ["make", "-s", "check-generated", f"VENV={venv}"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     clean = subprocess.run(make, cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
@@ -94,7 +116,9 @@ def test_check_generated_fails_when_a_bound_changes_without_regenerating(tmp_pat
     spec = json.loads((tmp_path / "openapi.json").read_text())
     spec["components"]["schemas"]["FinetuneCannyInputs"]["properties"]["steps"]["maximum"] = 49
     (tmp_path / "openapi.json").write_text(json.dumps(spec, indent=2) + "\n")
-    drifted = subprocess.run(make, cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
+    drifted = subprocess.run(
+        make, cwd=tmp_path, capture_output=True, text=True, env=env, check=False
+    )
     assert drifted.returncode != 0
     assert "make generate" in drifted.stderr
     assert '"maximum": 49' in drifted.stdout

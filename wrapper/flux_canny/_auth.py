@@ -29,7 +29,9 @@ class HostPolicy:
             return True
         if url.scheme != "https":
             return False
-        return any(fnmatch.fnmatchcase(host, p) or host == p.removeprefix("*.") for p in self.patterns)
+        return any(
+            fnmatch.fnmatchcase(host, p) or host == p.removeprefix("*.") for p in self.patterns
+        )
 
 
 class KeyAuth(httpx.Auth):

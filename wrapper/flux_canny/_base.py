@@ -68,15 +68,21 @@ class ClientBase(Generic[HttpT]):
         hosts = HostPolicy(url, trusted_hosts)
         auth = KeyAuth(resolve_key(api_key), packaged_spec().security_header(), hosts)
         self._core = Core(
-            base_url=url, hosts=hosts, validator=default_validator(), clock=clock or SystemClock(),
-            retry=retry or RetryPolicy(), poll=poll or PollPolicy(), durations=DurationModel(),
-            validate=validate, wait_timeout=wait_timeout,
+            base_url=url,
+            hosts=hosts,
+            validator=default_validator(),
+            clock=clock or SystemClock(),
+            retry=retry or RetryPolicy(),
+            poll=poll or PollPolicy(),
+            durations=DurationModel(),
+            validate=validate,
+            wait_timeout=wait_timeout,
         )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else self._new_http(transport, timeout)
         self._http.auth = auth
         self._http.base_url = url
-        self._api = AuthenticatedClient(base_url=str(url), token="")  # noqa: S106 - KeyAuth adds the key
+        self._api = AuthenticatedClient(base_url=str(url), token="")
 
     def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> HttpT:
         raise NotImplementedError

@@ -157,41 +157,70 @@ def _status_verdict(response: Any, *, idempotent: bool, what: str) -> _Verdict |
             ),
         )
     if status in (401, 403):
-        return _Verdict(False, AuthenticationError(
-            f"{what}: the API key was refused (HTTP {status}); check BFL_API_KEY",
-            status_code=status, body=body))
+        return _Verdict(
+            False,
+            AuthenticationError(
+                f"{what}: the API key was refused (HTTP {status}); check BFL_API_KEY",
+                status_code=status,
+                body=body,
+            ),
+        )
     if status == 422:
         parsed = getattr(response, "parsed", None)
         if not isinstance(parsed, HTTPValidationError):
             parsed = HTTPValidationError.from_dict(body) if isinstance(body, dict) else None
         errors = list(body.get("detail", [])) if isinstance(body, dict) else []
-        summary = "; ".join(f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in errors)
-        return _Verdict(False, APIValidationError(
-            f"{what}: the server rejected the request (HTTP 422): {summary}",
-            body=body, detail=parsed, errors=errors))
+        summary = "; ".join(
+            f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in errors
+        )
+        return _Verdict(
+            False,
+            APIValidationError(
+                f"{what}: the server rejected the request (HTTP 422): {summary}",
+                body=body,
+                detail=parsed,
+                errors=errors,
+            ),
+        )
     if status >= 500 and (idempotent or status == 503):
-        return _Verdict(True, APIStatusError(
-            f"{what}: server error (HTTP {status})", status_code=status, body=body),
-            retry_after=_retry_after(response.headers))
+        return _Verdict(
+            True,
+            APIStatusError(f"{what}: server error (HTTP {status})", status_code=status, body=body),
+            retry_after=_retry_after(response.headers),
+        )
     hint = ""
     if status >= 500:
         hint = "; the task may or may not have been created: check before submitting again"
-    return _Verdict(False, APIStatusError(
-        f"{what}: HTTP {status}{hint}", status_code=status, body=body))
+    return _Verdict(
+        False, APIStatusError(f"{what}: HTTP {status}{hint}", status_code=status, body=body)
+    )
 
 
 def _failure_verdict(error: Exception, *, idempotent: bool, what: str) -> _Verdict:
     if isinstance(error, _SAFE_CONNECT_ERRORS):
-        return _Verdict(True, APIConnectionError(f"{what}: could not connect ({type(error).__name__})"))
+        return _Verdict(
+            True, APIConnectionError(f"{what}: could not connect ({type(error).__name__})")
+        )
     if isinstance(error, httpx.TransportError | _Malformed | ValueError | KeyError | TypeError):
-        kind = "timed out" if isinstance(error, httpx.TimeoutException) else (
-            "connection failed" if isinstance(error, httpx.TransportError) else "unreadable answer")
+        kind = (
+            "timed out"
+            if isinstance(error, httpx.TimeoutException)
+            else (
+                "connection failed"
+                if isinstance(error, httpx.TransportError)
+                else "unreadable answer"
+            )
+        )
         if idempotent:
             return _Verdict(True, APIConnectionError(f"{what}: {kind} ({type(error).__name__})"))
-        return _Verdict(False, SubmitUncertainError(
-            f"{what}: {kind} after the request was sent ({type(error).__name__}); the task may "
-            "exist and be billed, so it was not retried. Check your recent tasks before "
-            "submitting again"))
+        return _Verdict(
+            False,
+            SubmitUncertainError(
+                f"{what}: {kind} after the request was sent ({type(error).__name__}); the task may "
+                "exist and be billed, so it was not retried. Check your recent tasks before "
+                "submitting again"
+            ),
+        )
     raise error
 
 
@@ -211,18 +240,28 @@ class Core:
 
     # -- building the request -------------------------------------------------------------
 
-    def build_body(self, control_image: Any, prompt: Any, finetune_id: Any,
-                   params: Mapping[str, Any], validate: bool | None) -> FinetuneCannyInputs:
+    def build_body(
+        self,
+        control_image: Any,
+        prompt: Any,
+        finetune_id: Any,
+        params: Mapping[str, Any],
+        validate: bool | None,
+    ) -> FinetuneCannyInputs:
         """Validate the parameters, then encode the image: all before any network call."""
         unknown = sorted(set(params) - self.validator.field_names)
         if unknown:
             import difflib
 
             hints = [difflib.get_close_matches(u, self.validator.field_names, 1) for u in unknown]
-            said = ", ".join(f"{u!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
-                             for u, h in zip(unknown, hints, strict=True))
-            raise TypeError(f"unknown request parameter {said}; valid: "
-                            + ", ".join(sorted(self.validator.field_names)))
+            said = ", ".join(
+                f"{u!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
+                for u, h in zip(unknown, hints, strict=True)
+            )
+            raise TypeError(
+                f"unknown request parameter {said}; valid: "
+                + ", ".join(sorted(self.validator.field_names))
+            )
         body: dict[str, Any] = {**params, "prompt": prompt, "finetune_id": finetune_id}
         check = self.validate if validate is None else validate
         if check:
@@ -232,11 +271,19 @@ class Core:
 
     # -- one request, with the retry rules ------------------------------------------------
 
-    def _send(self, effect: Call | Get, *, what: str, idempotent: bool,
-              parse: Callable[[Any], T], accept: Container[int] = ()) -> Flow[T]:
+    def _send(
+        self,
+        effect: Call | Get,
+        *,
+        what: str,
+        idempotent: bool,
+        parse: Callable[[Any], T],
+        accept: Container[int] = (),
+    ) -> Flow[T]:
         failures = rate_limited = 0
         while True:
             outcome = yield effect
+            verdict: _Verdict | None
             if isinstance(outcome, Failed):
                 verdict = _failure_verdict(outcome.error, idempotent=idempotent, what=what)
             elif int(outcome.status_code) in accept:
@@ -247,7 +294,8 @@ class Core:
                     try:
                         return parse(outcome)
                     except (_Malformed, ValueError, KeyError, TypeError) as exc:
-                        verdict = _failure_verdict(_Malformed(str(exc)), idempotent=idempotent, what=what)
+                        malformed = _Malformed(str(exc))
+                        verdict = _failure_verdict(malformed, idempotent=idempotent, what=what)
             if verdict.rate_limited:
                 rate_limited += 1
                 attempt, budget = rate_limited, self.retry.max_rate_limit_retries
@@ -258,25 +306,40 @@ class Core:
             if not verdict.retry or attempt > budget or too_long:
                 raise verdict.error
             delay = self.retry.delay(attempt, verdict.retry_after)
-            log.info("%s failed (%s); retry %d/%d in %.2f s", what, verdict.error, attempt, budget, delay)
+            log.info(
+                "%s failed (%s); retry %d/%d in %.2f s", what, verdict.error, attempt, budget, delay
+            )
             yield Sleep(delay)
 
     # -- the operations -------------------------------------------------------------------
 
     def submit(self, body: FinetuneCannyInputs) -> Flow[Task]:
-        task = yield from self._send(Call(canny_post, {"body": body}), what="submit",
-                                     idempotent=False, parse=self._parse_task)
+        task = yield from self._send(
+            Call(canny_post, {"body": body}),
+            what="submit",
+            idempotent=False,
+            parse=self._parse_task,
+        )
         log.info("submitted task %s", task.id)
         return task
 
     def _parse_task(self, response: Any) -> Task:
         parsed = response.parsed
         if isinstance(parsed, AsyncResponse):
-            return Task(id=parsed.id, polling_url=parsed.polling_url, raw=parsed.to_dict(),
-                        submitted_at=self.clock.monotonic())
+            return Task(
+                id=parsed.id,
+                polling_url=parsed.polling_url,
+                raw=parsed.to_dict(),
+                submitted_at=self.clock.monotonic(),
+            )
         if isinstance(parsed, AsyncWebhookResponse):
-            return Task(id=parsed.id, webhook_url=parsed.webhook_url, status=parsed.status,
-                        raw=parsed.to_dict(), submitted_at=self.clock.monotonic())
+            return Task(
+                id=parsed.id,
+                webhook_url=parsed.webhook_url,
+                status=parsed.status,
+                raw=parsed.to_dict(),
+                submitted_at=self.clock.monotonic(),
+            )
         raise _Malformed("the submit answer has neither polling_url nor webhook_url")
 
     def polling_url(self, task: Task) -> str:
@@ -286,7 +349,8 @@ class Core:
         if not self.hosts.is_trusted(url):
             error = UntrustedURLError(
                 f"refusing to poll {url.scheme}://{url.host}: not the API host and not a trusted "
-                "host, so it would receive your API key; pass trusted_hosts=[...] to allow it")
+                "host, so it would receive your API key; pass trusted_hosts=[...] to allow it"
+            )
             error.attach_task(task.id, task.polling_url)
             raise error
         return task.polling_url
@@ -297,11 +361,19 @@ class Core:
         def parse(response: Any) -> Result:
             return Result.from_body(json.loads(response.content), task.id)
 
-        return (yield from self._send(Get(url, with_key=True), what=f"poll task {task.id}",
-                                      idempotent=True, parse=parse))
+        return (
+            yield from self._send(
+                Get(url, with_key=True), what=f"poll task {task.id}", idempotent=True, parse=parse
+            )
+        )
 
-    def wait(self, task: Task, *, timeout: float | None = None,
-             on_update: Callable[[Result], None] | None = None) -> Flow[Result]:
+    def wait(
+        self,
+        task: Task,
+        *,
+        timeout: float | None = None,
+        on_update: Callable[[Result], None] | None = None,
+    ) -> Flow[Result]:
         """Poll until a final status: Ready returns, others raise a TaskError."""
         limit = self.wait_timeout if timeout is None else timeout
         now = self.clock.monotonic()
@@ -329,16 +401,23 @@ class Core:
                 kind = result.status.casefold()
                 if kind != PENDING and kind not in unknown_seen:
                     unknown_seen.add(kind)
-                    log.warning("task %s reports status %r, which the spec does not list; "
-                                "treating it as in progress", task.id, result.status)
+                    log.warning(
+                        "task %s reports status %r, which the spec does not list; "
+                        "treating it as in progress",
+                        task.id,
+                        result.status,
+                    )
                 last_pending = now - started
                 if deadline is not None and now >= deadline:
                     raise WaitTimeoutError(
                         f"task {task.id} not ready after {limit:.0f} s (last status "
                         f"{result.status!r}); it may still finish: resume with wait()/get_result()"
                         f" using this task id or polling URL {task.polling_url}",
-                        task_id=task.id, polling_url=task.polling_url, status=result.status,
-                        result=result)
+                        task_id=task.id,
+                        polling_url=task.polling_url,
+                        status=result.status,
+                        result=result,
+                    )
                 delay = schedule.next_delay(last_pending, result.progress)
         except FluxCannyError as error:
             error.attach_task(task.id, task.polling_url)
@@ -348,64 +427,102 @@ class Core:
     def _raise_if_failed(result: Result, task: Task) -> None:
         kind = result.status.casefold()
         details = result.raw.get("details") or result.raw.get("result")
-        args: dict[str, Any] = {"task_id": task.id, "polling_url": task.polling_url,
-                                "status": result.status, "result": result}
+        args: dict[str, Any] = {
+            "task_id": task.id,
+            "polling_url": task.polling_url,
+            "status": result.status,
+            "result": result,
+        }
         if kind in MODERATED:
             raise ModerationError(
                 f"task {task.id}: {result.status} (no image); rephrase the prompt, use another "
-                f"control image, or raise safety_tolerance. Details: {details}", **args)
+                f"control image, or raise safety_tolerance. Details: {details}",
+                **args,
+            )
         if kind in FINAL_FAILURES:
             raise GenerationError(
                 f"task {task.id}: generation failed ({result.status}). Details: {details}; "
-                "submitting again usually works", **args)
+                "submitting again usually works",
+                **args,
+            )
         if kind in NOT_FOUND:
             raise TaskNotFoundError(
                 f"task {task.id}: the server does not know this task (results expire, and tasks "
-                "belong to the key that made them)", **args)
+                "belong to the key that made them)",
+                **args,
+            )
 
     def download(self, result: Result, task: Task | None = None) -> Flow[GeneratedImage]:
         """GET the sample without the API key; refresh the URL once if it expired."""
         task = task or Task(id=result.id)
         if not result.is_ready or not result.sample:
-            raise ValueError(f"task {result.id} has no image to download (status {result.status!r})")
+            raise ValueError(
+                f"task {result.id} has no image to download (status {result.status!r})"
+            )
         sample: str = result.sample
         seed = result.seed
         for attempt in range(2):
             if httpx.URL(sample).scheme not in ("http", "https"):
-                raise UntrustedURLError(f"refusing to download a non-http(s) sample URL for {task.id}")
+                raise UntrustedURLError(
+                    f"refusing to download a non-http(s) sample URL for {task.id}"
+                )
             response = yield from self._send(
-                Get(sample, with_key=False), what=f"download task {task.id}", idempotent=True,
-                parse=lambda r: r, accept=_EXPIRED)
+                Get(sample, with_key=False),
+                what=f"download task {task.id}",
+                idempotent=True,
+                parse=lambda r: r,
+                accept=_EXPIRED,
+            )
             if int(response.status_code) not in _EXPIRED:
                 data = response.content
                 fmt = sniff_format(data)
                 if fmt is None:
                     raise GenerationError(
                         f"task {task.id}: the downloaded sample is not an image "
-                        f"({response.headers.get('content-type')})", task_id=task.id,
-                        polling_url=task.polling_url, status=result.status, result=result)
-                return GeneratedImage(data=data, format=fmt, task_id=task.id, seed=seed, sample_url=sample)
+                        f"({response.headers.get('content-type')})",
+                        task_id=task.id,
+                        polling_url=task.polling_url,
+                        status=result.status,
+                        result=result,
+                    )
+                return GeneratedImage(
+                    data=data, format=fmt, task_id=task.id, seed=seed, sample_url=sample
+                )
             if attempt == 0:
-                log.info("sample URL of task %s expired (HTTP %s); asking for a fresh one",
-                         task.id, response.status_code)
+                log.info(
+                    "sample URL of task %s expired (HTTP %s); asking for a fresh one",
+                    task.id,
+                    response.status_code,
+                )
                 fresh = yield from self.get_result(task)
                 if fresh.is_ready and fresh.sample:
                     sample, seed = fresh.sample, fresh.seed if fresh.seed is not None else seed
                     continue
         raise SampleExpiredError(
             f"task {task.id}: the result URL expired (they last about 10 minutes); "
-            "download sooner after the task is ready")
+            "download sooner after the task is ready"
+        )
 
-    def generate(self, body: FinetuneCannyInputs, *, timeout: float | None = None,
-                 on_update: Callable[[Result], None] | None = None,
-                 on_submit: Callable[[Task], None] | None = None) -> Flow[GeneratedImage]:
+    def generate(
+        self,
+        body: FinetuneCannyInputs,
+        *,
+        timeout: float | None = None,
+        on_update: Callable[[Result], None] | None = None,
+        on_submit: Callable[[Task], None] | None = None,
+    ) -> Flow[GeneratedImage]:
         task = yield from self.submit(body)
         if on_submit is not None:
             on_submit(task)
         return (yield from self.finish(task, timeout=timeout, on_update=on_update))
 
-    def finish(self, task: Task, *, timeout: float | None = None,
-               on_update: Callable[[Result], None] | None = None) -> Flow[GeneratedImage]:
+    def finish(
+        self,
+        task: Task,
+        *,
+        timeout: float | None = None,
+        on_update: Callable[[Result], None] | None = None,
+    ) -> Flow[GeneratedImage]:
         """Wait for a task and download its image; any failure names the task."""
         try:
             result = yield from self.wait(task, timeout=timeout, on_update=on_update)
@@ -414,8 +531,10 @@ class Core:
             error.attach_task(task.id, task.polling_url)
             raise
         except BaseException as error:
-            error.add_note(f"flux-canny: task {task.id} was submitted (polling URL "
-                           f"{task.polling_url}); resume it with wait()/get_result()")
+            error.add_note(
+                f"flux-canny: task {task.id} was submitted (polling URL "
+                f"{task.polling_url}); resume it with wait()/get_result()"
+            )
             raise
 
     def call(self, endpoint: ModuleType, what: str, **kwargs: Any) -> Flow[Any]:
@@ -426,4 +545,6 @@ class Core:
                 raise _Malformed(f"{what}: unexpected answer")
             return response.parsed
 
-        return (yield from self._send(Call(endpoint, kwargs), what=what, idempotent=True, parse=parse))
+        return (
+            yield from self._send(Call(endpoint, kwargs), what=what, idempotent=True, parse=parse)
+        )

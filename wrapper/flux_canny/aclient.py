@@ -18,7 +18,7 @@ from ._flow import Call, Failed, Flow, Sleep, T, advance
 from .images import GeneratedImage
 from .models import Result, Task
 
-__all__ = ["AsyncFluxCanny", "BFL_ACTIVE_TASK_LIMIT"]
+__all__ = ["BFL_ACTIVE_TASK_LIMIT", "AsyncFluxCanny"]
 
 #: BFL answers 429 beyond this many active tasks per key.
 BFL_ACTIVE_TASK_LIMIT = 24
@@ -49,33 +49,60 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         result: T = step.value
         return result
 
-    async def submit(self, *, control_image: Any, prompt: str, finetune_id: str,
-                     validate: bool | None = None, **params: Any) -> Task:
+    async def submit(
+        self,
+        *,
+        control_image: Any,
+        prompt: str,
+        finetune_id: str,
+        validate: bool | None = None,
+        **params: Any,
+    ) -> Task:
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
         return await self._run(self._core.submit(body))
 
     async def get_result(self, task: Task | str) -> Result:
-        return await self._run(self._core.get_result(task if isinstance(task, Task) else Task(id=task)))
+        return await self._run(
+            self._core.get_result(task if isinstance(task, Task) else Task(id=task))
+        )
 
-    async def wait(self, task: Task | str, *, timeout: float | None = None,
-                   on_update: Callable[[Result], None] | None = None) -> Result:
+    async def wait(
+        self,
+        task: Task | str,
+        *,
+        timeout: float | None = None,
+        on_update: Callable[[Result], None] | None = None,
+    ) -> Result:
         task = task if isinstance(task, Task) else Task(id=task)
         return await self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
 
     async def download(self, result: Result) -> GeneratedImage:
         return await self._run(self._core.download(result))
 
-    async def generate(self, *, control_image: Any, prompt: str, finetune_id: str,
-                       timeout: float | None = None,
-                       on_update: Callable[[Result], None] | None = None,
-                       on_submit: Callable[[Task], None] | None = None,
-                       validate: bool | None = None, **params: Any) -> GeneratedImage:
+    async def generate(
+        self,
+        *,
+        control_image: Any,
+        prompt: str,
+        finetune_id: str,
+        timeout: float | None = None,
+        on_update: Callable[[Result], None] | None = None,
+        on_submit: Callable[[Task], None] | None = None,
+        validate: bool | None = None,
+        **params: Any,
+    ) -> GeneratedImage:
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
-        return await self._run(self._core.generate(body, timeout=timeout, on_update=on_update,
-                                                   on_submit=on_submit))
+        return await self._run(
+            self._core.generate(body, timeout=timeout, on_update=on_update, on_submit=on_submit)
+        )
 
-    async def resume(self, task: Task | str, *, timeout: float | None = None,
-                     on_update: Callable[[Result], None] | None = None) -> GeneratedImage:
+    async def resume(
+        self,
+        task: Task | str,
+        *,
+        timeout: float | None = None,
+        on_update: Callable[[Result], None] | None = None,
+    ) -> GeneratedImage:
         task = task if isinstance(task, Task) else Task(id=task)
         return await self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
 
@@ -110,14 +137,20 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
             try:
                 timeout = job.pop("timeout", None)
                 on_update = job.pop("on_update", None)
-                body = self._core.build_body(job.pop("control_image", None), job.pop("prompt", None),
-                                             job.pop("finetune_id", None), job,
-                                             job.pop("validate", None))
+                body = self._core.build_body(
+                    job.pop("control_image", None),
+                    job.pop("prompt", None),
+                    job.pop("finetune_id", None),
+                    job,
+                    job.pop("validate", None),
+                )
                 async with slots:  # a slot is an active task on the server
                     task = await self._run(self._core.submit(body))
                     if on_submit is not None:
                         on_submit(index, task)
-                    result = await self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
+                    result = await self._run(
+                        self._core.wait(task, timeout=timeout, on_update=on_update)
+                    )
                 image = await self._run(self._core.download(result, task))
                 outcome: GeneratedImage | Exception = image
             except Exception as error:  # one outcome per request; the caller sees them all
@@ -135,6 +168,10 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.aclose()

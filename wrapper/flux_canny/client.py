@@ -38,7 +38,9 @@ class FluxCanny(ClientBase[httpx.Client]):
         try:
             if isinstance(effect, Call):
                 return effect.endpoint.sync_detailed(client=self._api, **effect.kwargs)
-            return self._http.get(effect.url, auth=httpx.USE_CLIENT_DEFAULT if effect.with_key else None)
+            return self._http.get(
+                effect.url, auth=httpx.USE_CLIENT_DEFAULT if effect.with_key else None
+            )
         except Exception as error:  # handed to the flow, which decides
             return Failed(error)
 
@@ -50,8 +52,15 @@ class FluxCanny(ClientBase[httpx.Client]):
         result: T = step.value
         return result
 
-    def submit(self, *, control_image: Any, prompt: str, finetune_id: str,
-               validate: bool | None = None, **params: Any) -> Task:
+    def submit(
+        self,
+        *,
+        control_image: Any,
+        prompt: str,
+        finetune_id: str,
+        validate: bool | None = None,
+        **params: Any,
+    ) -> Task:
         """Submit one generation; returns at once with the task id and polling URL."""
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
         return self._run(self._core.submit(body))
@@ -60,8 +69,13 @@ class FluxCanny(ClientBase[httpx.Client]):
         """One poll of a task (by Task or id); never raises on an unknown status."""
         return self._run(self._core.get_result(task if isinstance(task, Task) else Task(id=task)))
 
-    def wait(self, task: Task | str, *, timeout: float | None = None,
-             on_update: Callable[[Result], None] | None = None) -> Result:
+    def wait(
+        self,
+        task: Task | str,
+        *,
+        timeout: float | None = None,
+        on_update: Callable[[Result], None] | None = None,
+    ) -> Result:
         """Poll until Ready; raise ModerationError, GenerationError, TaskNotFoundError or
         WaitTimeoutError (which carries the task id and polling URL to resume later)."""
         task = task if isinstance(task, Task) else Task(id=task)
@@ -71,17 +85,31 @@ class FluxCanny(ClientBase[httpx.Client]):
         """Fetch the result image (without the API key: delivery hosts never see it)."""
         return self._run(self._core.download(result))
 
-    def generate(self, *, control_image: Any, prompt: str, finetune_id: str,
-                 timeout: float | None = None, on_update: Callable[[Result], None] | None = None,
-                 on_submit: Callable[[Task], None] | None = None, validate: bool | None = None,
-                 **params: Any) -> GeneratedImage:
+    def generate(
+        self,
+        *,
+        control_image: Any,
+        prompt: str,
+        finetune_id: str,
+        timeout: float | None = None,
+        on_update: Callable[[Result], None] | None = None,
+        on_submit: Callable[[Task], None] | None = None,
+        validate: bool | None = None,
+        **params: Any,
+    ) -> GeneratedImage:
         """Submit, wait and download in one call."""
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
-        return self._run(self._core.generate(body, timeout=timeout, on_update=on_update,
-                                             on_submit=on_submit))
+        return self._run(
+            self._core.generate(body, timeout=timeout, on_update=on_update, on_submit=on_submit)
+        )
 
-    def resume(self, task: Task | str, *, timeout: float | None = None,
-               on_update: Callable[[Result], None] | None = None) -> GeneratedImage:
+    def resume(
+        self,
+        task: Task | str,
+        *,
+        timeout: float | None = None,
+        on_update: Callable[[Result], None] | None = None,
+    ) -> GeneratedImage:
         """Wait for an already-submitted task and download its image."""
         task = task if isinstance(task, Task) else Task(id=task)
         return self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
@@ -92,8 +120,9 @@ class FluxCanny(ClientBase[httpx.Client]):
 
     def finetune_details(self, finetune_id: str) -> dict[str, Any]:
         """Training parameters and metadata of one finetune."""
-        parsed = self._run(self._core.call(finetune_details_get, "finetune_details",
-                                           finetune_id=finetune_id))
+        parsed = self._run(
+            self._core.call(finetune_details_get, "finetune_details", finetune_id=finetune_id)
+        )
         return dict(parsed.finetune_details.to_dict())
 
     def close(self) -> None:
@@ -103,6 +132,10 @@ class FluxCanny(ClientBase[httpx.Client]):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()

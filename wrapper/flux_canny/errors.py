@@ -88,7 +88,9 @@ class APIStatusError(FluxCannyError):
 class APIValidationError(APIStatusError):
     """The server rejected the request body (HTTP 422); `.detail` is the parsed model."""
 
-    def __init__(self, message: str, *, body: Any, detail: Any, errors: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, message: str, *, body: Any, detail: Any, errors: list[dict[str, Any]]
+    ) -> None:
         super().__init__(message, status_code=422, body=body)
         self.detail = detail
         self.errors = errors
@@ -109,8 +111,15 @@ class RateLimitError(APIStatusError):
 class TaskError(FluxCannyError):
     """The task reached a final status that is not Ready."""
 
-    def __init__(self, message: str, *, task_id: str, polling_url: str | None, status: str,
-                 result: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str,
+        polling_url: str | None,
+        status: str,
+        result: Any = None,
+    ) -> None:
         super().__init__(message)
         self.attach_task(task_id, polling_url)
         self.status = status

@@ -198,9 +198,15 @@ def _to_bytes(image: Any) -> bytes | str:
         if image.startswith("data:"):
             header, sep, payload = image.partition(",")
             if not sep or ";base64" not in header:
-                raise ImageInputError("control image data URI must be base64 (data:image/...;base64,...)")
+                raise ImageInputError(
+                    "control image data URI must be base64 (data:image/...;base64,...)"
+                )
             return payload
-        if len(image) < 4096 and (os.sep in image or "." in image[-6:]) and _from_base64(image) is None:
+        if (
+            len(image) < 4096
+            and (os.sep in image or "." in image[-6:])
+            and _from_base64(image) is None
+        ):
             return _read_path(Path(image))
         if len(image) < 4096 and Path(image).is_file():
             return _read_path(Path(image))
@@ -272,7 +278,8 @@ class GeneratedImage:
     sample_url: str | None = None
 
     def __repr__(self) -> str:
-        return f"GeneratedImage(format={self.format!r}, bytes={len(self.data)}, task_id={self.task_id!r})"
+        size = len(self.data)
+        return f"GeneratedImage(format={self.format!r}, bytes={size}, task_id={self.task_id!r})"
 
     @property
     def media_type(self) -> str:
@@ -286,7 +293,9 @@ class GeneratedImage:
         """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".part", dir=target.parent
+        )
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as handle:

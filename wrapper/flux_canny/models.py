@@ -68,13 +68,17 @@ class Result:
         if isinstance(result, Mapping):
             sample = result.get("sample") if isinstance(result.get("sample"), str) else None
             raw_seed = result.get("seed")
-            seed = raw_seed if isinstance(raw_seed, int) and not isinstance(raw_seed, bool) else None
+            seed = (
+                raw_seed if isinstance(raw_seed, int) and not isinstance(raw_seed, bool) else None
+            )
         progress = body.get("progress")
-        number = isinstance(progress, int | float) and not isinstance(progress, bool)
+        fraction = None
+        if isinstance(progress, int | float) and not isinstance(progress, bool):
+            fraction = float(progress)
         return cls(
             id=str(body.get("id") or task_id),
             status=body["status"],
-            progress=float(progress) if number else None,
+            progress=fraction,
             sample=sample,
             seed=seed,
             raw=dict(body),

@@ -65,7 +65,7 @@ class DurationModel:
     def estimate(self) -> float | None:
         with self._lock:
             samples = list(self._samples)
-        return statistics.median(samples) if samples else None
+        return float(statistics.median(samples)) if samples else None
 
 
 def _fraction(progress: float | None) -> float | None:
@@ -88,7 +88,9 @@ class PollSchedule:
         if self._policy.fixed_interval is not None:
             return self._policy.fixed_interval
         if self._learned is not None:
-            return max(self._policy.min_interval, min(self._learned, self._policy.max_informed_delay))
+            return max(
+                self._policy.min_interval, min(self._learned, self._policy.max_informed_delay)
+            )
         return self._policy.initial_delay
 
     def next_delay(self, elapsed: float, progress: float | None) -> float:
@@ -135,5 +137,6 @@ class RetryPolicy:
         """The wait before retry number `attempt` (1-based)."""
         if retry_after is not None:
             return max(0.0, min(retry_after, self.max_retry_after))
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return ceiling / 2 + self.random() * ceiling / 2
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        jitter: float = self.random()
+        return ceiling / 2 + jitter * ceiling / 2

@@ -91,7 +91,8 @@ class _ModelBuilder:
             return type(None)
         if kind == "array":
             item = self._annotation(prop.get("items", {}))
-            return Annotated[list[item], Field(**self._length(prop, "Items"))]  # type: ignore[valid-type]
+            lengths: dict[str, Any] = self._length(prop, "Items")
+            return Annotated[list[item], Field(**lengths)]  # type: ignore[valid-type]
         if kind == "object":
             return dict[str, Any]
         if kind == "string" and prop.get("format") == "uri":
@@ -129,7 +130,9 @@ class _ModelBuilder:
         if "enum" in target and target.get("type") == "string":
             if name not in self._enums:
                 members = {str(v).upper() or "EMPTY": v for v in target["enum"]}
-                self._enums[name] = enum.Enum(name, members, type=str)  # type: ignore[misc]
+                make_enum: Any = enum.Enum  # a functional Enum named by the spec
+                made: Any = make_enum(name, members, type=str)
+                self._enums[name] = made
             return self._enums[name]
         if target.get("type") == "object":
             return self.model(target)

@@ -1,9 +1,9 @@
 """An embedded, spec-faithful fake of the BFL API: in-process, on loopback, as a fixture.
 
-    from flux_canny.fake import FakeBFL, VirtualClock
-    fake = FakeBFL(clock=VirtualClock())
-    with fake.client() as flux:          # FluxCanny wired to the fake, instant polling
-        flux.generate(control_image=..., prompt="...", finetune_id="my-finetune")
+from flux_canny.fake import FakeBFL, VirtualClock
+fake = FakeBFL(clock=VirtualClock())
+with fake.client() as flux:          # FluxCanny wired to the fake, instant polling
+    flux.generate(control_image=..., prompt="...", finetune_id="my-finetune")
 """
 
 from __future__ import annotations
@@ -20,8 +20,17 @@ if TYPE_CHECKING:
     from ..aclient import AsyncFluxCanny
     from ..client import FluxCanny
 
-__all__ = ["FakeBFL", "FakeServer", "FakeTransport", "Fault", "Reply", "RequestRecord", "Task",
-           "VirtualClock", "WebhookDelivery"]
+__all__ = [
+    "FakeBFL",
+    "FakeServer",
+    "FakeTransport",
+    "Fault",
+    "Reply",
+    "RequestRecord",
+    "Task",
+    "VirtualClock",
+    "WebhookDelivery",
+]
 
 
 class FakeBFL(_CoreFakeBFL):

@@ -26,7 +26,7 @@ from ..clock import Clock, SystemClock
 from ..validation import RequestValidator
 from . import _render
 
-__all__ = ["Fault", "FakeBFL", "Reply", "RequestRecord", "Task", "WebhookDelivery"]
+__all__ = ["FakeBFL", "Fault", "Reply", "RequestRecord", "Task", "WebhookDelivery"]
 
 FaultKind = Literal["status", "connect", "drop", "slow", "malformed"]
 _RESULT_PATH = "/v1/get_result"
@@ -143,12 +143,22 @@ class FakeBFL:
 
     # -- knobs ------------------------------------------------------------------------------
 
-    def fail_next(self, count: int = 1, kind: FaultKind | int = 500, *, path: str | None = None,
-                  delay: float = 0.0, retry_after: float | None = None) -> None:
+    def fail_next(
+        self,
+        count: int = 1,
+        kind: FaultKind | int = 500,
+        *,
+        path: str | None = None,
+        delay: float = 0.0,
+        retry_after: float | None = None,
+    ) -> None:
         """Fail the next `count` matching requests. `kind` is an HTTP status (500, 502,
         503, 429...) or one of "connect", "drop", "slow", "malformed"."""
-        fault = (Fault("status", status=kind, retry_after=retry_after, path=path)
-                 if isinstance(kind, int) else Fault(kind, delay=delay, path=path))
+        fault = (
+            Fault("status", status=kind, retry_after=retry_after, path=path)
+            if isinstance(kind, int)
+            else Fault(kind, delay=delay, path=path)
+        )
         with self._lock:
             self._faults.extend(attrs.evolve(fault) for _ in range(count))
 
@@ -159,7 +169,9 @@ class FakeBFL:
 
     def active_tasks(self, key: str) -> int:
         now = self.clock.monotonic()
-        return sum(1 for t in self.tasks.values() if t.key == key and now < t.created_at + t.duration)
+        return sum(
+            1 for t in self.tasks.values() if t.key == key and now < t.created_at + t.duration
+        )
 
     def key_seen_by_hosts(self) -> set[str]:
         """Hosts that received a request carrying an x-key header."""
@@ -181,8 +193,11 @@ class FakeBFL:
                 if fault is not None:
                     reply = self._garble(reply, fault)
             self.requests[(request.method, path)] += 1
-            self.records.append(RequestRecord(request.method, request.url.host, path, key,
-                                              reply.response.status_code))
+            self.records.append(
+                RequestRecord(
+                    request.method, request.url.host, path, key, reply.response.status_code
+                )
+            )
             self._deliver_webhooks()
             return reply
 
@@ -200,16 +215,20 @@ class FakeBFL:
             return Reply(httpx.Response(599), fault="connect")
         headers = {}
         if fault.status == 429:
-            headers["retry-after"] = _seconds(fault.retry_after if fault.retry_after is not None
-                                              else self.retry_after)
+            headers["retry-after"] = _seconds(
+                fault.retry_after if fault.retry_after is not None else self.retry_after
+            )
         body = {"detail": "Too many requests" if fault.status == 429 else "Internal Server Error"}
         return Reply(httpx.Response(fault.status, json=body, headers=headers))
 
     @staticmethod
     def _garble(reply: Reply, fault: Fault) -> Reply:
         if fault.kind == "malformed":
-            response = httpx.Response(reply.response.status_code, content=b'{"id": "trunc',
-                                      headers={"content-type": "application/json"})
+            response = httpx.Response(
+                reply.response.status_code,
+                content=b'{"id": "trunc',
+                headers={"content-type": "application/json"},
+            )
             return Reply(response)
         return Reply(reply.response, fault=fault.kind, delay=fault.delay)
 
@@ -235,36 +254,63 @@ class FakeBFL:
 
     def _submit(self, request: httpx.Request, key: str) -> httpx.Response:
         if not request.content:
-            return _422([{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}])
+            return _422(
+                [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
+            )
         try:
             body = json.loads(request.content)
         except ValueError as exc:
-            return _422([{"type": "json_invalid", "loc": ["body", getattr(exc, "pos", 0)],
-                          "msg": "JSON decode error", "input": {}, "ctx": {"error": str(exc)}}])
+            return _422(
+                [
+                    {
+                        "type": "json_invalid",
+                        "loc": ["body", getattr(exc, "pos", 0)],
+                        "msg": "JSON decode error",
+                        "input": {},
+                        "ctx": {"error": str(exc)},
+                    }
+                ]
+            )
         errors = self.validator.errors(body)
         if errors:
             return _422(errors)
         if self.active_tasks(key) >= self.max_active_tasks:
-            return _json(429, {"detail": f"You have reached the limit of {self.max_active_tasks} "
-                                         "active tasks. Please wait for some to finish."},
-                         {"retry-after": _seconds(self.retry_after)})
+            return _json(
+                429,
+                {
+                    "detail": f"You have reached the limit of {self.max_active_tasks} "
+                    "active tasks. Please wait for some to finish."
+                },
+                {"retry-after": _seconds(self.retry_after)},
+            )
         normalised = self.validator.normalise(body)
         self._ids += 1
         task_id = str(uuid.UUID(int=self._ids & (2**128 - 1)))
         outcome = self._outcomes.popleft() if self._outcomes else "Ready"
         seed = normalised.get("seed")
         task = Task(
-            id=task_id, key=key, body=normalised, created_at=self.clock.monotonic(),
-            duration=self.task_duration, outcome=outcome,
-            seed=seed if isinstance(seed, int) else int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16),
-            webhook_url=normalised.get("webhook_url"), webhook_secret=normalised.get("webhook_secret"),
+            id=task_id,
+            key=key,
+            body=normalised,
+            created_at=self.clock.monotonic(),
+            duration=self.task_duration,
+            outcome=outcome,
+            seed=seed
+            if isinstance(seed, int)
+            else int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16),
+            webhook_url=normalised.get("webhook_url"),
+            webhook_secret=normalised.get("webhook_secret"),
         )
         self.tasks[task_id] = task
         self.tasks_created[key] += 1
         cost = {"cost": 5.0, "input_mp": 1.0, "output_mp": 1.0}
         if task.webhook_url:
-            return _json(200, {"id": task_id, "status": "Pending", "webhook_url": task.webhook_url, **cost})
-        polling_url = str(request.url.copy_with(path=_RESULT_PATH, query=None).copy_merge_params({"id": task_id}))
+            return _json(
+                200, {"id": task_id, "status": "Pending", "webhook_url": task.webhook_url, **cost}
+            )
+        polling_url = str(
+            request.url.copy_with(path=_RESULT_PATH, query=None).copy_merge_params({"id": task_id})
+        )
         return _json(200, {"id": task_id, "polling_url": polling_url, **cost})
 
     def _result_body(self, task: Task) -> dict[str, Any]:
@@ -272,44 +318,105 @@ class FakeBFL:
         elapsed = now - task.created_at
         if elapsed < task.duration:
             progress = round(elapsed / task.duration, 4) if self.report_progress else None
-            return {"id": task.id, "status": self.pending_status, "result": None, "progress": progress,
-                    "details": None, "preview": None}
+            return {
+                "id": task.id,
+                "status": self.pending_status,
+                "result": None,
+                "progress": progress,
+                "details": None,
+                "preview": None,
+            }
         if task.outcome != "Ready":
-            return {"id": task.id, "status": task.outcome, "result": None, "progress": None,
-                    "details": {"reason": f"fake outcome {task.outcome}"}, "preview": None}
+            return {
+                "id": task.id,
+                "status": task.outcome,
+                "result": None,
+                "progress": None,
+                "details": {"reason": f"fake outcome {task.outcome}"},
+                "preview": None,
+            }
         ext = "png" if task.body.get("output_format") == "png" else "jpg"
         expires = now + self.sample_ttl
         sig = self._sign(f"{task.id}:{expires!r}")
-        sample = f"{self.delivery_base}{_DELIVERY_PREFIX}{task.id}/sample.{ext}?se={expires!r}&sig={sig}"
-        result = {"sample": sample, "prompt": task.body.get("prompt"), "seed": task.seed,
-                  "start_time": task.created_at, "end_time": task.created_at + task.duration,
-                  "duration": task.duration}
-        return {"id": task.id, "status": "Ready", "result": result, "progress": None,
-                "details": None, "preview": None}
+        sample = (
+            f"{self.delivery_base}{_DELIVERY_PREFIX}{task.id}/sample.{ext}?se={expires!r}&sig={sig}"
+        )
+        result = {
+            "sample": sample,
+            "prompt": task.body.get("prompt"),
+            "seed": task.seed,
+            "start_time": task.created_at,
+            "end_time": task.created_at + task.duration,
+            "duration": task.duration,
+        }
+        return {
+            "id": task.id,
+            "status": "Ready",
+            "result": result,
+            "progress": None,
+            "details": None,
+            "preview": None,
+        }
 
     def _get_result(self, request: httpx.Request) -> httpx.Response:
         task_id = request.url.params.get("id")
         if task_id is None:
-            return _422([{"type": "missing", "loc": ["query", "id"], "msg": "Field required", "input": None}])
+            return _422(
+                [
+                    {
+                        "type": "missing",
+                        "loc": ["query", "id"],
+                        "msg": "Field required",
+                        "input": None,
+                    }
+                ]
+            )
         task = self.tasks.get(task_id)
         if task is None:
-            return _json(200, {"id": task_id, "status": "Task not found", "result": None,
-                               "progress": None, "details": None, "preview": None})
+            return _json(
+                200,
+                {
+                    "id": task_id,
+                    "status": "Task not found",
+                    "result": None,
+                    "progress": None,
+                    "details": None,
+                    "preview": None,
+                },
+            )
         return _json(200, self._result_body(task))
 
     def _finetune_details(self, request: httpx.Request) -> httpx.Response:
         finetune_id = request.url.params.get("finetune_id")
         if finetune_id is None:
-            return _422([{"type": "missing", "loc": ["query", "finetune_id"], "msg": "Field required",
-                          "input": None}])
+            return _422(
+                [
+                    {
+                        "type": "missing",
+                        "loc": ["query", "finetune_id"],
+                        "msg": "Field required",
+                        "input": None,
+                    }
+                ]
+            )
         if finetune_id not in self.finetunes:
             return _json(404, {"detail": f"Finetune {finetune_id} not found"})
-        return _json(200, {"finetune_details": {"finetune_id": finetune_id, "mode": "general",
-                                                "trigger_word": "TOK", "iterations": 300,
-                                                "learning_rate": 1e-5, "priority": "quality"}})
+        return _json(
+            200,
+            {
+                "finetune_details": {
+                    "finetune_id": finetune_id,
+                    "mode": "general",
+                    "trigger_word": "TOK",
+                    "iterations": 300,
+                    "learning_rate": 1e-5,
+                    "priority": "quality",
+                }
+            },
+        )
 
     def _download(self, request: httpx.Request) -> httpx.Response:
-        parts = request.url.path[len(_DELIVERY_PREFIX):].split("/")
+        parts = request.url.path[len(_DELIVERY_PREFIX) :].split("/")
         params = parse_qs(request.url.query.decode())
         task = self.tasks.get(parts[0]) if parts else None
         try:
@@ -323,15 +430,23 @@ class FakeBFL:
             return httpx.Response(403, text="AuthenticationFailed: Signed expiry time has passed.")
         if task.id not in self._renders:
             self._renders[task.id] = _render.render(
-                task.body["control_image"], task.body.get("canny_low_threshold", 50),
-                task.body.get("canny_high_threshold", 200), task.seed, task.body.get("output_format"))
+                task.body["control_image"],
+                task.body.get("canny_low_threshold", 50),
+                task.body.get("canny_high_threshold", 200),
+                task.seed,
+                task.body.get("output_format"),
+            )
         data, fmt = self._renders[task.id]
         return httpx.Response(200, content=data, headers={"content-type": f"image/{fmt}"})
 
     def _deliver_webhooks(self) -> None:
         now = self.clock.monotonic()
         for task in self.tasks.values():
-            if task.webhook_url and not task.webhook_sent and now >= task.created_at + task.duration:
+            if (
+                task.webhook_url
+                and not task.webhook_sent
+                and now >= task.created_at + task.duration
+            ):
                 task.webhook_sent = True
                 payload = self._result_body(task)
                 raw = json.dumps(payload, sort_keys=True).encode()

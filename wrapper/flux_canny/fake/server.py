@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import threading
 import time
@@ -32,15 +33,19 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the fake's records are the log."""
 
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         content = self.rfile.read(length) if length else b""
         host = self.headers.get("host", f"127.0.0.1:{self.server.server_port}")
-        request = httpx.Request(self.command, f"http://{host}{self.path}",
-                                headers=list(self.headers.items()), content=content)
+        request = httpx.Request(
+            self.command,
+            f"http://{host}{self.path}",
+            headers=list(self.headers.items()),
+            content=content,
+        )
         reply = self.server.fake.handle(request)
         if reply.fault in ("connect", "drop"):
             self.close_connection = True
@@ -106,16 +111,18 @@ class FakeServer:
             return
 
         def send() -> None:
-            try:
+            with contextlib.suppress(httpx.HTTPError):
                 httpx.post(delivery.url, json=delivery.payload, headers=delivery.headers, timeout=5)
-            except httpx.HTTPError:
-                pass
 
         threading.Thread(target=send, daemon=True).start()
 
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

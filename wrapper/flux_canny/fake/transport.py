@@ -47,8 +47,9 @@ class FakeTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if reply.fault == "connect":
             raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
         if reply.fault == "drop":
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.",
-                                            request=request)
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
         if reply.fault == "slow":
             read_timeout = request.extensions.get("timeout", {}).get("read")
             if read_timeout is not None and reply.delay >= read_timeout:
