@@ -29,6 +29,8 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=20, deadline=None)
 
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-test-0123456789abcdef"
 BASE = "https://api.us1.bfl.ai"

@@ -239,7 +239,7 @@ class FakeBFL:
         if path not in _ROUTES:
             return _json(404, {"detail": "Not Found"})
         if request.method != _ROUTES[path]:
-            return _json(405, {"detail": "Method Not Allowed"})
+            return _json(405, {"detail": "Method Not Allowed"}, {"allow": _ROUTES[path]})
         if path == _RESULT_PATH:
             return self._get_result(request)
         if key is None:

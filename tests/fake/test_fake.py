@@ -1,0 +1,365 @@
+"""The fake API: spec-faithful, stateful, every knob and counter, on all three faces."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from flux_canny import (
+    GenerationError,
+    ModerationError,
+    RateLimitError,
+    SampleExpiredError,
+    SubmitUncertainError,
+    validate_inputs,
+)
+from flux_canny.fake import FakeBFL, FakeServer
+from flux_canny.fake._render import canny
+from PIL import Image
+
+from tests.conftest import make_image
+
+ROOT = Path(__file__).resolve().parents[2]
+ARGS = {"prompt": "a castle", "finetune_id": "my-finetune"}
+
+
+@pytest.fixture
+def fake(clock):
+    return FakeBFL(clock=clock)
+
+
+def test_a_task_goes_pending_with_rising_progress_then_ready(fake, clock, png):
+    with fake.client() as flux:
+        task = flux.submit(control_image=png, **ARGS)
+        seen = []
+        for _ in range(4):
+            seen.append(flux.get_result(task))
+            clock.advance(0.6)
+    assert [r.status for r in seen] == ["Pending", "Pending", "Pending", "Pending"]
+    assert [r.progress for r in seen] == sorted(r.progress for r in seen)
+    clock.advance(1)
+    with fake.client() as flux:
+        done = flux.get_result(task)
+        image = flux.download(done)
+    assert done.is_ready and done.seed is not None
+    assert httpx.URL(done.sample).host != "api.us1.bfl.ai"
+    assert Image.open(io.BytesIO(image.data)).format == "JPEG"
+
+
+def test_the_image_is_deterministic_and_follows_thresholds_seed_and_format(fake, png):
+    def run(**params):
+        with fake.client() as flux:
+            return flux.generate(control_image=png, **ARGS, **params)
+
+    a, b = run(seed=1, output_format="png"), run(seed=1, output_format="png")
+    assert a.data == b.data and a.format == "png"
+    assert run(seed=2, output_format="png").data != a.data
+    assert (
+        run(seed=1, output_format="png", canny_low_threshold=400, canny_high_threshold=500).data
+        != a.data
+    )
+
+
+def test_canny_thresholds_control_the_edge_map():
+    image = Image.open(io.BytesIO(make_image("PNG", (96, 96)))).convert("L")
+    import numpy as np
+
+    gray = np.asarray(image, dtype=np.uint8)
+    loose, strict = canny(gray, 10, 50), canny(gray, 400, 500)
+    assert loose.sum() > strict.sum() > 0 or strict.sum() == 0
+    assert loose.sum() > 0
+
+
+def test_no_progress_knob_and_off_spec_pending_status(png, clock):
+    fake = FakeBFL(clock=clock, report_progress=False, pending_status="Generating")
+    with fake.client() as flux:
+        result = flux.get_result(flux.submit(control_image=png, **ARGS))
+    assert (result.status, result.progress) == ("Generating", None)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error"),
+    [
+        ("Request Moderated", ModerationError),
+        ("Content Moderated", ModerationError),
+        ("Error", GenerationError),
+        ("Failed", GenerationError),
+    ],
+)
+def test_queued_outcomes(fake, png, outcome, error):
+    fake.queue_outcomes(outcome)
+    with fake.client() as flux, pytest.raises(error):
+        flux.generate(control_image=png, **ARGS)
+
+
+def test_the_fake_judges_bodies_like_the_server(fake):
+    body = {
+        "prompt": "x",
+        "finetune_id": "f",
+        "control_image": "aGk=",
+        "steps": 99,
+        "webhook_url": "ftp://x",
+    }
+    response = httpx.Client(transport=fake.transport()).post(
+        "https://api.us1.bfl.ai/v1/flux-pro-1.0-canny-finetuned",
+        json=body,
+        headers={"x-key": "test-key"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == validate_inputs(body)
+    assert {tuple(e["loc"]) for e in response.json()["detail"]} == {
+        ("body", "steps"),
+        ("body", "webhook_url"),
+    }
+
+
+def test_auth_errors_unknown_paths_and_methods(fake):
+    http = httpx.Client(transport=fake.transport(), base_url="https://api.us1.bfl.ai")
+    missing = http.get("/v1/my_finetunes")
+    assert (missing.status_code, missing.json()) == (401, {"detail": "Not authenticated"})
+    assert http.get("/v1/my_finetunes", headers={"x-key": "nope"}).status_code == 403
+    assert http.get("/v1/nope").status_code == 404
+    assert http.delete("/v1/get_result").status_code == 405
+    assert http.get("/v1/get_result").json()["detail"][0]["loc"] == ["query", "id"]
+    assert http.get("/v1/get_result", params={"id": "zz"}).json()["status"] == "Task not found"
+
+
+def test_finetune_endpoints(fake):
+    with fake.client() as flux:
+        assert flux.my_finetunes() == ["my-finetune"]
+        assert flux.finetune_details("my-finetune")["finetune_id"] == "my-finetune"
+
+
+def test_the_active_task_cap_answers_429_with_retry_after(png, clock):
+    fake = FakeBFL(clock=clock, max_active_tasks=24, task_duration=10)
+    http = httpx.Client(transport=fake.transport())
+    body = {"prompt": "x", "finetune_id": "f", "control_image": "aGk="}
+    url = "https://api.us1.bfl.ai/v1/flux-pro-1.0-canny-finetuned"
+    codes = [
+        http.post(url, json=body, headers={"x-key": "test-key"}).status_code for _ in range(25)
+    ]
+    assert codes == [200] * 24 + [429]
+    limited = http.post(url, json=body, headers={"x-key": "test-key"})
+    assert limited.headers["retry-after"] == "1"
+    assert fake.tasks_created["test-key"] == 24
+    clock.advance(10)
+    assert http.post(url, json=body, headers={"x-key": "test-key"}).status_code == 200
+
+
+def test_the_client_waits_out_the_cap(png, clock):
+    fake = FakeBFL(clock=clock, max_active_tasks=1, task_duration=3)
+    with fake.client() as flux:
+        flux.submit(control_image=png, **ARGS)
+        task = flux.submit(control_image=png, **ARGS)  # 429s until the first task finishes
+    assert fake.tasks_created["test-key"] == 2 and task.id
+    assert fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")] > 2
+
+
+def test_rate_limit_budget_runs_out(png, clock):
+    fake = FakeBFL(clock=clock, max_active_tasks=1, task_duration=1000)
+    with fake.client() as flux:
+        flux.submit(control_image=png, **ARGS)
+        with pytest.raises(RateLimitError):
+            flux.submit(control_image=png, **ARGS)
+
+
+def test_sample_urls_expire(png, clock):
+    fake = FakeBFL(clock=clock, sample_ttl=600)
+    with fake.client() as flux:
+        result = flux.wait(flux.submit(control_image=png, **ARGS))
+        clock.advance(601)
+        assert flux.download(result).data  # refreshed transparently
+        http = httpx.Client(transport=fake.transport())
+        assert http.get(result.sample).status_code == 403
+    fake.sample_ttl = -1  # every fresh URL is already expired
+    with fake.client() as flux, pytest.raises(SampleExpiredError):
+        flux.download(result)
+
+
+@pytest.mark.parametrize("kind", [500, 502, 503, 429, "connect", "drop", "malformed"])
+def test_each_fault_knob_on_polls_is_survived(fake, png, kind):
+    with fake.client() as flux:
+        task = flux.submit(control_image=png, **ARGS)
+        fake.fail_next(2, kind, path="/v1/get_result")
+        assert flux.wait(task).is_ready
+    assert fake.requests[("GET", "/v1/get_result")] >= 3
+
+
+@pytest.mark.parametrize("kind", ["drop", "malformed", "slow"])
+def test_faults_after_processing_create_a_task_the_client_does_not_repeat(fake, png, kind):
+    fake.fail_next(1, kind, path="/v1/flux-pro-1.0-canny-finetuned", delay=100)
+    with fake.client(timeout=5) as flux, pytest.raises(SubmitUncertainError):
+        flux.submit(control_image=png, **ARGS)
+    assert fake.tasks_created["test-key"] == 1
+    assert fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")] == 1
+
+
+@pytest.mark.parametrize("kind", [503, 429, "connect"])
+def test_faults_before_processing_are_retried_into_one_task(fake, png, kind):
+    fake.fail_next(2, kind, path="/v1/flux-pro-1.0-canny-finetuned")
+    with fake.client() as flux:
+        flux.submit(control_image=png, **ARGS)
+    assert fake.tasks_created["test-key"] == 1
+    assert fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")] == 3
+
+
+def test_a_slow_answer_within_the_timeout_is_just_late(fake, png, clock):
+    fake.fail_next(1, "slow", delay=2)
+    with fake.client(timeout=30) as flux:
+        before = clock.monotonic()
+        flux.submit(control_image=png, **ARGS)
+    assert clock.monotonic() - before >= 2
+
+
+def test_counters_record_where_the_key_went(fake, png):
+    with fake.client() as flux:
+        flux.generate(control_image=png, **ARGS)
+    assert fake.key_seen_by_hosts() == {"api.us1.bfl.ai"}
+    download = [r for r in fake.records if r.path.startswith("/results/")]
+    assert len(download) == 1 and download[0].key is None
+    assert download[0].host == "delivery-us1.bfl.ai"
+
+
+def test_webhooks_are_acknowledged_and_delivered_in_process(fake, clock, png):
+    with fake.client() as flux:
+        task = flux.submit(
+            control_image=png, webhook_url="https://hooks.example/x", webhook_secret="s3", **ARGS
+        )
+    assert task.polling_url is None and task.webhook_url == "https://hooks.example/x"
+    assert fake.webhooks == []
+    clock.advance(5)
+    fake.tick()
+    (delivery,) = fake.webhooks
+    assert delivery.payload["status"] == "Ready" and delivery.payload["id"] == task.id
+    assert delivery.headers["x-webhook-signature"].startswith("sha256=")
+
+
+# -- loopback -------------------------------------------------------------------------------
+
+
+def test_loopback_server_generation_faults_and_counters(png):
+    with FakeServer(FakeBFL(task_duration=0.3)) as server:
+        server.fake.fail_next(1, 503, path="/v1/get_result")
+        server.fake.fail_next(1, "drop", path="/v1/get_result")
+        from flux_canny import FluxCanny
+
+        with FluxCanny(api_key="test-key", base_url=server.base_url) as flux:
+            image = flux.generate(control_image=png, **ARGS)
+        assert image.to_pil().size == (64, 48)
+        assert server.fake.key_seen_by_hosts() == {"127.0.0.1"}
+        assert server.fake.tasks_created["test-key"] == 1
+        assert httpx.get(f"{server.base_url}/v1/nope").status_code == 404
+
+
+def test_loopback_server_posts_webhooks_to_a_local_receiver(png):
+    received: list[dict] = []
+    arrived = threading.Event()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+            arrived.set()
+
+        def log_message(self, *args):
+            pass
+
+    hook = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.handle_request, daemon=True).start()
+    with FakeServer(FakeBFL(task_duration=0.1)) as server:
+        from flux_canny import FluxCanny
+
+        with FluxCanny(api_key="test-key", base_url=server.base_url) as flux:
+            task = flux.submit(
+                control_image=png, webhook_url=f"http://127.0.0.1:{hook.server_port}/hook", **ARGS
+            )
+        assert arrived.wait(10)
+    hook.server_close()
+    assert received[0]["id"] == task.id and received[0]["status"] == "Ready"
+
+
+def test_schemathesis_finds_the_loopback_fake_conforms_to_the_spec():
+    """Every check on every operation, bounded. Exclusions, each because the spec is silent:
+    - status_code_conformance: the spec documents no 401 (missing x-key, as FastAPI's
+      APIKeyHeader answers), 403 (wrong key), 404 (unknown finetune id) or 429 (task cap);
+      the real server answers all four.
+    - positive_data_acceptance: the real server is stricter than `format: uri` (webhook_url
+      is pydantic's HttpUrl: http(s) with a host), so some schema-valid URIs get a 422.
+    - negative_data_rejection: the real server is pydantic in lax mode, laxer than its
+      JSON Schema: it accepts false/true and "30" for integers, as the fake does (the
+      oracle suite in tests/contract proves the fake's and client's verdicts are the server's).
+    """
+    schemathesis = Path(sys.executable).parent / "schemathesis"
+    with FakeServer(FakeBFL(task_duration=0.05)) as server:
+        run = subprocess.run(
+            [
+                str(schemathesis),
+                "run",
+                str(ROOT / "openapi.json"),
+                "--url",
+                server.base_url,
+                "-H",
+                "x-key: test-key",
+                "--checks",
+                "all",
+                "--exclude-checks",
+                "status_code_conformance,positive_data_acceptance,negative_data_rejection",
+                "--max-examples",
+                "15",
+                "--phases",
+                "examples,coverage,fuzzing",
+                "--generation-deterministic",
+                "--request-timeout",
+                "20",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert "Tested: 4" in run.stdout
+
+
+# -- the pytest plugin ----------------------------------------------------------------------
+
+
+def test_a_downstream_project_gets_the_bfl_fake_fixture(pytester):
+    pytester.makepyfile(
+        test_downstream="""
+        import pytest
+        from flux_canny import ModerationError
+
+        import io
+        from PIL import Image
+
+        _buffer = io.BytesIO()
+        Image.new("RGB", (16, 16), "white").save(_buffer, "PNG")
+        PNG = _buffer.getvalue()
+
+        def test_generate(bfl_fake):
+            with bfl_fake.client() as flux:
+                image = flux.generate(control_image=PNG, prompt="p", finetune_id="my-finetune")
+            assert image.data and bfl_fake.tasks_created["test-key"] == 1
+
+        @pytest.mark.bfl_fake(task_duration=30, report_progress=False)
+        def test_knobs_from_marker(bfl_fake):
+            bfl_fake.queue_outcomes("Content Moderated")
+            with bfl_fake.client() as flux, pytest.raises(ModerationError):
+                flux.generate(control_image=PNG, prompt="p", finetune_id="my-finetune")
+            assert bfl_fake.clock.monotonic() > 1030
+
+        def test_server(bfl_fake_server):
+            assert bfl_fake_server.base_url.startswith("http://127.0.0.1:")
+    """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
