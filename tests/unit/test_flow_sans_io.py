@@ -1,0 +1,117 @@
+"""The flows are pure: driven here step by step with hand-made outcomes, no network, no clock."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from flux_canny import PollPolicy, RetryPolicy, SubmitUncertainError, Task
+from flux_canny._auth import HostPolicy
+from flux_canny._flow import Call, Core, Failed, Get, Sleep, advance
+from flux_canny.fake import VirtualClock
+from flux_canny.policy import DurationModel, PollSchedule
+from flux_canny.validation import default_validator
+from flux_canny_api.models import FinetuneCannyInputs
+
+BASE = httpx.URL("https://api.us1.bfl.ai")
+
+
+def core(clock: VirtualClock) -> Core:
+    return Core(
+        base_url=BASE,
+        hosts=HostPolicy(BASE, ["*.bfl.ai"]),
+        validator=default_validator(),
+        clock=clock,
+        retry=RetryPolicy(random=lambda: 0.5),
+    )
+
+
+def body() -> FinetuneCannyInputs:
+    return FinetuneCannyInputs(finetune_id="f", prompt="p", control_image="aGk=")
+
+
+def test_wait_yields_sleeps_and_gets_then_returns_the_result():
+    clock = VirtualClock()
+    flow = core(clock).wait(
+        Task(
+            id="t",
+            polling_url="https://api.us1.bfl.ai/v1/get_result?id=t",
+            submitted_at=clock.monotonic(),
+        )
+    )
+    step = advance(flow, None)
+    assert step.effect == Sleep(0.6)
+    clock.advance(0.6)
+    step = advance(flow, None)
+    assert step.effect == Get("https://api.us1.bfl.ai/v1/get_result?id=t", with_key=True)
+    step = advance(
+        flow, httpx.Response(200, json={"id": "t", "status": "Pending", "progress": 0.5})
+    )
+    assert isinstance(step.effect, Sleep) and step.effect.seconds == pytest.approx(0.6)
+    clock.advance(step.effect.seconds)
+    assert isinstance(advance(flow, None).effect, Get)
+    step = advance(
+        flow,
+        httpx.Response(
+            200, json={"id": "t", "status": "Ready", "result": {"sample": "https://d/x"}}
+        ),
+    )
+    assert step.effect is None and step.value.sample == "https://d/x"
+
+
+def test_submit_effect_is_a_generated_endpoint_call_and_an_ambiguous_failure_ends_it():
+    flow = core(VirtualClock()).submit(body())
+    step = advance(flow, None)
+    assert isinstance(step.effect, Call) and step.effect.endpoint.__name__.endswith(
+        "canny_finetuned_post"
+    )
+    with pytest.raises(SubmitUncertainError):
+        advance(flow, Failed(httpx.ReadTimeout("late")))
+
+
+def test_a_refused_connection_is_retried_after_a_backoff_sleep():
+    flow = core(VirtualClock()).submit(body())
+    advance(flow, None)
+    step = advance(flow, Failed(httpx.ConnectError("refused")))
+    assert step.effect == Sleep(0.375)  # base 0.5, jitter fixed at 0.5: 0.25 + 0.125
+    assert isinstance(advance(flow, None).effect, Call)
+
+
+def test_progress_aims_polls_at_the_finish():
+    schedule = PollSchedule(PollPolicy(), learned=None)
+    assert schedule.next_delay(elapsed=1.0, progress=0.1) == pytest.approx(7.2)  # 80 % of 9 s
+    assert schedule.next_delay(elapsed=8.2, progress=0.82) == pytest.approx(1.8)
+    assert schedule.next_delay(elapsed=10.0, progress=0.999) == 0.05  # dense at the end
+    assert schedule.next_delay(elapsed=10.1, progress=0.999) == pytest.approx(0.075)
+
+
+def test_percent_progress_is_understood():
+    schedule = PollSchedule(PollPolicy(), learned=None)
+    assert schedule.next_delay(elapsed=2.0, progress=50) == pytest.approx(2.0)
+
+
+def test_without_information_the_gap_grows_to_a_cap():
+    schedule = PollSchedule(PollPolicy(), learned=None)
+    gaps = [schedule.next_delay(elapsed=i, progress=None) for i in range(10)]
+    assert gaps[0] == 0.6 and gaps == sorted(gaps) and max(gaps) == 0.95
+
+
+def test_learned_durations_aim_the_first_poll():
+    model = DurationModel()
+    for lo, hi in [(1.6, 2.4), (1.9, 2.1), (1.95, 2.05)]:
+        model.observe(lo, hi)
+    assert model.estimate() == pytest.approx(2.0)
+    schedule = PollSchedule(PollPolicy(), learned=model.estimate())
+    assert schedule.first_delay() == pytest.approx(2.0)
+    assert schedule.next_delay(elapsed=2.0, progress=None) == 0.05
+
+
+def test_fixed_policy_is_fixed():
+    schedule = PollSchedule(PollPolicy.fixed(0.5), learned=3.0)
+    assert schedule.first_delay() == 0.5
+    assert {schedule.next_delay(elapsed=e, progress=0.9) for e in range(5)} == {0.5}
+
+
+def test_retry_after_wins_and_backoff_is_capped():
+    retry = RetryPolicy(random=lambda: 1.0)
+    assert retry.delay(1, retry_after=7) == 7
+    assert retry.delay(10) == retry.max_delay

@@ -1,0 +1,52 @@
+"""generate_many: outcomes in input order, the active-task cap never exceeded, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+from flux_canny import ImageInputError, ModerationError
+from flux_canny.fake import FakeBFL, VirtualClock
+
+from tests.conftest import make_image
+
+
+def test_many_generations_respect_the_cap_and_keep_order():
+    clock = VirtualClock()
+    fake = FakeBFL(clock=clock, max_active_tasks=3, task_duration=2)
+    png = make_image()
+    peak = [0]
+    original = fake.handle
+
+    def watch(request):
+        reply = original(request)
+        peak[0] = max(peak[0], fake.active_tasks("test-key"))
+        return reply
+
+    fake.handle = watch  # type: ignore[method-assign]
+    fake.queue_outcomes(*(["Ready"] * 4 + ["Content Moderated"]))
+    jobs = [
+        {"control_image": png, "prompt": f"p{i}", "finetune_id": "my-finetune", "seed": i}
+        for i in range(8)
+    ]
+    jobs.insert(2, {"control_image": b"not an image", "prompt": "x", "finetune_id": "f"})
+    submitted: dict[int, str] = {}
+
+    async def run():
+        async with fake.async_client() as flux:
+            return await flux.generate_many(
+                jobs, concurrency=3, on_submit=lambda i, t: submitted.__setitem__(i, t.id)
+            )
+
+    outcomes = asyncio.run(run())
+    assert len(outcomes) == 9
+    assert isinstance(outcomes[2], ImageInputError)
+    moderated = [o for o in outcomes if isinstance(o, ModerationError)]
+    assert len(moderated) == 1 and moderated[0].task_id in submitted.values()
+    images = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(images) == 7
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if not isinstance(outcome, Exception):
+            assert outcome.seed == job["seed"]  # outcome i belongs to request i
+    assert peak[0] <= 3
+    assert fake.tasks_created["test-key"] == 8 == len(submitted)
+    assert len(set(submitted.values())) == 8
