@@ -1,0 +1,46 @@
+"""The oracle: a FastAPI + pydantic v2 app whose request model is written by hand, the way
+BFL's server declares it. It is deliberately *not* derived from openapi.json, so agreement
+with `validate_inputs` (which is) proves the spec-to-pydantic translation, not a tautology.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field, HttpUrl
+
+
+class OutputFormat(str, Enum):  # noqa: UP042 - as a FastAPI server of its era writes it
+    jpeg = "jpeg"
+    png = "png"
+
+
+class FinetuneCannyInputs(BaseModel):
+    finetune_id: str = Field(..., description="ID of the fine-tuned model you want to use.")
+    finetune_strength: float = Field(1.1, ge=0.0, le=2.0)
+    prompt: str
+    canny_low_threshold: int | None = Field(50, ge=0, le=500)
+    canny_high_threshold: int | None = Field(200, ge=0, le=500)
+    control_image: str
+    prompt_upsampling: bool = False
+    seed: int | None = None
+    steps: int = Field(50, ge=15, le=50)
+    output_format: OutputFormat | None = OutputFormat.jpeg
+    guidance: float = Field(30, ge=1, le=100)
+    safety_tolerance: int = Field(2, ge=0, le=6)
+    webhook_url: HttpUrl | None = None
+    webhook_secret: str | None = None
+
+
+app = FastAPI()
+
+
+@app.post("/v1/flux-pro-1.0-canny-finetuned")
+def submit(body: FinetuneCannyInputs) -> dict[str, str]:
+    return {"id": "oracle", "polling_url": "https://api.us1.bfl.ai/v1/get_result?id=oracle"}
+
+
+def oracle_client() -> TestClient:
+    return TestClient(app)

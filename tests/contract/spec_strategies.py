@@ -1,0 +1,172 @@
+"""Hypothesis strategies and boundary cases read from openapi.json, never hard-coded.
+
+Point them at another spec document and the whole contract suite re-aims itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from flux_canny._spec import Spec
+from hypothesis import strategies as st
+
+
+def _value_branch(prop: Mapping[str, Any], spec: Spec) -> tuple[Mapping[str, Any], bool]:
+    """The non-null branch of a property, and whether null is allowed."""
+    if "anyOf" in prop:
+        branches = [spec.resolve(b) for b in prop["anyOf"]]
+        nullable = any(b.get("type") == "null" for b in branches)
+        return next(b for b in branches if b.get("type") != "null"), nullable
+    return spec.resolve(prop), False
+
+
+def constrained_fields(spec: Spec) -> dict[str, dict[str, Any]]:
+    """Every request property with what the spec says of it."""
+    schema = spec.request_schema()
+    out = {}
+    for name, prop in schema["properties"].items():
+        branch, nullable = _value_branch(prop, spec)
+        out[name] = {
+            "type": branch.get("type"),
+            "nullable": nullable,
+            "minimum": branch.get("minimum"),
+            "maximum": branch.get("maximum"),
+            "maxLength": branch.get("maxLength"),
+            "enum": branch.get("enum"),
+            "format": branch.get("format"),
+            "required": name in schema.get("required", []),
+        }
+    return out
+
+
+def minimal_body(spec: Spec) -> dict[str, Any]:
+    """The required fields, with valid values of their types."""
+    samples = {"string": "x", "integer": 1, "number": 1.0, "boolean": True}
+    return {n: samples[f["type"]] for n, f in constrained_fields(spec).items() if f["required"]}
+
+
+def boundary_cases(spec: Spec) -> list[tuple[str, Any, str | None]]:
+    """(field, value, expected error type or None) at and just past every bound."""
+    cases: list[tuple[str, Any, str | None]] = []
+    for name, f in constrained_fields(spec).items():
+        integer = f["type"] == "integer"
+        for bound, key, error, step in (
+            ("minimum", "minimum", "greater_than_equal", -1),
+            ("maximum", "maximum", "less_than_equal", 1),
+        ):
+            if f[key] is None:
+                continue
+            at = int(f[key]) if integer else float(f[key])
+            past = at + step if integer else math.nextafter(at, math.inf * step)
+            far = at + step * 10**6
+            cases += [(name, at, None), (name, past, error), (name, far, error)]
+            del bound
+        if f["maxLength"] is not None and f["format"] == "uri":
+            head = "https://example.com/"
+            cases += [
+                (name, head + "a" * (f["maxLength"] - len(head)), None),
+                (name, head + "a" * (f["maxLength"] - len(head) + 1), "url_too_long"),
+                (name, "ftp://example.com/x", "url_scheme"),
+                (name, "not a url", "url_parsing"),
+            ]
+        if f["enum"]:
+            cases += [(name, v, None) for v in f["enum"]]
+            cases.append((name, "no-such-" + str(f["enum"][0]), "enum"))
+        wrong = {"integer": "many", "number": "lots", "boolean": "perhaps", "string": 12345}
+        wrong_type = {
+            "integer": "int_parsing",
+            "number": "float_parsing",
+            "boolean": "bool_parsing",
+            "string": "string_type",
+        }
+        if f["type"] in wrong and f["format"] != "uri" and not f["enum"]:
+            cases.append((name, wrong[f["type"]], wrong_type[f["type"]]))
+        if not f["nullable"] and f["type"] in wrong_type:
+            null_type = {
+                "integer": "int_type",
+                "number": "float_type",
+                "boolean": "bool_type",
+                "string": "string_type",
+            }[f["type"]]
+            cases.append((name, None, null_type))
+        if f["nullable"]:
+            cases.append((name, None, None))
+    return cases
+
+
+def _field_values(f: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+    """Valid values for one field, from its spec constraints alone."""
+    kind = f["type"]
+    if f["enum"]:
+        values: st.SearchStrategy[Any] = st.sampled_from(f["enum"])
+    elif kind == "integer":
+        low = None if f["minimum"] is None else math.ceil(f["minimum"])
+        high = None if f["maximum"] is None else math.floor(f["maximum"])
+        values = st.integers(low, high)
+    elif kind == "number":
+        values = st.floats(f["minimum"], f["maximum"], allow_nan=False, allow_infinity=False)
+    elif kind == "boolean":
+        values = st.booleans()
+    elif f["format"] == "uri":
+        host = st.from_regex(r"[a-z][a-z0-9]{0,10}(\.[a-z]{2,6}){1,2}", fullmatch=True)
+        path = st.text("abcxyz019/-_", max_size=40)
+        limit = f["maxLength"] or 2083
+        values = st.builds(
+            lambda s, h, p: f"{s}://{h}/{p}", st.sampled_from(["http", "https"]), host, path
+        ).filter(lambda u: len(u) <= limit)
+    else:
+        values = st.text(max_size=30)
+    return st.one_of(st.none(), values) if f["nullable"] else values
+
+
+def valid_bodies(spec: Spec) -> st.SearchStrategy[dict[str, Any]]:
+    """Bodies the spec allows: every required field, any subset of the optional ones."""
+    fields = constrained_fields(spec)
+    required = {n: _field_values(f) for n, f in fields.items() if f["required"]}
+    optional = {n: _field_values(f) for n, f in fields.items() if not f["required"]}
+    return st.fixed_dictionaries(required, optional=optional)
+
+
+_ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**4), 10**4),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "30",
+            "30.0",
+            "30.5",
+            "yes",
+            "off",
+            "1e2",
+            "",
+            "png",
+            "http://x.io",
+            "https://example.com/a b",
+            "JPEG",
+        ]
+    ),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def mutated_bodies(spec: Spec) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid bodies with one to three fields replaced by odd values, or dropped."""
+    names = sorted(spec.request_schema()["properties"])
+
+    @st.composite
+    def mutate(draw: st.DrawFn) -> dict[str, Any]:
+        body = dict(draw(valid_bodies(spec)))
+        for name in draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True)):
+            if draw(st.integers(0, 5)) == 0:
+                body.pop(name, None)
+            else:
+                body[name] = draw(_ODD_VALUES)
+        return body
+
+    return mutate()
