@@ -453,8 +453,18 @@ class Core:
             )
 
     def download(self, result: Result, task: Task | None = None) -> Flow[GeneratedImage]:
-        """GET the sample without the API key; refresh the URL once if it expired."""
+        """GET the sample without the API key; refresh the URL once if it expired.
+
+        Any failure names the task, so the image can still be fetched later.
+        """
         task = task or Task(id=result.id)
+        try:
+            return (yield from self._download(result, task))
+        except FluxCannyError as error:
+            error.attach_task(task.id, task.polling_url)
+            raise
+
+    def _download(self, result: Result, task: Task) -> Flow[GeneratedImage]:
         if not result.is_ready or not result.sample:
             raise ValueError(
                 f"task {result.id} has no image to download (status {result.status!r})"
