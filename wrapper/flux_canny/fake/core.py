@@ -361,16 +361,7 @@ class FakeBFL:
     def _get_result(self, request: httpx.Request) -> httpx.Response:
         task_id = request.url.params.get("id")
         if task_id is None:
-            return _422(
-                [
-                    {
-                        "type": "missing",
-                        "loc": ["query", "id"],
-                        "msg": "Field required",
-                        "input": None,
-                    }
-                ]
-            )
+            return _missing_query("id")
         task = self.tasks.get(task_id)
         if task is None:
             return _json(
@@ -389,16 +380,7 @@ class FakeBFL:
     def _finetune_details(self, request: httpx.Request) -> httpx.Response:
         finetune_id = request.url.params.get("finetune_id")
         if finetune_id is None:
-            return _422(
-                [
-                    {
-                        "type": "missing",
-                        "loc": ["query", "finetune_id"],
-                        "msg": "Field required",
-                        "input": None,
-                    }
-                ]
-            )
+            return _missing_query("finetune_id")
         if finetune_id not in self.finetunes:
             return _json(404, {"detail": f"Finetune {finetune_id} not found"})
         return _json(
@@ -473,3 +455,10 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> http
 
 def _422(errors: list[dict[str, Any]]) -> httpx.Response:
     return _json(422, {"detail": errors})
+
+
+def _missing_query(name: str) -> httpx.Response:
+    """FastAPI's answer to a missing required query parameter."""
+    return _422(
+        [{"type": "missing", "loc": ["query", name], "msg": "Field required", "input": None}]
+    )
