@@ -97,11 +97,16 @@ def test_without_information_the_gap_grows_to_a_cap():
 
 def test_learned_durations_aim_the_first_poll():
     model = DurationModel()
-    for lo, hi in [(1.6, 2.4), (1.9, 2.1), (1.95, 2.05)]:
+    for lo, hi in [(1.4, 2.3), (1.9, 2.8), (1.2, 2.1)]:  # wide brackets, one duration
         model.observe(lo, hi)
-    assert model.estimate() == pytest.approx(2.0)
+    assert model.estimate() == pytest.approx(2.0)  # their intersection [1.9, 2.1]
+    varied = DurationModel()
+    for lo, hi in [(1.0, 1.2), (3.0, 3.2), (5.0, 5.2)]:  # disjoint: the median midpoint
+        varied.observe(lo, hi)
+    assert varied.estimate() == pytest.approx(3.1)
     schedule = PollSchedule(PollPolicy(), learned=model.estimate())
-    assert schedule.first_delay() == pytest.approx(2.0)
+    assert schedule.first_delay() == pytest.approx(1.9)  # just before the expected finish
+    assert schedule.next_delay(elapsed=1.9, progress=None) == pytest.approx(0.1)
     assert schedule.next_delay(elapsed=2.0, progress=None) == 0.05
 
 

@@ -45,27 +45,33 @@ class PollPolicy:
 
 
 class DurationModel:
-    """Durations of finished tasks, as seen by one client, to aim the next polls."""
+    """Durations of finished tasks, as seen by one client, to aim the next polls.
+
+    Each finished task brackets its duration: last seen pending at `lo`, first seen Ready
+    at `hi`. For similar tasks the brackets overlap, and their intersection
+    [max lo, min hi] is far tighter than any one of them; its midpoint is the estimate.
+    When they do not overlap (durations really differ) the median midpoint is used.
+    """
 
     def __init__(self, window: int = 32) -> None:
-        self._samples: deque[float] = deque(maxlen=window)
+        self._brackets: deque[tuple[float, float]] = deque(maxlen=window)
         self._lock = threading.Lock()
 
     def observe(self, last_pending: float | None, ready: float) -> None:
-        """Record a task first seen Ready at `ready` s, last seen pending at `last_pending` s.
-
-        The true duration lies between the two; the midpoint is an unbiased sample
-        even while the bracket is wide, so the estimate converges instead of drifting
-        late by the polling latency.
-        """
-        sample = ready if last_pending is None else (last_pending + ready) / 2
+        """Record a task first seen Ready at `ready` s, last seen pending at `last_pending` s."""
         with self._lock:
-            self._samples.append(sample)
+            self._brackets.append((0.0 if last_pending is None else last_pending, ready))
 
     def estimate(self) -> float | None:
         with self._lock:
-            samples = list(self._samples)
-        return float(statistics.median(samples)) if samples else None
+            brackets = list(self._brackets)
+        if not brackets:
+            return None
+        low = max(lo for lo, _ in brackets)
+        high = min(hi for _, hi in brackets)
+        if low <= high:
+            return (low + high) / 2
+        return float(statistics.median((lo + hi) / 2 for lo, hi in brackets))
 
 
 def _fraction(progress: float | None) -> float | None:
@@ -88,9 +94,10 @@ class PollSchedule:
         if self._policy.fixed_interval is not None:
             return self._policy.fixed_interval
         if self._learned is not None:
-            return max(
-                self._policy.min_interval, min(self._learned, self._policy.max_informed_delay)
-            )
+            # Aim just before the learned finish: a first poll that already sees Ready only
+            # bounds the duration from above and would teach the model to be late.
+            early = self._learned - 2 * self._policy.min_interval
+            return max(self._policy.min_interval, min(early, self._policy.max_informed_delay))
         return self._policy.initial_delay
 
     def next_delay(self, elapsed: float, progress: float | None) -> float:

@@ -1,0 +1,233 @@
+"""`make bench`: figures against baselines measured in the same run, on the loopback fake.
+
+Prints a table and writes bench/results.json. Ratios, never timed assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import math
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from flux_canny import AsyncFluxCanny, FluxCanny, PollPolicy, encode_control_image
+from flux_canny.fake import FakeBFL, FakeServer
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+KEY = "test-key"
+PNG = (
+    Path(__file__).resolve().parents[1] / "wrapper/flux_canny/samples/castle-control.png"
+).read_bytes()
+POLICIES = {
+    "default": PollPolicy(),
+    "fixed 0.5s": PollPolicy.fixed(0.5),
+    "fixed 2s": PollPolicy.fixed(2.0),
+}
+DURATIONS = (2.0, 5.0, 10.0)
+TASKS = 8
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+async def measure(
+    server: FakeServer, policy: PollPolicy, duration: float, warmup: int
+) -> dict[str, Any]:
+    """Latency from the moment the task became ready to the poll that saw it, and polls per task."""
+    fake = server.fake
+    async with AsyncFluxCanny(api_key=KEY, base_url=server.base_url, poll=policy) as flux:
+
+        async def one() -> tuple[float, int]:
+            polls = [0]
+            seen: list[float] = []
+            task = await flux.submit(
+                control_image=PNG,
+                prompt="bench",
+                finetune_id="my-finetune",
+                seed=int(duration * 10),
+            )
+            fake_task = fake.tasks[task.id]
+            fake_task.duration = duration
+
+            def update(result: Any) -> None:
+                polls[0] += 1
+                if result.is_ready:
+                    seen.append(time.monotonic())
+
+            await flux.wait(task, on_update=update)
+            return seen[0] - (fake_task.created_at + duration), polls[0]
+
+        if warmup:
+            await asyncio.gather(*(one() for _ in range(warmup)))
+        runs = await asyncio.gather(*(one() for _ in range(TASKS)))
+    latencies = [r[0] for r in runs]
+    return {
+        "p50": statistics.median(latencies),
+        "p95": pct(latencies, 0.95),
+        "polls": statistics.mean(r[1] for r in runs),
+    }
+
+
+async def polling(with_progress: FakeServer, without: FakeServer) -> list[dict[str, Any]]:
+    settings = {
+        "progress": (with_progress, 0),
+        "no progress": (without, 0),
+        "no progress, learned": (without, 4),
+    }
+    jobs = []
+    for setting, (server, warmup) in settings.items():
+        for duration in DURATIONS:
+            for name, policy in POLICIES.items():
+                jobs.append((setting, duration, name, measure(server, policy, duration, warmup)))
+    results = await asyncio.gather(*(j[3] for j in jobs))
+    return [
+        {"setting": s, "duration": d, "policy": p, **r}
+        for (s, d, p, _), r in zip(jobs, results, strict=True)
+    ]
+
+
+async def batch() -> dict[str, Any]:
+    with FakeServer(FakeBFL(task_duration=2.0, max_active_tasks=24)) as server:
+        requests = [
+            {"control_image": PNG, "prompt": f"b{i}", "finetune_id": "my-finetune", "seed": i}
+            for i in range(100)
+        ]
+        async with AsyncFluxCanny(api_key=KEY, base_url=server.base_url) as flux:
+            start = time.monotonic()
+            outcomes = await flux.generate_many(requests, concurrency=24)
+            makespan = time.monotonic() - start
+        fake = server.fake
+        prompts = [t.body["prompt"] for t in fake.tasks.values()]
+        ideal = math.ceil(100 / 24) * 2.0
+        return {
+            "makespan": makespan,
+            "ideal": ideal,
+            "ratio": makespan / ideal,
+            "rate_limited": sum(1 for r in fake.records if r.status == 429),
+            "images": sum(1 for o in outcomes if not isinstance(o, Exception)),
+            "lost": 100 - len(set(prompts)),
+            "duplicated": len(prompts) - len(set(prompts)),
+        }
+
+
+def submit_overhead(rounds: int = 150) -> dict[str, Any]:
+    with (
+        FakeServer(FakeBFL(task_duration=0.01, max_active_tasks=10**6)) as server,
+        FluxCanny(api_key=KEY, base_url=server.base_url) as flux,
+        httpx.Client() as raw,
+    ):
+        body = {
+            "control_image": base64.b64encode(PNG).decode(),
+            "prompt": "p",
+            "finetune_id": "my-finetune",
+        }
+        url = f"{server.base_url}/v1/flux-pro-1.0-canny-finetuned"
+        ours, theirs = [], []
+        for _ in range(rounds):  # interleaved, so drift hits both alike
+            t = time.perf_counter()
+            raw.post(url, json=body, headers={"x-key": KEY}).raise_for_status()
+            theirs.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            flux.submit(control_image=PNG, prompt="p", finetune_id="my-finetune")
+            ours.append(time.perf_counter() - t)
+    return {
+        "submit_ms": statistics.median(ours) * 1e3,
+        "raw_post_ms": statistics.median(theirs) * 1e3,
+        "ratio": statistics.median(ours) / statistics.median(theirs),
+    }
+
+
+def image_overhead() -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    h, w = 4000, 6000  # 24 megapixels
+    y, x = np.mgrid[0:h, 0:w]
+    pixels = ((x // 40 + y // 40) % 2 * 180 + rng.integers(0, 40, (h, w))).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(np.stack([pixels] * 3, axis=-1)).save(buffer, "PNG", compress_level=1)
+    data = buffer.getvalue()
+    del pixels, x, y
+
+    def best(fn: Any, n: int = 5) -> float:
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    ours = best(lambda: encode_control_image(data))
+    theirs = best(lambda: base64.b64encode(data))
+    tracemalloc.start()
+    encode_control_image(data)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "file_mb": len(data) / 1e6,
+        "prepare_s": ours,
+        "b64_s": theirs,
+        "time_ratio": ours / theirs,
+        "peak_mb": peak / 1e6,
+        "peak_over_file": peak / len(data),
+    }
+
+
+def main() -> int:
+    started = time.monotonic()
+    with (
+        FakeServer(FakeBFL(max_active_tasks=10**6)) as progress,
+        FakeServer(FakeBFL(max_active_tasks=10**6, report_progress=False)) as quiet,
+    ):
+        poll = asyncio.run(polling(progress, quiet))
+    results = {
+        "polling": poll,
+        "batch": asyncio.run(batch()),
+        "submit": submit_overhead(),
+        "image": image_overhead(),
+        "seconds": 0.0,
+    }
+    results["seconds"] = time.monotonic() - started
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(render(results))
+    return 0
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        "| setting | task | policy | p50 latency | p95 latency | polls/task |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results["polling"]:
+        lines.append(
+            f"| {r['setting']} | {r['duration']:.0f} s | {r['policy']} | {r['p50']:.3f} s "
+            f"| {r['p95']:.3f} s | {r['polls']:.1f} |"
+        )
+    b, s, i = results["batch"], results["submit"], results["image"]
+    lines += [
+        "",
+        "| measure | figure | baseline | ratio |",
+        "| --- | --- | --- | --- |",
+        f"| batch: 100 × 2 s tasks, cap 24 | {b['makespan']:.2f} s makespan | ideal {b['ideal']:.0f} s "
+        f"| {b['ratio']:.3f} (429s: {b['rate_limited']}, lost {b['lost']}, duplicated {b['duplicated']}) |",
+        f"| submit() | {s['submit_ms']:.2f} ms | raw httpx POST {s['raw_post_ms']:.2f} ms | {s['ratio']:.2f} |",
+        f"| prepare 24 MP PNG ({i['file_mb']:.0f} MB) | {i['prepare_s']:.3f} s | base64 {i['b64_s']:.3f} s "
+        f"| {i['time_ratio']:.2f} (peak memory {i['peak_over_file']:.2f}× the file) |",
+        "",
+        f"total {results['seconds']:.0f} s",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
