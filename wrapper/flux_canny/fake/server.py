@@ -33,6 +33,7 @@ def _is_loopback(url: str) -> bool:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    _headers_buffer: list[bytes]
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the fake's records are the log."""
