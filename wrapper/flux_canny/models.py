@@ -76,7 +76,7 @@ class Result:
         if isinstance(progress, int | float) and not isinstance(progress, bool):
             fraction = float(progress)
         return cls(
-            id=str(body.get("id") or task_id),
+            id=body["id"] if isinstance(body.get("id"), str) else task_id,
             status=body["status"],
             progress=fraction,
             sample=sample,

@@ -1,0 +1,162 @@
+"""Responses round-trip without loss; the server's 422 reaches the caller intact."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from flux_canny import APIValidationError, FluxCanny, Result
+from flux_canny._spec import Spec, packaged_spec
+from flux_canny.fake import VirtualClock
+from flux_canny_api.models import (
+    AsyncResponse,
+    AsyncWebhookResponse,
+    HTTPValidationError,
+    ResultResponse,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import make_image
+
+from .oracle import oracle_client
+from .spec_strategies import boundary_cases, minimal_body
+
+SPEC = packaged_spec()
+SUBMIT = "https://api.us1.bfl.ai/v1/flux-pro-1.0-canny-finetuned"
+ORACLE = oracle_client()
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def from_component(spec: Spec, schema: Any) -> st.SearchStrategy[Any]:
+    """A strategy for a response schema, read from the spec (objects, anyOf, enums, $ref)."""
+    schema = spec.resolve(schema)
+    if "anyOf" in schema:
+        return st.one_of(*(from_component(spec, s) for s in schema["anyOf"]))
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    kind = schema.get("type")
+    if kind == "object" and "properties" in schema:
+        props = {n: from_component(spec, p) for n, p in schema["properties"].items()}
+        required = set(schema.get("required", ()))
+        return st.fixed_dictionaries(
+            {n: s for n, s in props.items() if n in required},
+            optional={n: s for n, s in props.items() if n not in required},
+        )
+    simple = {
+        "string": st.text(max_size=12),
+        "integer": st.integers(),
+        "number": st.floats(allow_nan=False, allow_infinity=False),
+        "boolean": st.booleans(),
+        "null": st.none(),
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind == "array":
+        return st.lists(from_component(spec, schema.get("items", {})), max_size=3)
+    if kind == "object":
+        return st.dictionaries(st.text(max_size=5), _JSON, max_size=3)
+    return _JSON  # {}: anything
+
+
+def component(name: str) -> st.SearchStrategy[Any]:
+    return from_component(SPEC, {"$ref": f"#/components/schemas/{name}"})
+
+
+ROUND_TRIP = settings(suppress_health_check=list(HealthCheck), deadline=None)
+
+
+@ROUND_TRIP
+@given(component("AsyncResponse"))
+def test_async_response_round_trips_through_the_model_and_the_wrapper(body):
+    assert AsyncResponse.from_dict(body).to_dict() == body
+    with respx.mock as api:
+        api.post(SUBMIT).respond(200, json=body)
+        task = FluxCanny(api_key="k", clock=VirtualClock()).submit(
+            control_image=make_image(), prompt="p", finetune_id="f"
+        )
+    assert (task.id, task.polling_url, dict(task.raw)) == (body["id"], body["polling_url"], body)
+
+
+@ROUND_TRIP
+@given(component("AsyncWebhookResponse"))
+def test_webhook_response_round_trips(body):
+    assert AsyncWebhookResponse.from_dict(body).to_dict() == body
+    with respx.mock as api:
+        api.post(SUBMIT).respond(200, json=body)
+        task = FluxCanny(api_key="k", clock=VirtualClock()).submit(
+            control_image=make_image(), prompt="p", finetune_id="f"
+        )
+    assert (task.id, task.webhook_url, task.status) == (
+        body["id"],
+        body["webhook_url"],
+        body["status"],
+    )
+
+
+@ROUND_TRIP
+@given(component("ResultResponse"))
+def test_result_response_round_trips(body):
+    assert ResultResponse.from_dict(body).to_dict() == body
+    result = Result.from_body(body, "fallback")
+    assert dict(result.raw) == body and result.status == body["status"] and result.id == body["id"]
+    assert result.model is not None and result.model.to_dict() == body
+
+
+@ROUND_TRIP
+@given(component("ResultResponse"), st.text(min_size=1, max_size=12))
+def test_a_status_outside_the_enum_does_not_crash_the_wrapper(body, status):
+    statuses = SPEC.enum_values("StatusResponse")
+    body = {**body, "status": status if status not in statuses else status + "?"}
+    result = Result.from_body(json.loads(json.dumps(body)), "fallback")
+    assert result.status == body["status"] and result.model is None
+    assert not result.is_ready
+
+
+@ROUND_TRIP
+@given(component("HTTPValidationError"))
+def test_http_validation_error_round_trips(body):
+    assert HTTPValidationError.from_dict(body).to_dict() == body
+
+
+def _oracle_route(request: httpx.Request) -> httpx.Response:
+    answer = ORACLE.post(
+        "/v1/flux-pro-1.0-canny-finetuned",
+        content=request.content,
+        headers={"content-type": "application/json"},
+    )
+    return httpx.Response(
+        answer.status_code, content=answer.content, headers={"content-type": "application/json"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [c for c in boundary_cases(SPEC) if c[2] and c[0] != "control_image"],
+    ids=lambda v: repr(v)[:30],
+)
+def test_the_servers_422_reaches_the_caller_parsed(field, value, error):
+    body = {**minimal_body(SPEC), field: value}
+    params = {k: v for k, v in body.items() if k not in ("control_image", "prompt", "finetune_id")}
+    with respx.mock as api:
+        api.post(SUBMIT).mock(side_effect=_oracle_route)
+        flux = FluxCanny(api_key="k", clock=VirtualClock(), validate=False)
+        with pytest.raises(APIValidationError) as caught:
+            flux.submit(
+                control_image=make_image(),
+                prompt=body["prompt"],
+                finetune_id=body["finetune_id"],
+                **params,
+            )
+    detail = caught.value.detail
+    assert isinstance(detail, HTTPValidationError)
+    assert [(e.loc, e.type_) for e in detail.detail] == [(["body", field], error)]
