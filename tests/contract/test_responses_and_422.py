@@ -75,15 +75,19 @@ def component(name: str) -> st.SearchStrategy[Any]:
 ROUND_TRIP = settings(suppress_health_check=list(HealthCheck), deadline=None)
 
 
+def _submit_answered_with(body: dict[str, Any]) -> Any:
+    """The Task the wrapper makes of a submit answered with `body`."""
+    with respx.mock as api:
+        api.post(SUBMIT).respond(200, json=body)
+        client = FluxCanny(api_key="k", clock=VirtualClock())
+        return client.submit(control_image=make_image(), prompt="p", finetune_id="f")
+
+
 @ROUND_TRIP
 @given(component("AsyncResponse"))
 def test_async_response_round_trips_through_the_model_and_the_wrapper(body):
     assert AsyncResponse.from_dict(body).to_dict() == body
-    with respx.mock as api:
-        api.post(SUBMIT).respond(200, json=body)
-        task = FluxCanny(api_key="k", clock=VirtualClock()).submit(
-            control_image=make_image(), prompt="p", finetune_id="f"
-        )
+    task = _submit_answered_with(body)
     assert (task.id, task.polling_url, dict(task.raw)) == (body["id"], body["polling_url"], body)
 
 
@@ -91,11 +95,7 @@ def test_async_response_round_trips_through_the_model_and_the_wrapper(body):
 @given(component("AsyncWebhookResponse"))
 def test_webhook_response_round_trips(body):
     assert AsyncWebhookResponse.from_dict(body).to_dict() == body
-    with respx.mock as api:
-        api.post(SUBMIT).respond(200, json=body)
-        task = FluxCanny(api_key="k", clock=VirtualClock()).submit(
-            control_image=make_image(), prompt="p", finetune_id="f"
-        )
+    task = _submit_answered_with(body)
     assert (task.id, task.webhook_url, task.status) == (
         body["id"],
         body["webhook_url"],
