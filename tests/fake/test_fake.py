@@ -363,3 +363,67 @@ def test_a_downstream_project_gets_the_bfl_fake_fixture(pytester):
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+
+
+# -- the same knobs through the loopback face (real sockets, real time) ---------------------
+
+
+@pytest.fixture(scope="module")
+def loopback():
+    with FakeServer(FakeBFL(task_duration=0.2, max_active_tasks=10**6)) as server:
+        yield server
+
+
+@pytest.mark.parametrize("kind", [500, 502, 503, 429, "connect", "drop", "malformed"])
+def test_each_fault_knob_on_polls_through_loopback(loopback, png, kind):
+    from flux_canny import FluxCanny, RetryPolicy
+
+    fake = loopback.fake
+    with FluxCanny(
+        api_key="test-key",
+        base_url=loopback.base_url,
+        retry=RetryPolicy(base_delay=0.01, max_delay=0.05),
+    ) as flux:
+        task = flux.submit(control_image=png, **ARGS)
+        before = fake.requests[("GET", "/v1/get_result")]
+        fake.fail_next(2, kind, path="/v1/get_result", retry_after=0.05)
+        assert flux.wait(task).is_ready
+    assert fake.requests[("GET", "/v1/get_result")] - before >= 3
+
+
+@pytest.mark.parametrize("kind", ["drop", "malformed", "slow"])
+def test_ambiguous_submit_faults_through_loopback_create_one_task(loopback, png, kind):
+    from flux_canny import FluxCanny
+
+    fake = loopback.fake
+    created = fake.tasks_created["test-key"]
+    posts = fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")]
+    fake.fail_next(1, kind, path="/v1/flux-pro-1.0-canny-finetuned", delay=1.0)
+    with (
+        FluxCanny(api_key="test-key", base_url=loopback.base_url, timeout=0.3) as flux,
+        pytest.raises(SubmitUncertainError),
+    ):
+        flux.submit(control_image=png, **ARGS)
+    assert fake.tasks_created["test-key"] == created + 1
+    assert fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")] == posts + 1
+
+
+def test_cap_and_expiry_through_loopback(png):
+    import time
+
+    with FakeServer(FakeBFL(task_duration=5, max_active_tasks=2, sample_ttl=0.3)) as server:
+        body = {"prompt": "x", "finetune_id": "f", "control_image": "aGk="}
+        url = f"{server.base_url}/v1/flux-pro-1.0-canny-finetuned"
+        codes = [
+            httpx.post(url, json=body, headers={"x-key": "test-key"}).status_code for _ in range(3)
+        ]
+        assert codes == [200, 200, 429]
+        server.fake.max_active_tasks, server.fake.task_duration = 10, 0.05
+        task_id = httpx.post(url, json=body, headers={"x-key": "test-key"}).json()["id"]
+        time.sleep(0.1)
+        result = httpx.get(f"{server.base_url}/v1/get_result", params={"id": task_id}).json()
+        sample = result["result"]["sample"]
+        assert httpx.URL(sample).host == "localhost"
+        assert httpx.get(sample).status_code == 200
+        time.sleep(0.4)
+        assert httpx.get(sample).status_code == 403
