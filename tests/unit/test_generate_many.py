@@ -50,3 +50,28 @@ def test_many_generations_respect_the_cap_and_keep_order():
     assert peak[0] <= 3
     assert fake.tasks_created["test-key"] == 8 == len(submitted)
     assert len(set(submitted.values())) == 8
+
+
+def test_each_request_may_carry_generate_keywords_of_its_own():
+    fake = FakeBFL(clock=VirtualClock())
+    seen: list[str] = []
+    updates: list[str] = []
+    jobs = [
+        {
+            "control_image": make_image(),
+            "prompt": "p",
+            "finetune_id": "my-finetune",
+            "on_submit": lambda t: seen.append(t.id),
+            "on_update": lambda r: updates.append(r.status),
+            "timeout": 60,
+            "validate": True,
+        }
+    ]
+
+    async def run():
+        async with fake.async_client() as flux:
+            return await flux.generate_many(jobs)
+
+    (outcome,) = asyncio.run(run())
+    assert not isinstance(outcome, Exception), outcome
+    assert seen == [outcome.task_id] and updates[-1] == "Ready"

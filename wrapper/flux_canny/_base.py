@@ -83,8 +83,12 @@ class ClientBase(Generic[HttpT]):
         self._http.auth = auth
         self._http.base_url = url
         self._api = AuthenticatedClient(base_url=str(url), token="")
+        self._bind_api()  # generated endpoints send through our client (auth, transport)
 
     def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> HttpT:
+        raise NotImplementedError
+
+    def _bind_api(self) -> None:
         raise NotImplementedError
 
     def __repr__(self) -> str:

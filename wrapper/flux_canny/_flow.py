@@ -9,6 +9,7 @@ flow step by step with no network and no clock.
 
 from __future__ import annotations
 
+import difflib
 import email.utils
 import json
 import logging
@@ -251,8 +252,6 @@ class Core:
         """Validate the parameters, then encode the image: all before any network call."""
         unknown = sorted(set(params) - self.validator.field_names)
         if unknown:
-            import difflib
-
             hints = [difflib.get_close_matches(u, self.validator.field_names, 1) for u in unknown]
             said = ", ".join(
                 f"{u!r}" + (f" (did you mean {h[0]!r}?)" if h else "")

@@ -41,8 +41,10 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         except Exception as error:  # handed to the flow, which decides
             return Failed(error)
 
-    async def _run(self, flow: Flow[T]) -> T:
+    def _bind_api(self) -> None:
         self._api.set_async_httpx_client(self._http)
+
+    async def _run(self, flow: Flow[T]) -> T:
         step = advance(flow, None)
         while step.effect is not None:
             step = advance(flow, await self._perform(step.effect))
@@ -137,17 +139,17 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
             try:
                 timeout = job.pop("timeout", None)
                 on_update = job.pop("on_update", None)
-                body = self._core.build_body(
-                    job.pop("control_image", None),
-                    job.pop("prompt", None),
-                    job.pop("finetune_id", None),
-                    job,
-                    job.pop("validate", None),
-                )
+                job_on_submit = job.pop("on_submit", None)
+                validate = job.pop("validate", None)
+                image, prompt = job.pop("control_image", None), job.pop("prompt", None)
+                finetune_id = job.pop("finetune_id", None)
+                body = self._core.build_body(image, prompt, finetune_id, job, validate)
                 async with slots:  # a slot is an active task on the server
                     task = await self._run(self._core.submit(body))
                     if on_submit is not None:
                         on_submit(index, task)
+                    if job_on_submit is not None:
+                        job_on_submit(task)
                     result = await self._run(
                         self._core.wait(task, timeout=timeout, on_update=on_update)
                     )

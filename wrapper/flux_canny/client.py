@@ -44,8 +44,10 @@ class FluxCanny(ClientBase[httpx.Client]):
         except Exception as error:  # handed to the flow, which decides
             return Failed(error)
 
-    def _run(self, flow: Flow[T]) -> T:
+    def _bind_api(self) -> None:
         self._api.set_httpx_client(self._http)
+
+    def _run(self, flow: Flow[T]) -> T:
         step = advance(flow, None)
         while step.effect is not None:
             step = advance(flow, self._perform(step.effect))
