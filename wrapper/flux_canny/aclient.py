@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -125,43 +125,87 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
     ) -> list[GeneratedImage | Exception]:
         """Run many generations, never more than `concurrency` active tasks at once.
 
-        Each request is a dict of `generate`'s keyword arguments. Returns one outcome per
-        request, in input order: the image, or the exception (a FluxCannyError carries the
-        task id when a task was created). Bad requests fail before any network call and do
-        not use a slot. A 429 backs off (Retry-After honoured) and retries.
+        Each request is a dict of `generate`'s keyword arguments, or `task=` (a Task or an
+        id) to resume one already submitted. Returns one outcome per request, in input
+        order: the image, or the exception (a FluxCannyError carries the task id when a
+        task was created). Bad requests fail before their network call. A 429 backs off
+        (Retry-After honoured) and retries. To keep memory flat on large batches, use
+        `iter_many`, which hands over each outcome as it finishes.
+        """
+        outcomes: list[GeneratedImage | Exception | None] = []
+        async for index, outcome in self.iter_many(
+            requests, concurrency=concurrency, on_submit=on_submit
+        ):
+            outcomes.extend([None] * (index + 1 - len(outcomes)))
+            outcomes[index] = outcome
+            if on_done is not None:
+                on_done(index, outcome)
+        return [o for o in outcomes if o is not None]
+
+    async def iter_many(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = BFL_ACTIVE_TASK_LIMIT,
+        on_submit: Callable[[int, Task], None] | None = None,
+    ) -> AsyncIterator[tuple[int, GeneratedImage | Exception]]:
+        """Like generate_many, yielding `(index, outcome)` as each request finishes.
+
+        A body is built (and its control image read) only once a slot is free, so a
+        batch of thousands holds at most `concurrency` encoded images. Leaving the loop
+        early cancels the requests still running; their task ids were already handed to
+        `on_submit`.
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        jobs = [dict(r) for r in requests]
         slots = asyncio.Semaphore(concurrency)
 
-        async def one(index: int, job: dict[str, Any]) -> GeneratedImage | Exception:
+        async def one(index: int, job: dict[str, Any]) -> tuple[int, GeneratedImage | Exception]:
             try:
-                timeout = job.pop("timeout", None)
-                on_update = job.pop("on_update", None)
-                job_on_submit = job.pop("on_submit", None)
+                return index, await self._one_of_many(index, job, slots, on_submit)
+            except Exception as error:  # one outcome per request; the caller sees them all
+                return index, error
+
+        running = {asyncio.ensure_future(one(i, dict(job))) for i, job in enumerate(requests)}
+        try:
+            while running:
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for finished in sorted((f.result() for f in done), key=lambda pair: pair[0]):
+                    yield finished
+        finally:
+            for future in running:
+                future.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _one_of_many(
+        self,
+        index: int,
+        job: dict[str, Any],
+        slots: asyncio.Semaphore,
+        on_submit: Callable[[int, Task], None] | None,
+    ) -> GeneratedImage:
+        timeout = job.pop("timeout", None)
+        on_update = job.pop("on_update", None)
+        job_on_submit = job.pop("on_submit", None)
+        resumed = job.pop("task", None)
+        async with slots:  # a slot is an active task on the server
+            if resumed is not None:
+                if job:
+                    raise TypeError(f"a job with task= takes no request fields: {sorted(job)}")
+                task = resumed if isinstance(resumed, Task) else Task(id=str(resumed))
+            else:
                 validate = job.pop("validate", None)
                 image, prompt = job.pop("control_image", None), job.pop("prompt", None)
                 finetune_id = job.pop("finetune_id", None)
                 body = self._core.build_body(image, prompt, finetune_id, job, validate)
-                async with slots:  # a slot is an active task on the server
-                    task = await self._run(self._core.submit(body))
-                    if on_submit is not None:
-                        on_submit(index, task)
-                    if job_on_submit is not None:
-                        job_on_submit(task)
-                    result = await self._run(
-                        self._core.wait(task, timeout=timeout, on_update=on_update)
-                    )
-                image = await self._run(self._core.download(result, task))
-                outcome: GeneratedImage | Exception = image
-            except Exception as error:  # one outcome per request; the caller sees them all
-                outcome = error
-            if on_done is not None:
-                on_done(index, outcome)
-            return outcome
-
-        return list(await asyncio.gather(*(one(i, job) for i, job in enumerate(jobs))))
+                task = await self._run(self._core.submit(body))
+                del body
+                if on_submit is not None:
+                    on_submit(index, task)
+                if job_on_submit is not None:
+                    job_on_submit(task)
+            result = await self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
+        return await self._run(self._core.download(result, task))
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -25,7 +25,15 @@ from .errors import ImageInputError
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["MAX_PIXELS", "GeneratedImage", "ImageInfo", "encode_control_image", "inspect_image"]
+__all__ = [
+    "MAX_PIXELS",
+    "GeneratedImage",
+    "ImageInfo",
+    "encode_control_image",
+    "inspect_image",
+    "read_image_file",
+    "write_atomic",
+]
 
 # Pillow's own decompression-bomb threshold: beyond it no sane control image lies.
 MAX_PIXELS = 89_478_485
@@ -147,7 +155,8 @@ def _from_base64(text: str) -> bytes | None:
         return None
 
 
-def _read_path(path: Path) -> bytes:
+def read_image_file(path: Path) -> bytes:
+    """The file's bytes, or an ImageInputError that names the problem."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -193,7 +202,7 @@ def _to_bytes(image: Any) -> bytes | str:
     if isinstance(image, bytes | bytearray | memoryview):
         return bytes(image)
     if isinstance(image, os.PathLike):
-        return _read_path(Path(image))
+        return read_image_file(Path(image))
     if isinstance(image, str):
         if image.startswith("data:"):
             header, sep, payload = image.partition(",")
@@ -207,9 +216,9 @@ def _to_bytes(image: Any) -> bytes | str:
             and (os.sep in image or "." in image[-6:])
             and _from_base64(image) is None
         ):
-            return _read_path(Path(image))
+            return read_image_file(Path(image))
         if len(image) < 4096 and Path(image).is_file():
-            return _read_path(Path(image))
+            return read_image_file(Path(image))
         return image
     if hasattr(image, "read"):
         return _read_file(image)
@@ -267,6 +276,31 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> Path:
+    """Write through a temporary file in the same folder, fsynced, then renamed into place.
+
+    Readers see the old file or the whole new one, never a part. With overwrite=False the
+    final step is a hard link, which fails atomically (FileExistsError) if `path` exists,
+    even when another process created it a moment ago.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 @attrs.frozen(repr=False)
 class GeneratedImage:
     """A downloaded result: its bytes, format, and where it came from."""
@@ -286,29 +320,11 @@ class GeneratedImage:
         return _MEDIA_TYPES.get(self.format, "application/octet-stream")
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
-        """Write atomically: a temporary file in the same folder, fsynced, then renamed.
+        """Write atomically, so a crash never leaves a half-written image at `path`.
 
-        A crash never leaves a half-written image at `path`. With overwrite=False an
-        existing file is kept and FileExistsError raised (atomically, via a hard link).
+        With overwrite=False an existing file is kept and FileExistsError raised.
         """
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".part", dir=target.parent
-        )
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(self.data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            if overwrite:
-                os.replace(tmp, target)
-            else:
-                os.link(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return target
+        return write_atomic(path, self.data, overwrite=overwrite)
 
     def to_pil(self) -> Image.Image:
         from PIL import Image

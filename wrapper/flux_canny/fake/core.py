@@ -115,7 +115,7 @@ class FakeBFL:
         delivery_base: str = "https://delivery-us1.bfl.ai",
         finetunes: Iterable[str] = ("my-finetune",),
         spec: Spec | None = None,
-        rng_seed: int = 0,
+        rng_seed: int | None = None,
     ) -> None:
         self.api_keys = set(api_keys)
         self.clock: Clock = clock or SystemClock()
@@ -136,8 +136,11 @@ class FakeBFL:
         self.webhook_sink: Any = None  # callable(delivery) set by the loopback face
         self._faults: deque[Fault] = deque()
         self._outcomes: deque[str] = deque()
-        self._secret = hashlib.sha256(f"fake-bfl-{rng_seed}".encode()).digest()
-        self._ids = uuid.UUID(int=rng_seed).int
+        # task ids are unique across fakes (journals outlive them) unless a seed asks for
+        # a repeatable run
+        salt = str(rng_seed) if rng_seed is not None else uuid.uuid4().hex
+        self._secret = hashlib.sha256(f"fake-bfl-{salt}".encode()).digest()
+        self._ids = uuid.UUID(int=rng_seed).int if rng_seed is not None else uuid.uuid4().int
         self._renders: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.RLock()
 

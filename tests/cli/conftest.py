@@ -1,0 +1,67 @@
+"""Run `flux-canny` in-process against the fake on a virtual clock, and read what it says.
+
+Each test gets its own journal (FLUX_CANNY_STATE_DIR) and working directory, so nothing
+touches the user's real state.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import attrs
+import pytest
+from flux_canny.cli import _options, main
+from flux_canny.fake import FakeBFL, VirtualClock
+
+from ..conftest import make_image
+
+
+@attrs.frozen
+class Ran:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+    def json_lines(self):
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def fake(monkeypatch) -> FakeBFL:
+    fake = FakeBFL(clock=VirtualClock(), task_duration=3.0)
+    monkeypatch.setattr(
+        _options, "_CLIENT_OPTIONS", {"transport": fake.transport(), "clock": fake.clock}
+    )
+    return fake
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLUX_CANNY_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("BFL_API_KEY", "test-key")
+    monkeypatch.delenv("BFL_BASE_URL", raising=False)
+    (tmp_path / "control.png").write_bytes(make_image("PNG", (96, 64)))
+    return tmp_path
+
+
+@pytest.fixture
+def run(capsys, workdir):
+    """run("generate control.png ...") → Ran(code, out, err)."""
+
+    def run(command: str | list[str]) -> Ran:
+        args = shlex.split(command) if isinstance(command, str) else command
+        capsys.readouterr()
+        code = main(args)
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run
+
+
+GEN = "generate control.png --prompt 'a castle' --finetune-id my-finetune"

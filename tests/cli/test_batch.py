@@ -1,0 +1,207 @@
+"""`batch`: every job exactly once, through faults, failures, interruption and reruns."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from flux_canny.cli import _exit
+from flux_canny.cli._batch import STATE_FILE
+from flux_canny.cli._progress import BatchProgress
+from PIL import Image
+
+from ..conftest import make_image
+
+SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
+
+
+def _write_jobs(workdir, count, **extra):
+    (workdir / "edges").mkdir(exist_ok=True)
+    lines = []
+    for i in range(count):
+        image = workdir / "edges" / f"c{i}.png"
+        image.write_bytes(make_image("PNG", (40 + i, 32)))
+        job = {
+            "name": f"job{i:03d}",
+            "control_image": f"edges/c{i}.png",
+            "prompt": f"castle {i}",
+            "finetune_id": "my-finetune",
+            "seed": i,
+            **extra,
+        }
+        lines.append(json.dumps(job))
+    (workdir / "jobs.jsonl").write_text("\n".join(lines) + "\n")
+    return [json.loads(line) for line in lines]
+
+
+def _images(workdir):
+    return sorted(p.name for p in (workdir / "out").glob("*.jpg"))
+
+
+def test_a_batch_through_faults_finishes_every_job_exactly_once(run, fake, workdir):
+    jobs = _write_jobs(workdir, 40)
+    fake.max_active_tasks = 24
+    rng = random.Random(7)
+    # recoverable faults on every path: the batch retries them; nothing is submitted twice
+    for _ in range(30):
+        kind = rng.choice([500, 502, 503, 429, "malformed", "drop", "slow", "connect"])
+        path = rng.choice(["/v1/get_result", None])
+        fake.fail_next(1, kind, path=path, delay=2.0) if kind == "slow" else fake.fail_next(
+            1, kind, path=path or "/v1/get_result"
+        )
+    fake.fail_next(3, 429, path=SUBMIT, retry_after=1.0)
+    fake.fail_next(2, "connect", path=SUBMIT)
+    ran = run("batch jobs.jsonl -o out --json --concurrency 24")
+    assert ran.code == 0, ran.err
+    refused = [r for r in fake.records if r.status in (429, 500, 502, 503)]
+    assert len(refused) >= 10  # the faults did happen
+    summary = ran.json_lines()
+    assert [s["name"] for s in summary] == [j["name"] for j in jobs]
+    assert {s["status"] for s in summary} == {"ok"}
+    assert _images(workdir) == sorted(f"{j['name']}.jpg" for j in jobs)
+    # exactly one task per job, each job's image made from its own request
+    assert sum(fake.tasks_created.values()) == len(jobs)
+    by_id = {s["task_id"]: s["name"] for s in summary}
+    assert len(by_id) == len(jobs)
+    for task_id, name in by_id.items():
+        assert fake.tasks[task_id].body["prompt"] == f"castle {int(name[3:])}"
+    # a rerun finds every image and pays for nothing
+    again = run("batch jobs.jsonl -o out --json")
+    assert again.code == 0 and {s["status"] for s in again.json_lines()} == {"skipped"}
+    assert sum(fake.tasks_created.values()) == len(jobs)
+
+
+def test_failing_jobs_do_not_stop_the_rest_and_the_exit_status_says_so(run, fake, workdir):
+    _write_jobs(workdir, 6)
+    fake.queue_outcomes("Ready", "Content Moderated", "Ready", "Failed", "Ready", "Ready")
+    ran = run("batch jobs.jsonl -o out --concurrency 1")
+    assert ran.code == 1
+    assert "4 ok" in ran.out and "1 moderated" in ran.out and "1 failed" in ran.out
+    assert len(_images(workdir)) == 4
+    # a rerun retries only the failed ones, with new tasks
+    ran = run("batch jobs.jsonl -o out --json")
+    assert ran.code == 0, ran.out
+    statuses = [s["status"] for s in ran.json_lines()]
+    assert statuses.count("ok") == 2 and statuses.count("skipped") == 4
+    assert sum(fake.tasks_created.values()) == 8
+
+
+def test_an_interrupted_batch_resumes_its_tasks_without_paying_twice(
+    run, fake, workdir, monkeypatch
+):
+    jobs = _write_jobs(workdir, 30)
+    fake.task_duration = 30.0
+    finished = []
+    original = BatchProgress.finished
+
+    def interrupt_after_five(self, name, error, *, was_active=True):
+        original(self, name, error, was_active=was_active)
+        finished.append(name)
+        if len(finished) == 5:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BatchProgress, "finished", interrupt_after_five)
+        ran = run("batch jobs.jsonl -o out --concurrency 10")
+    assert ran.code == _exit.EXIT_INTERRUPTED
+    assert "Run the same command again to resume them" in ran.err.strip().splitlines()[-1]
+    created_before = sum(fake.tasks_created.values())
+    assert 5 <= len(_images(workdir)) < created_before <= 30
+    state = [json.loads(line) for line in (workdir / "out" / STATE_FILE).read_text().splitlines()]
+    recorded = {r["task_id"] for r in state if r.get("status") == "submitted"}
+    assert recorded == set(fake.tasks)  # every paid task is known
+    ran = run("batch jobs.jsonl -o out --json")
+    assert ran.code == 0, ran.err
+    assert f"resuming {created_before - 5} task(s)" in ran.err
+    assert len(_images(workdir)) == len(jobs)
+    assert sum(fake.tasks_created.values()) == len(jobs)  # nothing was submitted twice
+
+
+def test_a_resumed_task_whose_image_expired_is_submitted_afresh(run, fake, workdir):
+    _write_jobs(workdir, 2)
+    (workdir / "out").mkdir()
+    state = workdir / "out" / STATE_FILE
+    state.write_text(
+        json.dumps({"name": "job000", "task_id": "gone-task", "status": "submitted"}) + "\n"
+    )
+    ran = run("batch jobs.jsonl -o out --json")
+    assert ran.code == 0, ran.err
+    assert [s["status"] for s in ran.json_lines()] == ["ok", "ok"]
+    assert sum(fake.tasks_created.values()) == 2
+
+
+def test_a_jobs_file_with_problems_submits_nothing(run, fake, workdir):
+    _write_jobs(workdir, 2)
+    with (workdir / "jobs.jsonl").open("a") as jobs:
+        jobs.write("not json\n")
+        jobs.write(json.dumps({"control_image": "edges/c0.png", "prompt": "p"}) + "\n")
+        jobs.write(
+            json.dumps({"control_image": "nope.png", "prompt": "p", "finetune_id": "f", "stepz": 3})
+            + "\n"
+        )
+        jobs.write(
+            json.dumps(
+                {
+                    "name": "job000",
+                    "control_image": "edges/c1.png",
+                    "prompt": "p",
+                    "finetune_id": "f",
+                    "steps": 99,
+                }
+            )
+            + "\n"
+        )
+        jobs.write(
+            json.dumps(
+                {
+                    "name": "job001",
+                    "control_image": "edges/c1.png",
+                    "prompt": "p",
+                    "finetune_id": "f",
+                }
+            )
+            + "\n"
+        )
+    ran = run("batch jobs.jsonl -o out")
+    assert ran.code == _exit.EXIT_BAD_INPUT
+    for expected in (
+        "jobs.jsonl:3: not JSON",
+        "jobs.jsonl:4: finetune_id: Field required",
+        "jobs.jsonl:5: unknown field 'stepz' (did you mean 'steps'?)",
+        "jobs.jsonl:5: control image file not found",
+        "jobs.jsonl:6: steps: Input should be less than or equal to 50",
+        "jobs.jsonl:7: name 'job001' is also on line 2",
+        "nothing was submitted",
+    ):
+        assert expected in ran.err
+    assert not fake.records and not (workdir / "out").exists()
+    skipped = run("batch jobs.jsonl -o out --skip-invalid --json")
+    assert skipped.code == 1 and len(_images(workdir)) == 2
+
+
+def test_batch_output_formats_and_default_names(run, fake, workdir):
+    (workdir / "c.png").write_bytes(make_image())
+    job = {"control_image": "c.png", "prompt": "p", "finetune_id": "f", "output_format": "png"}
+    (workdir / "jobs.jsonl").write_text(json.dumps(job) + "\n\n")
+    ran = run("batch jobs.jsonl -o out --json")
+    assert ran.code == 0, ran.err
+    (entry,) = ran.json_lines()
+    assert entry["name"].startswith("0001-") and entry["path"].endswith(".png")
+    with Image.open(entry["path"]) as image:
+        assert image.format == "PNG"
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("batch missing.jsonl -o out", "cannot read missing.jsonl"),
+        ("batch empty.jsonl -o out", "has no jobs"),
+        ("batch jobs.jsonl -o control.png", "'control.png' is a file"),
+    ],
+)
+def test_batch_bad_arguments(run, fake, workdir, command, message):
+    (workdir / "empty.jsonl").write_text("\n")
+    _write_jobs(workdir, 1)
+    ran = run(command)
+    assert ran.code == _exit.EXIT_BAD_INPUT and message in ran.err and not fake.records

@@ -1,0 +1,54 @@
+"""`finetunes` and `finetune-details`: what your key can generate with."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ._options import api_options, make_client, settings_from
+
+__all__ = ["finetune_details", "finetunes"]
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  flux-canny finetunes
+  flux-canny finetunes --json"""
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@api_options
+def finetunes(as_json: bool, **values: Any) -> None:
+    """List the finetune ids your API key has created, one per line."""
+    with make_client(settings_from(values)) as flux:
+        ids = [str(i) for i in flux.my_finetunes()]
+    if as_json:
+        click.echo(json.dumps(ids))
+    else:
+        for finetune_id in ids:
+            click.echo(finetune_id)
+
+
+@click.command(
+    "finetune-details",
+    epilog="""\b
+Examples:
+  flux-canny finetune-details my-finetune
+  flux-canny finetune-details my-finetune --json""",
+)
+@click.argument("finetune_id")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@api_options
+def finetune_details(finetune_id: str, as_json: bool, **values: Any) -> None:
+    """Show how FINETUNE_ID was trained (its parameters and metadata)."""
+    with make_client(settings_from(values)) as flux:
+        details = flux.finetune_details(finetune_id)
+    if as_json:
+        click.echo(json.dumps(details))
+        return
+    width = max((len(str(k)) for k in details), default=0)
+    for key, value in details.items():
+        shown = value if isinstance(value, str) else json.dumps(value)
+        click.echo(f"{key:<{width}}  {shown}")

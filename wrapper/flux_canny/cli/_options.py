@@ -1,0 +1,184 @@
+"""Command-line options: the request's from the spec, the connection's from the user.
+
+Every request parameter flag is made from the spec's request schema (name, type, enum,
+bounds, default and description), so a new spec re-aims the CLI as it re-aims the
+client. Only the control image is special: it is the positional argument.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import click
+
+from .._base import API_KEY_ENV, DEFAULT_BASE_URL, MissingAPIKeyError, resolve_key
+from .._spec import Spec, packaged_spec
+from ..aclient import AsyncFluxCanny
+from ..client import FluxCanny
+
+__all__ = [
+    "BASE_URL_ENV",
+    "IMAGE_FIELD",
+    "ApiSettings",
+    "api_options",
+    "make_async_client",
+    "make_client",
+    "request_fields",
+    "request_options",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BASE_URL_ENV = "BFL_BASE_URL"
+IMAGE_FIELD = "control_image"
+#: extra constructor arguments for the clients the CLI builds; tests put a fake here
+_CLIENT_OPTIONS: dict[str, Any] = {}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _variants(spec: Spec, prop: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    branches = prop.get("anyOf") or prop.get("oneOf") or [prop]
+    return [spec.resolve(b) for b in branches if spec.resolve(b).get("type") != "null"]
+
+
+def _number(value: float | None, kind: str | None) -> str:
+    if value is None:
+        return "…"
+    return str(int(value)) if kind == "integer" else f"{value:g}"
+
+
+def _describe(spec: Spec, prop: Mapping[str, Any]) -> tuple[Any, str]:
+    """The click type and the help suffix (range, choices, default) of one property."""
+    variants = _variants(spec, prop)
+    main = variants[0] if variants else {}
+    kind = main.get("type")
+    notes = []
+    if "enum" in main:
+        click_type: Any = click.Choice([str(v) for v in main["enum"]])
+    elif kind == "integer":
+        click_type = click.INT
+    elif kind == "number":
+        click_type = click.FLOAT
+    else:
+        click_type = click.STRING
+    low, high = main.get("minimum"), main.get("maximum")
+    if low is not None or high is not None:
+        notes.append(f"{_number(low, kind)}–{_number(high, kind)}")
+    if "default" in prop:
+        default = prop["default"]
+        notes.append(f"default: {str(default).lower() if isinstance(default, bool) else default}")
+    return click_type, f" [{'; '.join(notes)}]" if notes else ""
+
+
+def request_fields(spec: Spec | None = None) -> dict[str, Mapping[str, Any]]:
+    """The request schema's properties, except the control image."""
+    spec = spec or packaged_spec()
+    props = spec.request_schema().get("properties", {})
+    return {name: prop for name, prop in props.items() if name != IMAGE_FIELD}
+
+
+def request_options(func: F) -> F:
+    """Add one option per request parameter; they arrive in `params` (only those given)."""
+    spec = packaged_spec()
+    required = set(spec.request_schema().get("required", ()))
+    for name, prop in reversed(request_fields(spec).items()):
+        help_text = " ".join(str(prop.get("description", prop.get("title", name))).split())
+        variants = _variants(spec, prop)
+        if variants and variants[0].get("type") == "boolean":
+            option = click.option(
+                f"{_flag(name)}/--no-{name.replace('_', '-')}",
+                name,
+                default=None,
+                help=help_text
+                + (f" [default: {str(prop['default']).lower()}]" if "default" in prop else ""),
+            )
+        else:
+            click_type, suffix = _describe(spec, prop)
+            option = click.option(
+                _flag(name),
+                name,
+                type=click_type,
+                default=None,
+                required=name in required,
+                help=help_text + suffix,
+            )
+        func = option(func)
+    return func
+
+
+def collect_params(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The request parameters the user set, by their spec names."""
+    fields = request_fields()
+    return {name: value for name, value in values.items() if name in fields and value is not None}
+
+
+class ApiSettings:
+    """Where to send requests and with which key, from flags or the environment."""
+
+    def __init__(self, api_key: str | None, base_url: str | None, debug: bool) -> None:
+        self.api_key = api_key
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.debug = debug
+
+    def key(self) -> str:
+        try:
+            return resolve_key(self.api_key)
+        except MissingAPIKeyError as error:
+            if "spaces" in str(error):
+                raise
+            raise MissingAPIKeyError(f"no API key: set {API_KEY_ENV} or pass --api-key") from None
+
+
+def api_options(func: F) -> F:
+    """--api-key, --base-url and --debug, each also from the environment."""
+    func = click.option(
+        "--debug", is_flag=True, help="Show tracebacks and log every request on stderr."
+    )(func)
+    func = click.option(
+        "--base-url",
+        envvar=BASE_URL_ENV,
+        show_envvar=True,
+        default=None,
+        help=f"API root [default: {DEFAULT_BASE_URL}].",
+    )(func)
+    func = click.option(
+        "--api-key",
+        envvar=API_KEY_ENV,
+        show_envvar=True,
+        default=None,
+        help="BFL API key (prefer the environment variable: flags show up in `ps`).",
+    )(func)
+    return func
+
+
+def settings_from(values: dict[str, Any]) -> ApiSettings:
+    """Pop the api_options values out of a command's keyword arguments."""
+    return ApiSettings(
+        values.pop("api_key", None), values.pop("base_url", None), values.pop("debug", False)
+    )
+
+
+def _client_kwargs(settings: ApiSettings, options: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "api_key": settings.key(),
+        "base_url": settings.base_url,
+        **options,
+        **_CLIENT_OPTIONS,
+    }
+
+
+def make_client(settings: ApiSettings, **options: Any) -> FluxCanny:
+    return FluxCanny(**_client_kwargs(settings, options))
+
+
+def make_async_client(settings: ApiSettings, **options: Any) -> AsyncFluxCanny:
+    return AsyncFluxCanny(**_client_kwargs(settings, options))
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,153 @@
+"""What the user sees while waiting: a live bar on a terminal, plain lines otherwise.
+
+Everything goes to stderr, so stdout stays clean for the path or the `--json` object.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Self
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from ..models import Result, Task
+
+__all__ = ["BatchProgress", "TaskProgress", "stderr_console"]
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class TaskProgress:
+    """One task: status, progress and elapsed time, updated at every poll."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.polls = 0
+        self.started = time.monotonic()
+        self._live = console.is_terminal and not quiet
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TextColumn("poll {task.fields[polls]}"),
+            console=console,
+            transient=False,
+        )
+        self._row: TaskID | None = None
+        self._last: tuple[str, int] | None = None
+
+    def __enter__(self) -> Self:
+        if self._live:
+            self._bar.start()
+            self._row = self._bar.add_task("Submitting", total=None, polls=0)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._live:
+            self._bar.stop()
+
+    def submitted(self, task: Task) -> None:
+        self.note(f"submitted task {task.id}")
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text, markup=False)
+
+    def update(self, result: Result) -> None:
+        self.polls += 1
+        fraction = 1.0 if result.is_ready else result.progress
+        if self._live and self._row is not None:
+            total = None if fraction is None else 100.0
+            done = None if fraction is None else fraction * 100.0
+            self._bar.update(
+                self._row, description=result.status, total=total, completed=done, polls=self.polls
+            )
+            return
+        # plain output: a line when the status changes or progress passes a quarter
+        quarter = -1 if fraction is None else int(fraction * 4)
+        if self.quiet or self._last == (result.status, quarter):
+            return
+        self._last = (result.status, quarter)
+        shown = "" if fraction is None else f" {fraction:4.0%}"
+        elapsed = time.monotonic() - self.started
+        self.note(f"  {result.status}{shown}  {elapsed:5.1f}s  poll {self.polls}")
+
+
+class BatchProgress:
+    """One bar for a whole batch: finished of total, with failures counted."""
+
+    def __init__(self, console: Console, total: int, *, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.total = total
+        self.done = self.failed = self.active = 0
+        self._live = console.is_terminal and not quiet
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("batch"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._row: TaskID | None = None
+
+    def __enter__(self) -> Self:
+        if self._live:
+            self._bar.start()
+            self._row = self._bar.add_task("batch", total=self.total, detail="")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._live:
+            self._bar.stop()
+
+    def _refresh(self) -> None:
+        if self._live and self._row is not None:
+            detail = f"{self.active} active, {self.failed} failed"
+            self._bar.update(
+                self._row, total=self.total, completed=self.done + self.failed, detail=detail
+            )
+
+    def started(self) -> None:
+        self.active += 1
+        self._refresh()
+
+    def finished(self, name: str, error: str | None, *, was_active: bool = True) -> None:
+        if was_active:
+            self.active = max(0, self.active - 1)
+        if error is None:
+            self.done += 1
+        else:
+            self.failed += 1
+        self._refresh()
+        if not self._live and not self.quiet:
+            state = "ok" if error is None else f"failed: {error}"
+            count = self.done + self.failed
+            self.console.print(f"  [{count}/{self.total}] {name}: {state}", markup=False)

@@ -1,0 +1,403 @@
+"""`generate`, `result` and `tasks`: one task from submit to file, and the journal."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+from rich.table import Table
+
+from ..errors import FluxCannyError, ImageInputError
+from ..images import GeneratedImage, inspect_image
+from ..journal import Journal
+from ..models import Result, Task
+from ._exit import EXIT_INTERRUPTED, one_line, outcome_word, resume_command
+from ._options import (
+    ApiSettings,
+    api_options,
+    collect_params,
+    make_client,
+    request_options,
+    settings_from,
+)
+from ._outputs import check_writable, extension_for, infer_format
+from ._progress import TaskProgress, stderr_console
+
+__all__ = ["generate", "result", "tasks"]
+
+_DEFAULT_WAIT = 600.0
+
+
+class _TaskRun:
+    """One task's life in the CLI: journal records, timings, progress and the file."""
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        *,
+        output: Path | None,
+        force: bool,
+        quiet: bool,
+        prompt: str | None = None,
+        finetune_id: str | None = None,
+        task: Task | None = None,
+    ) -> None:
+        self.settings = settings
+        self.output = output
+        self.force = force
+        self.console = stderr_console()
+        self.progress = TaskProgress(self.console, quiet=quiet)
+        self.journal = Journal()
+        self.prompt = prompt
+        self.finetune_id = finetune_id
+        self.task = task
+        self.started = time.monotonic()
+        self.submitted_at: float | None = None
+        self.ready_at: float | None = None
+        self._journal_broken = False
+
+    # -- journal, never fatal: the task id is printed on stderr as well ------------------------
+
+    def _journal(self, method: str, *args: Any, **kwargs: Any) -> None:
+        try:
+            getattr(self.journal, method)(*args, **kwargs)
+        except OSError as error:
+            if not self._journal_broken:
+                self._journal_broken = True
+                self.progress.note(f"warning: cannot write the task journal: {error}")
+
+    def on_submit(self, task: Task) -> None:
+        self.task = task
+        self.submitted_at = time.monotonic()
+        self._journal(
+            "record_submit",
+            task.id,
+            polling_url=task.polling_url,
+            base_url=self.settings.base_url,
+            prompt=self.prompt,
+            finetune_id=self.finetune_id,
+            output=self.output.absolute() if self.output is not None else None,
+        )
+        self.progress.submitted(task)
+
+    def on_update(self, result: Result) -> None:
+        if result.is_ready and self.ready_at is None:
+            self.ready_at = time.monotonic()
+        self.progress.update(result)
+
+    def resume_hint(self) -> str:
+        assert self.task is not None
+        out = str(self.output) if self.output is not None else None
+        return resume_command(
+            self.task.id, self.task.polling_url, output=out, base_url=self.settings.base_url
+        )
+
+    def failed(self, error: BaseException) -> None:
+        """Record the outcome; on Ctrl-C say how to resume and exit 130."""
+        if self.task is not None:
+            said = None if isinstance(error, KeyboardInterrupt) else one_line(error)
+            self._journal("record_outcome", self.task.id, outcome_word(error), error=said)
+        if not isinstance(error, KeyboardInterrupt):
+            if self.task is not None:
+                error.resume_hint = self.resume_hint()  # type: ignore[attr-defined]
+            return
+        if self.task is None:
+            click.echo(
+                "flux-canny: interrupted before the submit was answered; a task may have been "
+                "created: check your BFL dashboard before submitting again",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"flux-canny: interrupted; task {self.task.id} is still running. "
+                f"Resume with: {self.resume_hint()}",
+                err=True,
+            )
+        raise SystemExit(EXIT_INTERRUPTED)
+
+    # -- the file ---------------------------------------------------------------------------------
+
+    def save(self, image: GeneratedImage) -> Path:
+        assert self.task is not None
+        target = self.output or Path(f"flux-{self.task.id}{extension_for(image.format)}")
+        try:
+            path = image.save(target, overwrite=self.force)
+        except OSError as error:
+            rescue = (
+                self.journal.path.parent
+                / "results"
+                / f"{self.task.id}{extension_for(image.format)}"
+            )
+            image.save(rescue, overwrite=True)
+            self._journal("record_outcome", self.task.id, "ready", output=rescue, seed=image.seed)
+            raise click.ClickException(
+                f"could not write {target} ({one_line(error)}); the image was kept at {rescue}"
+            ) from None
+        self._journal(
+            "record_outcome", self.task.id, "ready", output=path.resolve(), seed=image.seed
+        )
+        return path
+
+    def report(self, image: GeneratedImage, path: Path, *, as_json: bool) -> None:
+        assert self.task is not None
+        finished = time.monotonic()
+        width: int | None = None
+        height: int | None = None
+        with contextlib.suppress(ImageInputError):
+            info = inspect_image(image.data)
+            width, height = info.width, info.height
+        if as_json:
+            submitted = self.submitted_at
+            ready = self.ready_at or finished
+            timings = {
+                "submit_s": round(submitted - self.started, 3) if submitted else None,
+                "wait_s": round(ready - (submitted or self.started), 3),
+                "download_s": round(finished - ready, 3),
+                "total_s": round(finished - self.started, 3),
+            }
+            document = {
+                "task_id": self.task.id,
+                "polling_url": self.task.polling_url,
+                "seed": image.seed,
+                "path": str(path),
+                "format": image.format,
+                "width": width,
+                "height": height,
+                "bytes": len(image.data),
+                "polls": self.progress.polls,
+                "timings": timings,
+            }
+            click.echo(json.dumps(document))
+            return
+        size = f"{width}x{height} " if width else ""
+        self.progress.note(
+            f"{size}{image.format}, seed {image.seed}, {self.progress.polls} polls, "
+            f"{finished - self.started:.1f}s"
+        )
+        click.echo(str(path))
+
+
+def _control_image(control: str) -> Any:
+    if control == "-":
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise ImageInputError("no control image on standard input")
+        return data
+    return Path(control)
+
+
+_OUTPUT = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the image [default: ./flux-TASK_ID.EXT]. Its extension sets "
+    "--output-format when that is not given.",
+)
+_FORCE = click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+_JSON = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of the path."
+)
+_TIMEOUT = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=_DEFAULT_WAIT,
+    show_default=True,
+    help="Seconds to wait for the task before giving up (it can be resumed).",
+)
+_QUIET = click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  flux-canny generate edges.png --prompt "a castle at dusk" \\
+      --finetune-id my-finetune --steps 30 -o castle.jpg
+  flux-canny generate sketch.png --prompt "..." --finetune-id ID --no-wait --json
+  cat edges.png | flux-canny generate - --prompt "..." --finetune-id ID -o out.png"""
+)
+@click.argument("control")
+@request_options
+@_OUTPUT
+@_FORCE
+@_JSON
+@click.option(
+    "--no-wait", is_flag=True, help="Submit, print the task id and polling URL, and exit."
+)
+@_TIMEOUT
+@_QUIET
+@api_options
+def generate(
+    control: str,
+    output: Path | None,
+    force: bool,
+    as_json: bool,
+    no_wait: bool,
+    timeout: float,
+    quiet: bool,
+    **values: Any,
+) -> None:
+    """Generate an image from CONTROL (a PNG, JPEG or WebP file, or - for stdin).
+
+    Validates every parameter against the API's spec before sending anything, submits,
+    shows progress while the task runs, downloads the image and writes it atomically.
+    Every submitted task is recorded (see `flux-canny tasks`), and Ctrl-C prints the
+    command that resumes it.
+    """
+    settings = settings_from(values)
+    params = infer_format(output, collect_params(values))
+    if output is not None:
+        check_writable(output, force=force)
+    image_input = _control_image(control)
+    run = _TaskRun(
+        settings,
+        output=output,
+        force=force,
+        quiet=quiet or no_wait,
+        prompt=params.get("prompt"),
+        finetune_id=params.get("finetune_id"),
+    )
+    with make_client(settings, wait_timeout=timeout) as flux:
+        if no_wait:
+            try:
+                task = flux.submit(control_image=image_input, **params)
+            except KeyboardInterrupt as error:
+                run.failed(error)
+                raise
+            run.on_submit(task)
+            _print_task(task, settings, output, as_json=as_json)
+            return
+        with run.progress:
+            try:
+                image = flux.generate(
+                    control_image=image_input,
+                    timeout=timeout,
+                    on_submit=run.on_submit,
+                    on_update=run.on_update,
+                    **params,
+                )
+            except (FluxCannyError, KeyboardInterrupt) as error:
+                run.failed(error)
+                raise
+        path = run.save(image)
+    run.report(image, path, as_json=as_json)
+
+
+def _print_task(task: Task, settings: ApiSettings, output: Path | None, *, as_json: bool) -> None:
+    hint = resume_command(
+        task.id,
+        task.polling_url,
+        output=str(output) if output else None,
+        base_url=settings.base_url,
+    )
+    if as_json:
+        click.echo(
+            json.dumps({"task_id": task.id, "polling_url": task.polling_url, "resume": hint})
+        )
+    else:
+        click.echo(task.id)
+        click.echo(f"polling URL: {task.polling_url}", err=True)
+        click.echo(f"resume with: {hint}", err=True)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  flux-canny result 3f1c2a9e-... -o castle.jpg
+  flux-canny result 3f1c2a9e-... --polling-url https://api.us1.bfl.ai/v1/get_result?id=...
+  flux-canny result 3f1c2a9e-... --json"""
+)
+@click.argument("task_id")
+@click.option(
+    "--polling-url",
+    default=None,
+    help="The task's polling URL [default: the one recorded at submit, if any].",
+)
+@_OUTPUT
+@_FORCE
+@_JSON
+@_TIMEOUT
+@_QUIET
+@api_options
+def result(
+    task_id: str,
+    polling_url: str | None,
+    output: Path | None,
+    force: bool,
+    as_json: bool,
+    timeout: float,
+    quiet: bool,
+    **values: Any,
+) -> None:
+    """Wait for an already-submitted task and download its image.
+
+    The polling URL and the output path recorded when the task was submitted are used
+    unless given here. Safe to run again after Ctrl-C or a timeout: it never submits.
+    """
+    base_url_given = values.get("base_url") is not None
+    settings = settings_from(values)
+    known = Journal().find(task_id)
+    if known is not None:
+        polling_url = polling_url or known.polling_url
+        if output is None and known.output and known.status != "ready":
+            output = Path(known.output)
+        if not base_url_given and known.base_url and settings.base_url != known.base_url:
+            settings = ApiSettings(settings.api_key, known.base_url, settings.debug)
+    if output is not None:
+        check_writable(output, force=force)
+    task = Task(id=task_id, polling_url=polling_url)
+    run = _TaskRun(settings, output=output, force=force, quiet=quiet, task=task)
+    run.progress.note(f"waiting for task {task_id}")
+    with make_client(settings, wait_timeout=timeout) as flux, run.progress:
+        try:
+            image = flux.resume(task, timeout=timeout, on_update=run.on_update)
+        except (FluxCannyError, KeyboardInterrupt) as error:
+            run.failed(error)
+            raise
+        path = run.save(image)
+    run.report(image, path, as_json=as_json)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  flux-canny tasks
+  flux-canny tasks --limit 100 --json | jq 'select(.status != "ready")'"""
+)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@_JSON
+def tasks(limit: int, as_json: bool) -> None:
+    """List recently submitted tasks and how they ended (newest first).
+
+    Tasks still marked submitted, interrupted or timeout may be waiting for you: fetch
+    them with `flux-canny result TASK_ID`.
+    """
+    journal = Journal()
+    entries = journal.entries(limit)
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(attrs.asdict(entry)))
+        return
+    if not entries:
+        click.echo(f"no tasks recorded yet ({journal.path})", err=True)
+        return
+    table = Table(title=None, box=None, pad_edge=False)
+    for column in ("submitted", "task id", "status", "prompt", "output"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("submitted", "task id"))
+    for entry in entries:
+        when = (
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.submitted_at))
+            if entry.submitted_at
+            else "?"
+        )
+        prompt = (entry.prompt or "")[:40]
+        table.add_row(when, entry.id, entry.status, prompt, entry.output or "")
+    from rich.console import Console
+
+    Console(soft_wrap=True, highlight=False).print(table)
