@@ -39,7 +39,7 @@ def main(out_dir: str = "out") -> int:
         words += ["--canny-high-threshold", "200", "--seed", "42", "-o", str(target)]
         print(f"$ flux-canny {shlex.join(words)}", flush=True)
         command = [sys.executable, "-m", "flux_canny.cli", *words]
-        return subprocess.run(command, env=env, check=False).returncode
+        return subprocess.run(command, env=env, check=False).returncode  # noqa: S603 (our own CLI)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ from . import FakeBFL, FakeServer
 
 def serve(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="flux-canny mock-server", description="Run the fake BFL API on 127.0.0.1."
+        prog="flux-canny mock-server",
+        description="Run the fake BFL API on 127.0.0.1 and print its base URL.",
+        epilog="Examples:\n  flux-canny mock-server --port 8080 --task-duration 5\n"
+        "  flux-canny mock-server --no-progress --key my-test-key",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--key", action="append", help="accepted API key (default: test-key)")
