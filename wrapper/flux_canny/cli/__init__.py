@@ -1,4 +1,4 @@
-"""The `flux-canny` command: generate, result, tasks, batch, edges, finetunes, mock-server.
+"""The `flux-canny` command: generate, result, tasks, batch, edges, finetunes, spec-diff...
 
 Errors end as one line on stderr and a documented exit status (see `_exit`); `--debug`
 adds the traceback and a log of every request.
@@ -19,6 +19,7 @@ from ._batch import batch
 from ._edges import edges
 from ._exit import EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, exit_code_for, one_line
 from ._single import generate, result, tasks
+from ._spec_diff import spec_diff
 
 __all__ = ["cli", "main"]
 
@@ -60,7 +61,16 @@ def mock_server(args: tuple[str, ...]) -> None:
     raise SystemExit(serve(list(args)))
 
 
-for _command in (generate, result, tasks, batch, edges, finetunes, finetune_details):
+for _command in (
+    generate,
+    result,
+    tasks,
+    batch,
+    edges,
+    finetunes,
+    finetune_details,
+    spec_diff,
+):
     cli.add_command(_command)
 
 
