@@ -40,8 +40,8 @@ test-thorough: $(STAMP)
 	$(PY) -m pytest --hypothesis-profile=thorough --hypothesis-show-statistics -q --timeout=1800 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check wrapper tests bench
-	$(VENV)/bin/ruff format --check wrapper tests bench
+	$(VENV)/bin/ruff check wrapper tests bench tools
+	$(VENV)/bin/ruff format --check wrapper tests bench tools
 	$(VENV)/bin/mypy --strict wrapper/flux_canny
 
 demo: $(STAMP)
@@ -53,11 +53,13 @@ bench: $(STAMP)
 ## make spec-diff NEW=path/to/new-openapi.json [OLD=openapi.json]
 OLD ?= openapi.json
 spec-diff: $(STAMP)
+	@test -n "$(NEW)" || { echo "usage: make spec-diff NEW=path/to/new-openapi.json" >&2; exit 2; }
 	$(VENV)/bin/flux-canny spec-diff $(OLD) $(NEW)
 
-## make sync-spec SPEC=path/to/new-openapi.json
+## make sync-spec SPEC=path/to/new-openapi.json: diff, replace, regenerate, rerun the contract suite
 sync-spec: $(STAMP)
-	$(PY) -m flux_canny.specsync $(SPEC)
+	@test -n "$(SPEC)" || { echo "usage: make sync-spec SPEC=path/to/new-openapi.json" >&2; exit 2; }
+	$(PY) tools/sync_spec.py $(SPEC)
 
 clean:
 	rm -rf $(VENV) out build dist
