@@ -5,6 +5,7 @@ The faces differ only in how they perform an effect; everything else is built he
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from ._auth import DEFAULT_TRUSTED_HOSTS, HostPolicy, KeyAuth
 from ._flow import Core
 from ._spec import packaged_spec
 from .clock import Clock, SystemClock
+from .conformance import ConformanceReport, ResponseChecker, wanted_from_env
 from .errors import FluxCannyError
 from .policy import DurationModel, PollPolicy, RetryPolicy
 from .validation import default_validator
@@ -31,6 +33,11 @@ HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 class MissingAPIKeyError(FluxCannyError, ValueError):
     """No API key was given and BFL_API_KEY is not set."""
+
+
+@functools.cache
+def _checker() -> ResponseChecker:
+    return ResponseChecker(packaged_spec())
 
 
 def resolve_key(api_key: str | None) -> str:
@@ -61,12 +68,19 @@ class ClientBase(Generic[HttpT]):
         transport: Any = None,
         http_client: HttpT | None = None,
         clock: Clock | None = None,
+        check_responses: bool | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
         hosts = HostPolicy(url, trusted_hosts)
         auth = KeyAuth(resolve_key(api_key), packaged_spec().security_header(), hosts)
+        if check_responses is None:
+            check_responses = wanted_from_env()
+        #: deviations of the live API from its spec (None unless check_responses is on)
+        self.conformance: ConformanceReport | None = (
+            ConformanceReport() if check_responses else None
+        )
         self._core = Core(
             base_url=url,
             hosts=hosts,
@@ -77,6 +91,8 @@ class ClientBase(Generic[HttpT]):
             durations=DurationModel(),
             validate=validate,
             wait_timeout=wait_timeout,
+            responses=_checker() if check_responses else None,
+            report=self.conformance,
         )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else self._new_http(transport, timeout)

@@ -30,6 +30,7 @@ from flux_canny_api.models.http_validation_error import HTTPValidationError
 
 from ._auth import HostPolicy
 from .clock import Clock
+from .conformance import ConformanceReport, ResponseChecker
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -238,6 +239,9 @@ class Core:
     durations: DurationModel = attrs.field(factory=DurationModel)
     validate: bool = True
     wait_timeout: float | None = 600.0
+    #: live conformance: every API response checked against the spec, deviations reported
+    responses: ResponseChecker | None = None
+    report: ConformanceReport | None = None
 
     # -- building the request -------------------------------------------------------------
 
@@ -278,11 +282,14 @@ class Core:
         idempotent: bool,
         parse: Callable[[Any], T],
         accept: Container[int] = (),
+        conform: bool = True,
     ) -> Flow[T]:
         failures = rate_limited = 0
         while True:
             outcome = yield effect
             verdict: _Verdict | None
+            if conform and not isinstance(outcome, Failed):
+                self._conform(effect, outcome)
             if isinstance(outcome, Failed):
                 verdict = _failure_verdict(outcome.error, idempotent=idempotent, what=what)
             elif int(outcome.status_code) in accept:
@@ -309,6 +316,24 @@ class Core:
                 "%s failed (%s); retry %d/%d in %.2f s", what, verdict.error, attempt, budget, delay
             )
             yield Sleep(delay)
+
+    def _conform(self, effect: Call | Get, response: Any) -> None:
+        """Record how a response differs from the spec; never fails the call."""
+        if self.responses is None or self.report is None:
+            return
+        try:
+            if isinstance(effect, Call):
+                request = effect.endpoint._get_kwargs(**effect.kwargs)  # the generated route
+                method, path = str(request["method"]), httpx.URL(str(request["url"])).path
+            else:
+                method, path = "GET", httpx.URL(effect.url).path
+            if self.responses.find(method, path) is None:
+                return
+            found = self.responses.check(method, path, int(response.status_code), response.content)
+        except Exception:  # a bug in checking must not cost the user their image
+            log.debug("conformance check failed", exc_info=True)
+            return
+        self.report.record(found)
 
     # -- the operations -------------------------------------------------------------------
 
@@ -481,6 +506,7 @@ class Core:
                 idempotent=True,
                 parse=lambda r: r,
                 accept=_EXPIRED,
+                conform=False,  # delivery hosts are not operations of the spec
             )
             if int(response.status_code) not in _EXPIRED:
                 data = response.content

@@ -14,7 +14,7 @@ import json
 import threading
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
@@ -50,6 +50,20 @@ class Fault:
 
     def matches(self, path: str) -> bool:
         return self.path is None or path == self.path or path.startswith(self.path)
+
+
+@attrs.frozen
+class _Drift:
+    path: str
+    drop: tuple[str, ...]
+    replace: dict[str, Any]
+    status: int | None
+
+
+def _walk(body: Any, parents: list[str]) -> Any:
+    for part in parents:
+        body = body.get(part) if isinstance(body, dict) else None
+    return body
 
 
 @attrs.frozen
@@ -135,6 +149,7 @@ class FakeBFL:
         self.webhooks: list[WebhookDelivery] = []
         self.webhook_sink: Any = None  # callable(delivery) set by the loopback face
         self._faults: deque[Fault] = deque()
+        self._drifts: list[_Drift] = []
         self._outcomes: deque[str] = deque()
         # task ids are unique across fakes (journals outlive them) unless a seed asks for
         # a repeatable run
@@ -170,6 +185,48 @@ class FakeBFL:
         with self._lock:
             self._outcomes.extend(statuses)
 
+    def drift(
+        self,
+        path: str,
+        *,
+        drop: Iterable[str] = (),
+        replace: Mapping[str, Any] | None = None,
+        status: int | None = None,
+    ) -> None:
+        """Make successful JSON answers on `path` differ from the spec, as the live API
+        sometimes does: `drop` fields and `replace` values (dotted paths such as
+        "result.seed"), or answer with another 2xx `status`. Stays until `drift_off()`."""
+        with self._lock:
+            self._drifts.append(_Drift(path, tuple(drop), dict(replace or {}), status))
+
+    def drift_off(self) -> None:
+        with self._lock:
+            self._drifts.clear()
+
+    def _drifted(self, path: str, response: httpx.Response) -> httpx.Response:
+        if not self._drifts or response.status_code != 200:
+            return response
+        drifts = [d for d in self._drifts if path.startswith(d.path)]
+        if not drifts:
+            return response
+        body = json.loads(response.content)
+        status = response.status_code
+        for drift in drifts:
+            for dotted in drift.drop:
+                *parents, leaf = dotted.split(".")
+                node = _walk(body, parents)
+                if isinstance(node, dict):
+                    node.pop(leaf, None)
+            for dotted, value in drift.replace.items():
+                *parents, leaf = dotted.split(".")
+                node = _walk(body, parents)
+                if isinstance(node, dict):
+                    node[leaf] = value
+            status = drift.status or status
+        skip = {"content-length", "content-type"}
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in skip}
+        return httpx.Response(status, json=body, headers=headers)
+
     def active_tasks(self, key: str) -> int:
         now = self.clock.monotonic()
         return sum(
@@ -192,7 +249,7 @@ class FakeBFL:
             if fault is not None and fault.kind in ("status", "connect"):
                 reply = self._fault_reply(fault)
             else:
-                reply = Reply(self._route(request, key))
+                reply = Reply(self._drifted(path, self._route(request, key)))
                 if fault is not None:
                     reply = self._garble(reply, fault)
             self.requests[(request.method, path)] += 1
