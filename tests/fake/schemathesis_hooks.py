@@ -1,0 +1,41 @@
+"""schemathesis hooks for the fake's conformance run (loaded through SCHEMATHESIS_HOOKS).
+
+`negative_data_rejection_as_the_server` replaces schemathesis's negative_data_rejection:
+it runs that very check, and forgives a failure only when BFL's server would accept the
+same body too, as judged by the hand-written FastAPI model in tests/contract/oracle.py
+(pydantic v2 in lax mode, which takes `false` or "30" for an integer). Every other
+accepted negative case still fails the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+import schemathesis
+from schemathesis.specs.openapi.checks import negative_data_rejection
+
+from tests.contract.oracle import FinetuneCannyInputs
+
+CANNY = "/v1/flux-pro-1.0-canny-finetuned"
+#: the cases forgiven in this run, for the test to report
+FORGIVEN: list[Any] = []
+
+
+def _server_accepts(body: Any) -> bool:
+    try:
+        FinetuneCannyInputs.model_validate(body)
+    except pydantic.ValidationError:
+        return False
+    return True
+
+
+@schemathesis.check
+def negative_data_rejection_as_the_server(ctx: Any, response: Any, case: Any) -> bool | None:
+    try:
+        return negative_data_rejection(ctx, response, case)
+    except AssertionError:
+        if case.method.upper() == "POST" and case.path == CANNY and _server_accepts(case.body):
+            FORGIVEN.append(case.body)
+            return None
+        raise
