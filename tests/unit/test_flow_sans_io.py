@@ -22,6 +22,7 @@ def core(clock: VirtualClock) -> Core:
         validator=default_validator(),
         clock=clock,
         retry=RetryPolicy(random=lambda: 0.5),
+        poll=PollPolicy(random=lambda: 0.5),  # jitter fixed: 0.7 s × (1 - 0.2 × 0.5)
     )
 
 
@@ -39,14 +40,14 @@ def test_wait_yields_sleeps_and_gets_then_returns_the_result():
         )
     )
     step = advance(flow, None)
-    assert step.effect == Sleep(0.6)
-    clock.advance(0.6)
+    assert step.effect == Sleep(pytest.approx(0.63))
+    clock.advance(0.63)
     step = advance(flow, None)
     assert step.effect == Get("https://api.us1.bfl.ai/v1/get_result?id=t", with_key=True)
     step = advance(
         flow, httpx.Response(200, json={"id": "t", "status": "Pending", "progress": 0.5})
     )
-    assert isinstance(step.effect, Sleep) and step.effect.seconds == pytest.approx(0.6)
+    assert isinstance(step.effect, Sleep) and step.effect.seconds == pytest.approx(0.63)
     clock.advance(step.effect.seconds)
     assert isinstance(advance(flow, None).effect, Get)
     step = advance(
@@ -90,24 +91,41 @@ def test_percent_progress_is_understood():
 
 
 def test_without_information_the_gap_grows_to_a_cap():
-    schedule = PollSchedule(PollPolicy(), learned=None)
+    schedule = PollSchedule(PollPolicy(jitter=0), learned=None)
     gaps = [schedule.next_delay(elapsed=i, progress=None) for i in range(10)]
-    assert gaps[0] == 0.6 and gaps == sorted(gaps) and max(gaps) == 0.95
+    assert gaps[0] == 0.7 and gaps == sorted(gaps) and max(gaps) == 0.95
 
 
-def test_learned_durations_aim_the_first_poll():
+def test_jitter_only_shortens_uninformed_gaps_and_puts_tasks_out_of_step():
+    draws = iter([0.0, 1.0, 0.5] * 10)
+    schedule = PollSchedule(PollPolicy(random=lambda: next(draws)), learned=None)
+    assert schedule.first_delay() == pytest.approx(0.7)
+    gaps = [schedule.next_delay(elapsed=i, progress=None) for i in range(9)]
+    assert all(0.8 * 0.7 <= g <= 0.95 for g in gaps) and len(set(gaps)) > 3
+    # informed gaps are never jittered
+    assert PollSchedule(PollPolicy(random=lambda: 1.0)).next_delay(1.0, 0.5) == pytest.approx(1.0)
+
+
+def test_learned_durations_aim_the_first_poll_and_sweep_the_window():
     model = DurationModel()
     for lo, hi in [(1.4, 2.3), (1.9, 2.8), (1.2, 2.1)]:  # wide brackets, one duration
         model.observe(lo, hi)
-    assert model.estimate() == pytest.approx(2.0)  # their intersection [1.9, 2.1]
+    assert model.window() == pytest.approx((1.9, 2.1))  # their intersection
+    assert model.estimate() == pytest.approx(2.0)
     varied = DurationModel()
-    for lo, hi in [(1.0, 1.2), (3.0, 3.2), (5.0, 5.2)]:  # disjoint: the median midpoint
+    for lo, hi in [(1.0, 1.2), (3.0, 3.2), (5.0, 5.2)]:  # disjoint: the median bracket
         varied.observe(lo, hi)
-    assert varied.estimate() == pytest.approx(3.1)
-    schedule = PollSchedule(PollPolicy(), learned=model.estimate())
-    assert schedule.first_delay() == pytest.approx(1.9)  # just before the expected finish
-    assert schedule.next_delay(elapsed=1.9, progress=None) == pytest.approx(0.1)
-    assert schedule.next_delay(elapsed=2.0, progress=None) == 0.05
+    assert varied.window() == pytest.approx((3.0, 3.2))
+    schedule = PollSchedule(PollPolicy(), window=model.window())
+    assert schedule.first_delay() == pytest.approx(1.9)  # where similar tasks were pending
+    step = (2.1 - 1.9) / PollPolicy().sweep_steps
+    assert schedule.next_delay(elapsed=1.9, progress=None) == pytest.approx(max(0.05, step))
+    assert schedule.next_delay(elapsed=2.05, progress=None) == pytest.approx(max(0.05, step))
+    assert schedule.next_delay(elapsed=2.2, progress=None) == 0.05  # later than all: dense
+    assert schedule.next_delay(elapsed=2.25, progress=None) == pytest.approx(0.075)
+    # a far window is slept towards, not swept from the start
+    far = PollSchedule(PollPolicy(), window=(8.0, 9.0))
+    assert far.first_delay() == 8.0 and far.next_delay(elapsed=3.0, progress=None) == 5.0
 
 
 def test_fixed_policy_is_fixed():

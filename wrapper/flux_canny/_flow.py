@@ -403,7 +403,7 @@ class Core:
         now = self.clock.monotonic()
         started = task.submitted_at if task.submitted_at is not None else now
         deadline = None if limit is None else now + limit
-        schedule = PollSchedule(self.poll, self.durations.estimate())
+        schedule = PollSchedule(self.poll, window=self.durations.window())
         delay = schedule.first_delay() - (now - started) if task.submitted_at is not None else 0.0
         last_pending: float | None = None
         unknown_seen: set[str] = set()

@@ -25,7 +25,7 @@ class PollPolicy:
     """How a task is polled. Every field has a measured default; see `make bench`."""
 
     #: wait before the first poll of a freshly submitted task
-    initial_delay: float = 0.6
+    initial_delay: float = 0.7
     #: the shortest gap between polls, used around an expected finish
     min_interval: float = 0.05
     #: growth of the gap while nothing is known about the task
@@ -36,12 +36,22 @@ class PollPolicy:
     max_informed_delay: float = 30.0
     #: learn typical durations from tasks this client saw finish
     learn: bool = True
+    #: a learned window [low, high] is swept in this many steps (latency ~ width / 2 steps)
+    sweep_steps: int = 6
+    #: uninformed gaps are shortened by up to this fraction, at random: tasks submitted
+    #: together then poll out of step, and their [last pending, first ready] brackets
+    #: intersect far more tightly than identical ones would (see DurationModel)
+    jitter: float = 0.2
     #: when set, poll at this fixed interval and ignore everything else (for baselines)
     fixed_interval: float | None = None
+    random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
 
     @classmethod
     def fixed(cls, interval: float) -> PollPolicy:
-        return cls(initial_delay=interval, fixed_interval=interval, learn=False)
+        return cls(initial_delay=interval, fixed_interval=interval, learn=False, jitter=0.0)
+
+    def jittered(self, gap: float) -> float:
+        return gap * (1.0 - self.jitter * self.random()) if self.jitter else gap
 
 
 class DurationModel:
@@ -62,7 +72,9 @@ class DurationModel:
         with self._lock:
             self._brackets.append((0.0 if last_pending is None else last_pending, ready))
 
-    def estimate(self) -> float | None:
+    def window(self) -> tuple[float, float] | None:
+        """Where the next similar task should finish: the brackets' intersection, or, when
+        they do not overlap, the median bracket."""
         with self._lock:
             brackets = list(self._brackets)
         if not brackets:
@@ -70,8 +82,15 @@ class DurationModel:
         low = max(lo for lo, _ in brackets)
         high = min(hi for _, hi in brackets)
         if low <= high:
-            return (low + high) / 2
-        return float(statistics.median((lo + hi) / 2 for lo, hi in brackets))
+            return low, high
+        return (
+            float(statistics.median(lo for lo, _ in brackets)),
+            float(statistics.median(hi for _, hi in brackets)),
+        )
+
+    def estimate(self) -> float | None:
+        found = self.window()
+        return None if found is None else (found[0] + found[1]) / 2
 
 
 def _fraction(progress: float | None) -> float | None:
@@ -82,23 +101,40 @@ def _fraction(progress: float | None) -> float | None:
 
 
 class PollSchedule:
-    """The gaps between polls of one task (a small state machine)."""
+    """The gaps between polls of one task (a small state machine).
 
-    def __init__(self, policy: PollPolicy, learned: float | None) -> None:
+    With a learned window [low, high] (similar tasks were still pending at `low` and all
+    ready by `high`), the first poll lands at `low` and the window is then swept in a few
+    steps (`sweep_steps`): latency stays a fraction of the window, and this task's own
+    bracket comes out that many times narrower, so the model sharpens with every task.
+    """
+
+    def __init__(
+        self,
+        policy: PollPolicy,
+        learned: float | None = None,
+        *,
+        window: tuple[float, float] | None = None,
+    ) -> None:
         self._policy = policy
-        self._learned = learned if policy.learn else None
+        if window is None and learned is not None:
+            window = (learned, learned)
+        self._window = window if policy.learn else None
         self._gap = policy.initial_delay
         self._dense = policy.min_interval
 
     def first_delay(self) -> float:
-        if self._policy.fixed_interval is not None:
-            return self._policy.fixed_interval
-        if self._learned is not None:
-            # Aim just before the learned finish: a first poll that already sees Ready only
-            # bounds the duration from above and would teach the model to be late.
-            early = self._learned - 2 * self._policy.min_interval
-            return max(self._policy.min_interval, min(early, self._policy.max_informed_delay))
-        return self._policy.initial_delay
+        policy = self._policy
+        if policy.fixed_interval is not None:
+            return policy.fixed_interval
+        if self._window is not None:
+            # at the window's start the task is most likely still pending: a first poll
+            # that already sees Ready only bounds the duration from above
+            low = self._window[0] - (
+                policy.min_interval if self._window[0] == self._window[1] else 0
+            )
+            return max(policy.min_interval, min(low, policy.max_informed_delay))
+        return policy.jittered(policy.initial_delay)
 
     def next_delay(self, elapsed: float, progress: float | None) -> float:
         """Seconds to wait after a non-final poll made `elapsed` s after submission."""
@@ -106,19 +142,26 @@ class PollSchedule:
         if policy.fixed_interval is not None:
             return policy.fixed_interval
         fraction = _fraction(progress)
-        expected = elapsed / fraction if fraction else self._learned
-        if expected is None:
-            if progress is not None and progress > 0:  # at or past 100 %, still pending
+        if fraction:
+            expected = elapsed / fraction
+            remaining = expected - elapsed
+            if remaining <= policy.min_interval:
                 return self._next_dense()
-            gap, self._gap = self._gap, min(self._gap * policy.backoff, policy.max_interval)
-            return gap
-        remaining = expected - elapsed
-        if remaining <= policy.min_interval:
+            self._dense = policy.min_interval
+            if remaining > 2.0:
+                remaining *= 0.8  # re-check the extrapolation before the finish
+            return min(remaining, policy.max_informed_delay)
+        if self._window is not None:
+            low, high = self._window
+            if elapsed < low - policy.min_interval:
+                return min(low - elapsed, policy.max_informed_delay)
+            if elapsed < high:
+                return max(policy.min_interval, (high - low) / policy.sweep_steps)
+            return self._next_dense()  # later than every similar task: look often, then less
+        if progress is not None and progress > 0:  # at or past 100 %, still pending
             return self._next_dense()
-        self._dense = policy.min_interval
-        if fraction and remaining > 2.0:
-            remaining *= 0.8  # re-check the extrapolation before the finish
-        return min(remaining, policy.max_informed_delay)
+        gap, self._gap = self._gap, min(self._gap * policy.backoff, policy.max_interval)
+        return policy.jittered(gap)
 
     def _next_dense(self) -> float:
         gap = self._dense
