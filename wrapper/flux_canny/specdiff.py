@@ -201,9 +201,32 @@ def _describe_type(schema: Mapping[str, Any]) -> str:
 # -- the comparison -----------------------------------------------------------------------------
 
 
+@attrs.frozen
+class _Place:
+    """Where a comparison stands: the path shown, which side of the exchange it is on,
+    the component it sits in, and the dotted field path (for CLIENT_READS)."""
+
+    where: str
+    request: bool
+    schema: str | None = None
+    reads: frozenset[str] = frozenset()
+    field: str = ""
+
+    def prop(self, name: str) -> _Place:
+        field = f"{self.field}.{name}" if self.field else name
+        return attrs.evolve(self, where=_at(self.where, name), field=field)
+
+    def items(self) -> _Place:
+        return attrs.evolve(self, where=f"{self.where}[]", field=f"{self.field}[]")
+
+    def named(self, *names: str | None) -> _Place:
+        name = next((n for n in names if n), None)
+        return attrs.evolve(self, schema=name) if name else self
+
+
 @attrs.define
 class _Walk:
-    """Compares one operation's schemas; collects (kind, breaking, where, detail, schema)."""
+    """Compares one operation's schemas and collects the changes found."""
 
     old: _Doc
     new: _Doc
@@ -211,20 +234,11 @@ class _Walk:
     found: list[Change] = attrs.field(factory=list)
     _active: set[tuple[str | None, str | None]] = attrs.field(factory=set)
 
-    def add(self, kind: str, breaking: bool, where: str, detail: str, schema: str | None) -> None:
+    def add(self, kind: str, breaking: bool, place: _Place | str, detail: str) -> None:
+        where, schema = (place, None) if isinstance(place, str) else (place.where, place.schema)
         self.found.append(Change(kind, breaking, where, detail, schema, (self.operation,)))
 
-    def schema(
-        self,
-        a: Mapping[str, Any],
-        b: Mapping[str, Any],
-        where: str,
-        *,
-        request: bool,
-        name: str | None,
-        reads: frozenset[str] = frozenset(),
-        field: str = "",
-    ) -> None:
+    def schema(self, a: Mapping[str, Any], b: Mapping[str, Any], place: _Place) -> None:
         _, a_ref = self.old.resolve(a)
         _, b_ref = self.new.resolve(b)
         key = (a_ref, b_ref)
@@ -233,103 +247,59 @@ class _Walk:
         if a_ref is not None:
             self._active.add(key)
         try:
-            self._schema(a, b, where, request=request, name=name, reads=reads, field=field)
+            self._schema(a, b, place)
         finally:
             if a_ref is not None:
                 self._active.discard(key)
 
-    def _schema(
-        self,
-        a: Mapping[str, Any],
-        b: Mapping[str, Any],
-        where: str,
-        *,
-        request: bool,
-        name: str | None,
-        reads: frozenset[str],
-        field: str,
-    ) -> None:
+    def _schema(self, a: Mapping[str, Any], b: Mapping[str, Any], place: _Place) -> None:
         a, a_name = self.old.resolve(a)
         b, b_name = self.new.resolve(b)
-        name = b_name or a_name or name
-        self._annotations(a, b, where, name)
+        place = place.named(b_name, a_name)
+        self._annotations(a, b, place)
         was_null, is_null = _nullable(self.old, a), _nullable(self.new, b)
         if was_null and not is_null:
-            self.add("null-disallowed", request, where, "null is no longer allowed", name)
+            self.add("null-disallowed", place.request, place, "null is no longer allowed")
         elif is_null and not was_null:
-            self.add("null-allowed", not request, where, "null is now allowed", name)
+            self.add("null-allowed", not place.request, place, "null is now allowed")
         old_branches, new_branches = _branches(self.old, a), _branches(self.new, b)
         if len(old_branches) == 1 and len(new_branches) == 1:
             (sa, na), (sb, nb) = old_branches[0], new_branches[0]
             if sa is not a or sb is not b:
-                self.schema(
-                    sa, sb, where, request=request, name=nb or na or name, reads=reads, field=field
-                )
-                return
-            self._single(a, b, where, request=request, name=name, reads=reads, field=field)
+                self.schema(sa, sb, place.named(nb, na))
+            else:
+                self._single(a, b, place)
             return
-        self._alternatives(
-            old_branches, new_branches, where, request=request, name=name, reads=reads, field=field
-        )
+        self._alternatives(old_branches, new_branches, place)
 
     def _alternatives(
         self,
         old: list[tuple[Mapping[str, Any], str | None]],
         new: list[tuple[Mapping[str, Any], str | None]],
-        where: str,
-        *,
-        request: bool,
-        name: str | None,
-        reads: frozenset[str],
-        field: str,
+        place: _Place,
     ) -> None:
         def label(branch: tuple[Mapping[str, Any], str | None]) -> str:
             return branch[1] or _describe_type(branch[0])
 
         old_by, new_by = {label(x): x for x in old}, {label(x): x for x in new}
         for gone in sorted(set(old_by) - set(new_by)):
-            self.add("alternative-removed", request, where, f"no longer accepts {gone}", name)
+            self.add("alternative-removed", place.request, place, f"no longer accepts {gone}")
         for added in sorted(set(new_by) - set(old_by)):
-            self.add("alternative-added", not request, where, f"now also {added}", name)
+            self.add("alternative-added", not place.request, place, f"now also {added}")
         for same in sorted(set(old_by) & set(new_by)):
             (sa, na), (sb, nb) = old_by[same], new_by[same]
-            self.schema(
-                sa, sb, where, request=request, name=nb or na or name, reads=reads, field=field
-            )
+            self.schema(sa, sb, place.named(nb, na))
 
-    def _annotations(
-        self, a: Mapping[str, Any], b: Mapping[str, Any], where: str, name: str | None
-    ) -> None:
-        if a.get("description") != b.get("description") and (
-            a.get("description") or b.get("description")
-        ):
-            self.add(
-                "description-changed",
-                False,
-                where,
-                _quote_change(a.get("description"), b.get("description")),
-                name,
-            )
+    def _annotations(self, a: Mapping[str, Any], b: Mapping[str, Any], place: _Place) -> None:
+        old_text, new_text = a.get("description"), b.get("description")
+        if old_text != new_text and (old_text or new_text):
+            self.add("description-changed", False, place, _quote_change(old_text, new_text))
         if a.get("default") != b.get("default") or ("default" in a) != ("default" in b):
-            self.add(
-                "default-changed",
-                False,
-                where,
-                f"default {_value(a, 'default')} → {_value(b, 'default')}",
-                name,
-            )
+            said = f"default {_value(a, 'default')} → {_value(b, 'default')}"
+            self.add("default-changed", False, place, said)
 
-    def _single(
-        self,
-        a: Mapping[str, Any],
-        b: Mapping[str, Any],
-        where: str,
-        *,
-        request: bool,
-        name: str | None,
-        reads: frozenset[str],
-        field: str,
-    ) -> None:
+    def _single(self, a: Mapping[str, Any], b: Mapping[str, Any], place: _Place) -> None:
+        request = place.request
         old_types, new_types = _types(a) - {"null"}, _types(b) - {"null"}
         if old_types != new_types and old_types and new_types:
             widened = all(
@@ -339,79 +309,41 @@ class _Walk:
                 t in old_types or (t == "integer" and "number" in old_types) for t in new_types
             )
             breaking = not widened if request else not narrowed
-            self.add(
-                "type-changed",
-                breaking,
-                where,
-                f"type {_describe_type(a)} → {_describe_type(b)}",
-                name,
-            )
+            said = f"type {_describe_type(a)} → {_describe_type(b)}"
+            self.add("type-changed", breaking, place, said)
             return
         if a.get("format") != b.get("format"):
             stricter = b.get("format") is not None
-            self.add(
-                "format-changed",
-                request and stricter,
-                where,
-                f"format {a.get('format')} → {b.get('format')}",
-                name,
-            )
-        self._enum(a, b, where, request=request, name=name)
-        self._bounds(a, b, where, request=request, name=name)
+            said = f"format {a.get('format')} → {b.get('format')}"
+            self.add("format-changed", request and stricter, place, said)
+        self._enum(a, b, place)
+        self._bounds(a, b, place)
         if a.get("pattern") != b.get("pattern"):
-            self.add(
-                "pattern-changed",
-                request and "pattern" in b,
-                where,
-                f"pattern {a.get('pattern')!r} → {b.get('pattern')!r}",
-                name,
-            )
+            said = f"pattern {a.get('pattern')!r} → {b.get('pattern')!r}"
+            self.add("pattern-changed", request and "pattern" in b, place, said)
         if "items" in a or "items" in b:
-            self.schema(
-                a.get("items", {}),
-                b.get("items", {}),
-                f"{where}[]",
-                request=request,
-                name=name,
-                reads=reads,
-                field=f"{field}[]",
-            )
-        if "properties" in a or "properties" in b or "required" in a or "required" in b:
-            self._properties(a, b, where, request=request, name=name, reads=reads, field=field)
+            self.schema(a.get("items", {}), b.get("items", {}), place.items())
+        if any(key in schema for key in ("properties", "required") for schema in (a, b)):
+            self._properties(a, b, place)
 
-    def _enum(
-        self,
-        a: Mapping[str, Any],
-        b: Mapping[str, Any],
-        where: str,
-        *,
-        request: bool,
-        name: str | None,
-    ) -> None:
+    def _enum(self, a: Mapping[str, Any], b: Mapping[str, Any], place: _Place) -> None:
         if "enum" not in a and "enum" not in b:
             return
+        request = place.request
         old = [v for v in a.get("enum", []) if v is not None]
         new = [v for v in b.get("enum", []) if v is not None]
         if "enum" not in b:
-            self.add("enum-removed", not request, where, "any value is now allowed", name)
+            self.add("enum-removed", not request, place, "any value is now allowed")
             return
         if "enum" not in a:
-            self.add("enum-added", request, where, f"only {new} now", name)
+            self.add("enum-added", request, place, f"only {new} now")
             return
         for value in [v for v in old if v not in new]:
-            self.add("enum-value-removed", request, where, f"enum loses {value!r}", name)
+            self.add("enum-value-removed", request, place, f"enum loses {value!r}")
         for value in [v for v in new if v not in old]:
-            self.add("enum-value-added", not request, where, f"enum adds {value!r}", name)
+            self.add("enum-value-added", not request, place, f"enum adds {value!r}")
 
-    def _bounds(
-        self,
-        a: Mapping[str, Any],
-        b: Mapping[str, Any],
-        where: str,
-        *,
-        request: bool,
-        name: str | None,
-    ) -> None:
+    def _bounds(self, a: Mapping[str, Any], b: Mapping[str, Any], place: _Place) -> None:
         for key in (*_BOUNDS_LOW, *_BOUNDS_HIGH):
             old, new = a.get(key), b.get(key)
             if old == new or isinstance(old, bool) or isinstance(new, bool):
@@ -424,83 +356,53 @@ class _Walk:
             else:
                 narrowed = new > old if low else new < old
             kind = "range-narrowed" if narrowed else "range-widened"
-            breaking = request and narrowed
-            self.add(kind, breaking, where, f"{key} {_fmt(old)} → {_fmt(new)}", name)
+            said = f"{key} {_fmt(old)} → {_fmt(new)}"
+            self.add(kind, place.request and narrowed, place, said)
 
-    def _properties(
-        self,
-        a: Mapping[str, Any],
-        b: Mapping[str, Any],
-        where: str,
-        *,
-        request: bool,
-        name: str | None,
-        reads: frozenset[str],
-        field: str,
-    ) -> None:
+    def _properties(self, a: Mapping[str, Any], b: Mapping[str, Any], place: _Place) -> None:
+        request = place.request
         old_props, new_props = a.get("properties", {}), b.get("properties", {})
         old_req, new_req = set(a.get("required", ())), set(b.get("required", ()))
         for prop in old_props:
-            path = f"{field}.{prop}" if field else prop
-            at = _at(where, prop)
+            at = place.prop(prop)
             if prop not in new_props:
-                if request:
-                    self.add(
-                        "property-removed", True, at, f"request property {prop!r} removed", name
-                    )
-                else:
-                    read = prop in old_req or path in reads
-                    self.add(
-                        "response-property-removed",
-                        read,
-                        at,
-                        f"response property {prop!r} removed"
-                        + (" (the client reads it)" if path in reads else ""),
-                        name,
-                    )
+                self._removed(prop, at, required=prop in old_req)
                 continue
             if request and prop in new_req and prop not in old_req:
-                self.add("property-required", True, at, f"{prop!r} is now required", name)
+                self.add("property-required", True, at, f"{prop!r} is now required")
             elif request and prop in old_req and prop not in new_req:
-                self.add("property-optional", False, at, f"{prop!r} is now optional", name)
+                self.add("property-optional", False, at, f"{prop!r} is now optional")
             elif not request and prop in old_req and prop not in new_req:
-                self.add(
-                    "response-property-optional", True, at, f"{prop!r} may now be absent", name
-                )
+                self.add("response-property-optional", True, at, f"{prop!r} may now be absent")
             elif not request and prop in new_req and prop not in old_req:
-                self.add(
-                    "response-property-required", False, at, f"{prop!r} is now always present", name
-                )
-            self.schema(
-                old_props[prop],
-                new_props[prop],
-                at,
-                request=request,
-                name=name,
-                reads=reads,
-                field=path,
-            )
+                said = f"{prop!r} is now always present"
+                self.add("response-property-required", False, at, said)
+            self.schema(old_props[prop], new_props[prop], at)
         for prop in new_props:
             if prop in old_props:
                 continue
-            at = _at(where, prop)
             if request and prop in new_req:
-                self.add("property-required", True, at, f"new required property {prop!r}", name)
+                self.add(
+                    "property-required", True, place.prop(prop), f"new required property {prop!r}"
+                )
             else:
                 side = "request" if request else "response"
-                self.add("property-added", False, at, f"{side} property {prop!r} added", name)
-        if (
-            request
-            and a.get("additionalProperties", True) is not False
-            and b.get("additionalProperties") is False
-        ):
+                self.add(
+                    "property-added", False, place.prop(prop), f"{side} property {prop!r} added"
+                )
+        closed = b.get("additionalProperties") is False
+        if request and closed and a.get("additionalProperties", True) is not False:
             self.add(
-                "additional-properties-closed",
-                True,
-                where,
-                "unknown properties are now rejected",
-                name,
+                "additional-properties-closed", True, place, "unknown properties are now rejected"
             )
+
+    def _removed(self, prop: str, at: _Place, *, required: bool) -> None:
+        if at.request:
+            self.add("property-removed", True, at, f"request property {prop!r} removed")
+            return
+        read = at.field in at.reads
+        said = f"response property {prop!r} removed" + (" (the client reads it)" if read else "")
+        self.add("response-property-removed", required or read, at, said)
 
 
 def _at(where: str, prop: str) -> str:
@@ -581,7 +483,6 @@ def _compare_operation(
                 False,
                 "operation",
                 f"{label}: " + _quote_change(a.get(key), b.get(key)).removeprefix("description "),
-                None,
             )
     old_security, new_security = old.security(a), new.security(b)
     if old_security != new_security:
@@ -589,28 +490,22 @@ def _compare_operation(
         breaking = bool(new_security)
         kind = "security-changed" if breaking else "security-removed"
         said = f"security {_security_text(old_security)} → {_security_text(new_security)}"
-        walk.add(kind, breaking, "operation", said, None)
+        walk.add(kind, breaking, "operation", said)
     old_servers = [s.get("url") for s in a.get("servers", old.document.get("servers", []))]
     new_servers = [s.get("url") for s in b.get("servers", new.document.get("servers", []))]
     if old_servers != new_servers:
-        walk.add(
-            "servers-changed", True, "operation", f"servers {old_servers} → {new_servers}", None
-        )
+        walk.add("servers-changed", True, "operation", f"servers {old_servers} → {new_servers}")
     # parameters
     old_params, new_params = _parameters(old, items[0], a), _parameters(new, items[1], b)
     for pkey, param in old_params.items():
         where = f"{pkey[0]} parameter {pkey[1]}"
         if pkey not in new_params:
-            walk.add("property-removed", True, where, f"parameter {pkey[1]!r} removed", None)
+            walk.add("property-removed", True, where, f"parameter {pkey[1]!r} removed")
             continue
         other = new_params[pkey]
         if other.get("required") and not param.get("required"):
-            walk.add(
-                "property-required", True, where, f"parameter {pkey[1]!r} is now required", None
-            )
-        walk.schema(
-            param.get("schema", {}), other.get("schema", {}), where, request=True, name=None
-        )
+            walk.add("property-required", True, where, f"parameter {pkey[1]!r} is now required")
+        walk.schema(param.get("schema", {}), other.get("schema", {}), _Place(where, request=True))
     for pkey, param in new_params.items():
         if pkey not in old_params:
             required = bool(param.get("required"))
@@ -619,7 +514,6 @@ def _compare_operation(
                 required,
                 f"{pkey[0]} parameter {pkey[1]}",
                 f"new {'required ' if required else ''}parameter {pkey[1]!r}",
-                None,
             )
     # request body
     body_a, body_b = (
@@ -627,7 +521,7 @@ def _compare_operation(
         _json_schema(new, b.get("requestBody")),
     )
     if body_a is not None and body_b is None:
-        walk.add("property-removed", True, "request body:", "the JSON request body is gone", None)
+        walk.add("property-removed", True, "request body:", "the JSON request body is gone")
     elif body_a is None and body_b is not None:
         required = bool(new.resolve(b.get("requestBody", {}))[0].get("required"))
         walk.add(
@@ -635,10 +529,9 @@ def _compare_operation(
             required,
             "request body:",
             "a JSON request body was added",
-            None,
         )
     elif body_a is not None and body_b is not None:
-        walk.schema(body_a, body_b, "request body:", request=True, name=None)
+        walk.schema(body_a, body_b, _Place("request body:", request=True))
     # responses
     reads = CLIENT_READS.get(op_name, frozenset())
     old_resp, new_resp = a.get("responses", {}), b.get("responses", {})
@@ -646,23 +539,17 @@ def _compare_operation(
         where = f"response {status}:"
         if status not in new_resp:
             walk.add(
-                "response-removed",
-                str(status).startswith("2"),
-                where,
-                f"response {status} removed",
-                None,
+                "response-removed", str(status).startswith("2"), where, f"response {status} removed"
             )
             continue
         sa, sb = _json_schema(old, old_resp[status]), _json_schema(new, new_resp[status])
         if sa is not None and sb is not None:
-            walk.schema(sa, sb, where, request=False, name=None, reads=reads)
+            walk.schema(sa, sb, _Place(where, request=False, reads=reads))
         elif sa is not None:
-            walk.add("response-property-removed", True, where, "the JSON body is gone", None)
+            walk.add("response-property-removed", True, where, "the JSON body is gone")
     for status in new_resp:
         if status not in old_resp:
-            walk.add(
-                "response-added", False, f"response {status}:", f"response {status} added", None
-            )
+            walk.add("response-added", False, f"response {status}:", f"response {status} added")
     return walk.found
 
 

@@ -29,32 +29,24 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class TaskProgress:
-    """One task: status, progress and elapsed time, updated at every poll."""
+class _LiveBar:
+    """A rich bar on a terminal (started and stopped with the `with` block); nothing
+    live otherwise, where the subclasses print plain lines instead."""
 
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+    def __init__(self, console: Console, bar: Progress, *, quiet: bool) -> None:
         self.console = console
         self.quiet = quiet
-        self.polls = 0
-        self.started = time.monotonic()
         self._live = console.is_terminal and not quiet
-        self._bar = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description:<10}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            TextColumn("poll {task.fields[polls]}"),
-            console=console,
-            transient=False,
-        )
+        self._bar = bar
         self._row: TaskID | None = None
-        self._last: tuple[str, int] | None = None
+
+    def _first_row(self) -> TaskID:
+        raise NotImplementedError
 
     def __enter__(self) -> Self:
         if self._live:
             self._bar.start()
-            self._row = self._bar.add_task("Submitting", total=None, polls=0)
+            self._row = self._first_row()
         return self
 
     def __exit__(
@@ -65,6 +57,29 @@ class TaskProgress:
     ) -> None:
         if self._live:
             self._bar.stop()
+
+
+class TaskProgress(_LiveBar):
+    """One task: status, progress and elapsed time, updated at every poll."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self.polls = 0
+        self.started = time.monotonic()
+        bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TextColumn("poll {task.fields[polls]}"),
+            console=console,
+            transient=False,
+        )
+        super().__init__(console, bar, quiet=quiet)
+        self._last: tuple[str, int] | None = None
+
+    def _first_row(self) -> TaskID:
+        return self._bar.add_task("Submitting", total=None, polls=0)
 
     def submitted(self, task: Task) -> None:
         self.note(f"submitted task {task.id}")
@@ -93,16 +108,13 @@ class TaskProgress:
         self.note(f"  {result.status}{shown}  {elapsed:5.1f}s  poll {self.polls}")
 
 
-class BatchProgress:
+class BatchProgress(_LiveBar):
     """One bar for a whole batch: finished of total, with failures counted."""
 
     def __init__(self, console: Console, total: int, *, quiet: bool = False) -> None:
-        self.console = console
-        self.quiet = quiet
         self.total = total
         self.done = self.failed = self.active = 0
-        self._live = console.is_terminal and not quiet
-        self._bar = Progress(
+        bar = Progress(
             SpinnerColumn(),
             TextColumn("batch"),
             BarColumn(),
@@ -111,22 +123,10 @@ class BatchProgress:
             TimeElapsedColumn(),
             console=console,
         )
-        self._row: TaskID | None = None
+        super().__init__(console, bar, quiet=quiet)
 
-    def __enter__(self) -> Self:
-        if self._live:
-            self._bar.start()
-            self._row = self._bar.add_task("batch", total=self.total, detail="")
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._live:
-            self._bar.stop()
+    def _first_row(self) -> TaskID:
+        return self._bar.add_task("batch", total=self.total, detail="")
 
     def _refresh(self) -> None:
         if self._live and self._row is not None:
