@@ -7,7 +7,6 @@ client. Only the control image is special: it is the positional argument.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -179,6 +178,3 @@ def make_client(settings: ApiSettings, **options: Any) -> FluxCanny:
 def make_async_client(settings: ApiSettings, **options: Any) -> AsyncFluxCanny:
     return AsyncFluxCanny(**_client_kwargs(settings, options))
 
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
