@@ -177,4 +177,3 @@ def make_client(settings: ApiSettings, **options: Any) -> FluxCanny:
 
 def make_async_client(settings: ApiSettings, **options: Any) -> AsyncFluxCanny:
     return AsyncFluxCanny(**_client_kwargs(settings, options))
-
