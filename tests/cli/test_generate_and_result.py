@@ -221,3 +221,14 @@ def test_an_unreachable_api_exits_1(run, fake):
     ran = run(GEN)
     assert ran.code == _exit.EXIT_ERROR
     assert len(ran.err.strip().splitlines()) == 1 and "Traceback" not in ran.err
+
+
+def test_an_unwritable_journal_warns_once_and_the_image_still_arrives(
+    run, fake, workdir, monkeypatch
+):
+    (workdir / "blocked").write_text("")
+    monkeypatch.setenv("FLUX_CANNY_STATE_DIR", str(workdir / "blocked" / "state"))
+    ran = run(f"{GEN} -o castle.png")
+    assert ran.code == 0, ran.err
+    assert ran.err.count("warning: cannot write the task journal") == 1
+    assert _decoded(workdir / "castle.png")[0] == "PNG"

@@ -60,3 +60,20 @@ def test_the_file_is_compacted_to_the_newest_tasks(tmp_path, monkeypatch):
 def test_the_state_dir_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("FLUX_CANNY_STATE_DIR", str(tmp_path / "s"))
     assert Journal().path == tmp_path / "s" / "tasks.jsonl"
+
+
+def test_a_journal_that_cannot_be_written_raises_or_reports(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    strict = Journal(blocker / "tasks.jsonl")
+    try:
+        strict.record_submit("a", polling_url=None, base_url="b")
+    except OSError:
+        pass
+    else:
+        raise AssertionError("expected OSError")
+    seen = []
+    lenient = Journal(blocker / "tasks.jsonl", on_error=seen.append)
+    lenient.record_submit("a", polling_url=None, base_url="b")
+    lenient.record_outcome("a", "ready")
+    assert len(seen) == 2 and all(isinstance(e, OSError) for e in seen)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,16 @@ class JournalEntry:
 class Journal:
     """Append task records to a JSON-lines file and read them back merged by task id."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        on_error: Callable[[OSError], None] | None = None,
+    ) -> None:
+        """With `on_error`, a record that cannot be written is handed to it instead of
+        raising: a journal is a safety net, and losing one must not fail a generation."""
         self.path = Path(path) if path is not None else default_journal_path()
+        self.on_error = on_error
 
     def record_submit(
         self,
@@ -108,6 +116,14 @@ class Journal:
     # -- file handling ------------------------------------------------------------------------
 
     def _append(self, record: Mapping[str, Any]) -> None:
+        try:
+            self._write(record)
+        except OSError as error:
+            if self.on_error is None:
+                raise
+            self.on_error(error)
+
+    def _write(self, record: Mapping[str, Any]) -> None:
         line = json.dumps({**record, "updated_at": time.time()}, separators=(",", ":")) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -9,7 +9,6 @@ them again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
 import hashlib
 import json
@@ -202,12 +201,9 @@ class _Runner:
         self.progress = progress
         self.concurrency = concurrency
         self.timeout = timeout
-        self.journal = Journal()
+        # the batch state file holds the task ids too: a journal failure is ignored
+        self.journal = Journal(on_error=lambda error: None)
         self.task_ids: dict[str, str] = {}
-
-    def _journal(self, method: str, *args: Any, **kwargs: Any) -> None:
-        with contextlib.suppress(OSError):  # the batch state file holds the task ids too
-            getattr(self.journal, method)(*args, **kwargs)
 
     def _submitted(self, job: Job, task: Task) -> None:
         self.task_ids[job.name] = task.id
@@ -218,8 +214,7 @@ class _Runner:
             base_url=self.settings.base_url,
             status="submitted",
         )
-        self._journal(
-            "record_submit",
+        self.journal.record_submit(
             task.id,
             polling_url=task.polling_url,
             base_url=self.settings.base_url,
@@ -239,7 +234,7 @@ class _Runner:
             else:
                 self.state.append(name=job.name, task_id=task_id, status="ready")
                 if task_id:
-                    self._journal("record_outcome", task_id, "ready", output=path.resolve())
+                    self.journal.record_outcome(task_id, "ready", output=path.resolve())
                 self.progress.finished(job.name, None)
                 return Outcome(job, "ok", task_id, path)
         task_id = task_id or getattr(outcome, "task_id", None)
@@ -248,7 +243,7 @@ class _Runner:
             status = "stale"  # the old task cannot be fetched any more: submit afresh
         self.state.append(name=job.name, task_id=task_id, status=status, error=one_line(outcome))
         if task_id:
-            self._journal("record_outcome", task_id, status, error=one_line(outcome))
+            self.journal.record_outcome(task_id, status, error=one_line(outcome))
         was_active = task_id is not None
         self.progress.finished(job.name, one_line(outcome), was_active=was_active)
         return Outcome(job, status, task_id, None, one_line(outcome))

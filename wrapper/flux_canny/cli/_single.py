@@ -53,7 +53,8 @@ class _TaskRun:
         self.force = force
         self.console = stderr_console()
         self.progress = TaskProgress(self.console, quiet=quiet)
-        self.journal = Journal()
+        # never fatal: the task id is printed on stderr as well
+        self.journal = Journal(on_error=self._journal_failed)
         self.prompt = prompt
         self.finetune_id = finetune_id
         self.task = task
@@ -62,21 +63,15 @@ class _TaskRun:
         self.ready_at: float | None = None
         self._journal_broken = False
 
-    # -- journal, never fatal: the task id is printed on stderr as well ------------------------
-
-    def _journal(self, method: str, *args: Any, **kwargs: Any) -> None:
-        try:
-            getattr(self.journal, method)(*args, **kwargs)
-        except OSError as error:
-            if not self._journal_broken:
-                self._journal_broken = True
-                self.progress.note(f"warning: cannot write the task journal: {error}")
+    def _journal_failed(self, error: OSError) -> None:
+        if not self._journal_broken:
+            self._journal_broken = True
+            self.progress.note(f"warning: cannot write the task journal: {error}")
 
     def on_submit(self, task: Task) -> None:
         self.task = task
         self.submitted_at = time.monotonic()
-        self._journal(
-            "record_submit",
+        self.journal.record_submit(
             task.id,
             polling_url=task.polling_url,
             base_url=self.settings.base_url,
@@ -102,7 +97,7 @@ class _TaskRun:
         """Record the outcome; on Ctrl-C say how to resume and exit 130."""
         if self.task is not None:
             said = None if isinstance(error, KeyboardInterrupt) else one_line(error)
-            self._journal("record_outcome", self.task.id, outcome_word(error), error=said)
+            self.journal.record_outcome(self.task.id, outcome_word(error), error=said)
         if not isinstance(error, KeyboardInterrupt):
             if self.task is not None:
                 error.resume_hint = self.resume_hint()  # type: ignore[attr-defined]
@@ -135,13 +130,11 @@ class _TaskRun:
                 / f"{self.task.id}{extension_for(image.format)}"
             )
             image.save(rescue, overwrite=True)
-            self._journal("record_outcome", self.task.id, "ready", output=rescue, seed=image.seed)
+            self.journal.record_outcome(self.task.id, "ready", output=rescue, seed=image.seed)
             raise click.ClickException(
                 f"could not write {target} ({one_line(error)}); the image was kept at {rescue}"
             ) from None
-        self._journal(
-            "record_outcome", self.task.id, "ready", output=path.resolve(), seed=image.seed
-        )
+        self.journal.record_outcome(self.task.id, "ready", output=path.resolve(), seed=image.seed)
         return path
 
     def report(self, image: GeneratedImage, path: Path, *, as_json: bool) -> None:
