@@ -138,6 +138,7 @@ def test_wait_timeout_carries_the_task_id_and_polling_url(face, api, clock):
         httpx.Response(503),
         httpx.Response(500),
         httpx.Response(502),
+        httpx.Response(520),  # Cloudflare's; not in Python's HTTPStatus
         httpx.ConnectError("refused"),
         httpx.ReadTimeout("slow"),
         httpx.RemoteProtocolError("drop"),
@@ -199,7 +200,7 @@ def test_submit_retries_only_where_no_task_can_exist(face, api, png, fault, cloc
         assert clock.sleeps == [3]
 
 
-@pytest.mark.parametrize("status", [500, 502, 504])
+@pytest.mark.parametrize("status", [500, 502, 504, 520, 530])
 def test_submit_is_not_retried_after_a_5xx_that_may_have_created_a_task(face, api, png, status):
     route = api.post(SUBMIT).respond(status)
     with pytest.raises(APIStatusError, match="may or may not have been created"):
@@ -277,6 +278,16 @@ def test_polling_falls_back_to_get_result_when_there_is_no_polling_url(face, api
     route = api.get(POLL, params={"id": "t9"}).mock(return_value=ready())
     face().wait(Task(id="t9"))
     assert route.call_count == 1
+
+
+def test_a_base_url_with_a_path_prefix_keeps_it_for_every_operation(face, api, png):
+    proxy = "https://proxy.example.com/bfl"
+    submit = api.post(f"{proxy}/v1/flux-pro-1.0-canny-finetuned").mock(return_value=accepted())
+    poll = api.get(f"{proxy}/v1/get_result", params={"id": "t1"}).mock(return_value=ready())
+    client = face(base_url=proxy)
+    assert client.submit(control_image=png, **ARGS).id == "t1"
+    client.wait(Task(id="t1"))  # no polling URL: the client builds one under the prefix
+    assert submit.call_count == 1 and poll.call_count == 1
 
 
 def test_webhook_submissions_return_the_acknowledgement(face, api, png):

@@ -6,11 +6,11 @@ import httpx
 import pytest
 from flux_canny import PollPolicy, RetryPolicy, SubmitUncertainError, Task
 from flux_canny._auth import HostPolicy
-from flux_canny._flow import Call, Core, Failed, Get, Sleep, advance
+from flux_canny._flow import Core, Failed, Sleep, advance
+from flux_canny._wire import Send, SubmitBody, submit_body
 from flux_canny.fake import VirtualClock
 from flux_canny.policy import DurationModel, PollSchedule
 from flux_canny.validation import default_validator
-from flux_canny_api.models import FinetuneCannyInputs
 
 BASE = httpx.URL("https://api.us1.bfl.ai")
 
@@ -26,8 +26,8 @@ def core(clock: VirtualClock) -> Core:
     )
 
 
-def body() -> FinetuneCannyInputs:
-    return FinetuneCannyInputs(finetune_id="f", prompt="p", control_image="aGk=")
+def body() -> SubmitBody:
+    return submit_body({"finetune_id": "f", "prompt": "p"}, b"aGk=")
 
 
 def test_wait_yields_sleeps_and_gets_then_returns_the_result():
@@ -43,13 +43,13 @@ def test_wait_yields_sleeps_and_gets_then_returns_the_result():
     assert step.effect == Sleep(pytest.approx(0.63))
     clock.advance(0.63)
     step = advance(flow, None)
-    assert step.effect == Get("https://api.us1.bfl.ai/v1/get_result?id=t", with_key=True)
+    assert step.effect == Send("GET", "https://api.us1.bfl.ai/v1/get_result?id=t", with_key=True)
     step = advance(
         flow, httpx.Response(200, json={"id": "t", "status": "Pending", "progress": 0.5})
     )
     assert isinstance(step.effect, Sleep) and step.effect.seconds == pytest.approx(0.63)
     clock.advance(step.effect.seconds)
-    assert isinstance(advance(flow, None).effect, Get)
+    assert advance(flow, None).effect.method == "GET"
     step = advance(
         flow,
         httpx.Response(
@@ -59,11 +59,16 @@ def test_wait_yields_sleeps_and_gets_then_returns_the_result():
     assert step.effect is None and step.value.sample == "https://d/x"
 
 
-def test_submit_effect_is_a_generated_endpoint_call_and_an_ambiguous_failure_ends_it():
+def test_submit_effect_is_the_generated_request_and_an_ambiguous_failure_ends_it():
     flow = core(VirtualClock()).submit(body())
     step = advance(flow, None)
-    assert isinstance(step.effect, Call) and step.effect.endpoint.__name__.endswith(
-        "canny_finetuned_post"
+    assert step.effect == Send(
+        "POST",
+        httpx.URL("https://api.us1.bfl.ai/v1/flux-pro-1.0-canny-finetuned"),
+        options={
+            "headers": {"Content-Type": "application/json"},
+            "content": b'{"finetune_id":"f","prompt":"p","control_image":"aGk="}',
+        },
     )
     with pytest.raises(SubmitUncertainError):
         advance(flow, Failed(httpx.ReadTimeout("late")))
@@ -74,7 +79,7 @@ def test_a_refused_connection_is_retried_after_a_backoff_sleep():
     advance(flow, None)
     step = advance(flow, Failed(httpx.ConnectError("refused")))
     assert step.effect == Sleep(0.375)  # base 0.5, jitter fixed at 0.5: 0.25 + 0.125
-    assert isinstance(advance(flow, None).effect, Call)
+    assert advance(flow, None).effect.method == "POST"
 
 
 def test_progress_aims_polls_at_the_finish():

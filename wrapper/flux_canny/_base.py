@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
 import httpx
-from flux_canny_api.client import AuthenticatedClient
 
 from ._auth import DEFAULT_TRUSTED_HOSTS, HostPolicy, KeyAuth
 from ._flow import Core
@@ -98,13 +97,8 @@ class ClientBase(Generic[HttpT]):
         self._http = http_client if http_client is not None else self._new_http(transport, timeout)
         self._http.auth = auth
         self._http.base_url = url
-        self._api = AuthenticatedClient(base_url=str(url), token="")
-        self._bind_api()  # generated endpoints send through our client (auth, transport)
 
     def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> HttpT:
-        raise NotImplementedError
-
-    def _bind_api(self) -> None:
         raise NotImplementedError
 
     def __repr__(self) -> str:

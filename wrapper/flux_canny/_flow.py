@@ -1,10 +1,16 @@
 """The one place where a generation's steps are decided: sans-IO, like h11 and httpcore.
 
-Each operation is a generator that yields *effects* (call a generated endpoint, GET a
-URL, sleep) and receives their outcomes. `FluxCanny` performs effects with blocking I/O,
-`AsyncFluxCanny` with async I/O; neither decides anything. Retries, the poll schedule,
-status handling, host checks and error mapping live here once, and tests can drive a
-flow step by step with no network and no clock.
+Each operation is a generator that yields *effects* (send a request, sleep) and receives
+their outcomes. `FluxCanny` performs effects with blocking I/O, `AsyncFluxCanny` with
+async I/O; neither decides anything. Retries, the poll schedule, status handling, host
+checks and error mapping live here once, and tests can drive a flow step by step with no
+network and no clock.
+
+Requests to the API's operations are built by the generated endpoint modules
+(`_get_kwargs`) and their answers parsed by them (`_parse_response`); only the sending
+sits in between, in the faces. That keeps the generated code the authority on paths,
+parameters and models, while the URL is joined once per path rather than per request
+and statuses outside Python's HTTPStatus (Cloudflare's 520-530) stay ordinary 5xx.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ import httpx
 from flux_canny_api.api.models import (
     flux_pro_1_0_canny_finetuned_v1_flux_pro_1_0_canny_finetuned_post as canny_post,
 )
+from flux_canny_api.client import Client
 from flux_canny_api.models.async_response import AsyncResponse
 from flux_canny_api.models.async_webhook_response import AsyncWebhookResponse
-from flux_canny_api.models.finetune_canny_inputs import FinetuneCannyInputs
 from flux_canny_api.models.http_validation_error import HTTPValidationError
 
 from ._auth import HostPolicy
+from ._wire import Send, SubmitBody, submit_body
 from .clock import Clock
 from .conformance import ConformanceReport, ResponseChecker
 from .errors import (
@@ -46,7 +53,7 @@ from .errors import (
     UntrustedURLError,
     WaitTimeoutError,
 )
-from .images import GeneratedImage, encode_control_image, sniff_format
+from .images import GeneratedImage, base64_control_image, sniff_format
 from .models import FINAL_FAILURES, MODERATED, NOT_FOUND, PENDING, Result, Task
 from .policy import DurationModel, PollPolicy, PollSchedule, RetryPolicy
 from .validation import RequestValidator
@@ -56,22 +63,8 @@ T = TypeVar("T")
 
 _EXPIRED = frozenset({403, 404, 410})
 _SAFE_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@attrs.frozen
-class Call:
-    """Call a generated endpoint module's `sync_detailed` / `asyncio_detailed`."""
-
-    endpoint: ModuleType
-    kwargs: Mapping[str, Any]
-
-
-@attrs.frozen
-class Get:
-    """GET an absolute URL; `with_key=False` sends no API key whatever the host."""
-
-    url: str
-    with_key: bool
+# The generated parsers read one setting from their client: we want None, not a raise.
+_PARSING = Client(base_url="http://unused.invalid", raise_on_unexpected_status=False)
 
 
 @attrs.frozen
@@ -86,7 +79,7 @@ class Failed:
     error: Exception
 
 
-Effect = Call | Get | Sleep
+Effect = Send | Sleep
 Flow = Generator[Effect, Any, T]
 
 
@@ -242,6 +235,22 @@ class Core:
     #: live conformance: every API response checked against the spec, deviations reported
     responses: ResponseChecker | None = None
     report: ConformanceReport | None = None
+    _urls: dict[str, httpx.URL] = attrs.field(factory=dict, init=False, repr=False)
+
+    def url(self, path: str) -> httpx.URL:
+        """An API path under base_url, joined as httpx joins it (a base path is kept)."""
+        url = self._urls.get(path)
+        if url is None:
+            base = self.base_url.raw_path.split(b"?")[0].rstrip(b"/")
+            url = self.base_url.copy_with(raw_path=base + b"/" + path.lstrip("/").encode())
+            self._urls[path] = url
+        return url
+
+    def request(self, endpoint: ModuleType, **kwargs: Any) -> Send:
+        """The request the generated endpoint would send, as an effect."""
+        options = endpoint._get_kwargs(**kwargs)
+        method, path = str(options.pop("method")).upper(), str(options.pop("url"))
+        return Send(method, self.url(path), options=options)
 
     # -- building the request -------------------------------------------------------------
 
@@ -252,7 +261,7 @@ class Core:
         finetune_id: Any,
         params: Mapping[str, Any],
         validate: bool | None,
-    ) -> FinetuneCannyInputs:
+    ) -> SubmitBody:
         """Validate the parameters, then encode the image: all before any network call."""
         unknown = sorted(set(params) - self.validator.field_names)
         if unknown:
@@ -269,14 +278,14 @@ class Core:
         check = self.validate if validate is None else validate
         if check:
             body = self.validator.normalise({**body, "control_image": ""})
-        body["control_image"] = encode_control_image(control_image)
-        return FinetuneCannyInputs.from_dict(body)
+        body.pop("control_image", None)
+        return submit_body(body, base64_control_image(control_image))
 
     # -- one request, with the retry rules ------------------------------------------------
 
     def _send(
         self,
-        effect: Call | Get,
+        effect: Send,
         *,
         what: str,
         idempotent: bool,
@@ -317,16 +326,12 @@ class Core:
             )
             yield Sleep(delay)
 
-    def _conform(self, effect: Call | Get, response: Any) -> None:
+    def _conform(self, effect: Send, response: Any) -> None:
         """Record how a response differs from the spec; never fails the call."""
         if self.responses is None or self.report is None:
             return
         try:
-            if isinstance(effect, Call):
-                request = effect.endpoint._get_kwargs(**effect.kwargs)  # the generated route
-                method, path = str(request["method"]), httpx.URL(str(request["url"])).path
-            else:
-                method, path = "GET", httpx.URL(effect.url).path
+            method, path = effect.method, httpx.URL(effect.url).path
             if self.responses.find(method, path) is None:
                 return
             found = self.responses.check(method, path, int(response.status_code), response.content)
@@ -337,9 +342,10 @@ class Core:
 
     # -- the operations -------------------------------------------------------------------
 
-    def submit(self, body: FinetuneCannyInputs) -> Flow[Task]:
+    def submit(self, body: SubmitBody) -> Flow[Task]:
+        options = {**body.options, "content": body.content}
         task = yield from self._send(
-            Call(canny_post, {"body": body}),
+            Send(body.method, self.url(body.path), options=options),
             what="submit",
             idempotent=False,
             parse=self._parse_task,
@@ -347,8 +353,8 @@ class Core:
         log.info("submitted task %s", task.id)
         return task
 
-    def _parse_task(self, response: Any) -> Task:
-        parsed = response.parsed
+    def _parse_task(self, response: httpx.Response) -> Task:
+        parsed = canny_post._parse_response(client=_PARSING, response=response)
         if isinstance(parsed, AsyncResponse):
             return Task(
                 id=parsed.id,
@@ -368,7 +374,7 @@ class Core:
 
     def polling_url(self, task: Task) -> str:
         if task.polling_url is None:
-            return str(self.base_url.join("/v1/get_result").copy_merge_params({"id": task.id}))
+            return str(self.url("/v1/get_result").copy_merge_params({"id": task.id}))
         url = httpx.URL(task.polling_url)
         if not self.hosts.is_trusted(url):
             error = UntrustedURLError(
@@ -387,7 +393,7 @@ class Core:
 
         return (
             yield from self._send(
-                Get(url, with_key=True), what=f"poll task {task.id}", idempotent=True, parse=parse
+                Send("GET", url), what=f"poll task {task.id}", idempotent=True, parse=parse
             )
         )
 
@@ -501,7 +507,7 @@ class Core:
                     f"refusing to download a non-http(s) sample URL for {task.id}"
                 )
             response = yield from self._send(
-                Get(sample, with_key=False),
+                Send("GET", sample, with_key=False),
                 what=f"download task {task.id}",
                 idempotent=True,
                 parse=lambda r: r,
@@ -540,7 +546,7 @@ class Core:
 
     def generate(
         self,
-        body: FinetuneCannyInputs,
+        body: SubmitBody,
         *,
         timeout: float | None = None,
         on_update: Callable[[Result], None] | None = None,
@@ -575,11 +581,11 @@ class Core:
     def call(self, endpoint: ModuleType, what: str, **kwargs: Any) -> Flow[Any]:
         """An idempotent GET through a generated endpoint (my_finetunes, finetune_details)."""
 
-        def parse(response: Any) -> Any:
-            if response.parsed is None:
+        def parse(response: httpx.Response) -> Any:
+            parsed = endpoint._parse_response(client=_PARSING, response=response)
+            if parsed is None:
                 raise _Malformed(f"{what}: unexpected answer")
-            return response.parsed
+            return parsed
 
-        return (
-            yield from self._send(Call(endpoint, kwargs), what=what, idempotent=True, parse=parse)
-        )
+        request = self.request(endpoint, **kwargs)
+        return (yield from self._send(request, what=what, idempotent=True, parse=parse))

@@ -14,7 +14,7 @@ from flux_canny_api.api.utility import (
 from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_finetunes_get
 
 from ._base import ClientBase
-from ._flow import Call, Failed, Flow, Sleep, T, advance
+from ._flow import Failed, Flow, Sleep, T, advance
 from .images import GeneratedImage
 from .models import Result, Task
 
@@ -34,15 +34,9 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         if isinstance(effect, Sleep):
             return await self._core.clock.asleep(effect.seconds)
         try:
-            if isinstance(effect, Call):
-                return await effect.endpoint.asyncio_detailed(client=self._api, **effect.kwargs)
-            auth = httpx.USE_CLIENT_DEFAULT if effect.with_key else None
-            return await self._http.get(effect.url, auth=auth)
+            return await self._http.request(**effect.httpx_kwargs(asynchronous=True))
         except Exception as error:  # handed to the flow, which decides
             return Failed(error)
-
-    def _bind_api(self) -> None:
-        self._api.set_async_httpx_client(self._http)
 
     async def _run(self, flow: Flow[T]) -> T:
         step = advance(flow, None)

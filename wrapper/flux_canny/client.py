@@ -13,7 +13,7 @@ from flux_canny_api.api.utility import (
 from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_finetunes_get
 
 from ._base import ClientBase
-from ._flow import Call, Failed, Flow, Sleep, T, advance
+from ._flow import Failed, Flow, Sleep, T, advance
 from .images import GeneratedImage
 from .models import Result, Task
 
@@ -36,16 +36,9 @@ class FluxCanny(ClientBase[httpx.Client]):
         if isinstance(effect, Sleep):
             return self._core.clock.sleep(effect.seconds)
         try:
-            if isinstance(effect, Call):
-                return effect.endpoint.sync_detailed(client=self._api, **effect.kwargs)
-            return self._http.get(
-                effect.url, auth=httpx.USE_CLIENT_DEFAULT if effect.with_key else None
-            )
+            return self._http.request(**effect.httpx_kwargs(asynchronous=False))
         except Exception as error:  # handed to the flow, which decides
             return Failed(error)
-
-    def _bind_api(self) -> None:
-        self._api.set_httpx_client(self._http)
 
     def _run(self, flow: Flow[T]) -> T:
         step = advance(flow, None)
