@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import httpx
 import pytest
 from flux_canny import PollPolicy, RetryPolicy, SubmitUncertainError, Task
@@ -22,7 +24,8 @@ def core(clock: VirtualClock) -> Core:
         validator=default_validator(),
         clock=clock,
         retry=RetryPolicy(random=lambda: 0.5),
-        poll=PollPolicy(random=lambda: 0.5),  # jitter fixed: 0.7 s × (1 - 0.2 × 0.5)
+        poll=PollPolicy(jitter=0.2),
+        durations=DurationModel(start=0.5),  # first phase 0.5: 0.7 s × (1 - 0.2 × 0.5)
     )
 
 
@@ -98,17 +101,41 @@ def test_percent_progress_is_understood():
 def test_without_information_the_gap_grows_to_a_cap():
     schedule = PollSchedule(PollPolicy(jitter=0), learned=None)
     gaps = [schedule.next_delay(elapsed=i, progress=None) for i in range(10)]
-    assert gaps[0] == 0.7 and gaps == sorted(gaps) and max(gaps) == 0.95
+    assert gaps[0] == 0.7 and gaps == sorted(gaps) and max(gaps) == PollPolicy().max_interval
 
 
-def test_jitter_only_shortens_uninformed_gaps_and_puts_tasks_out_of_step():
-    draws = iter([0.0, 1.0, 0.5] * 10)
-    schedule = PollSchedule(PollPolicy(random=lambda: next(draws)), learned=None)
-    assert schedule.first_delay() == pytest.approx(0.7)
-    gaps = [schedule.next_delay(elapsed=i, progress=None) for i in range(9)]
-    assert all(0.8 * 0.7 <= g <= 0.95 for g in gaps) and len(set(gaps)) > 3
-    # informed gaps are never jittered
-    assert PollSchedule(PollPolicy(random=lambda: 1.0)).next_delay(1.0, 0.5) == pytest.approx(1.0)
+def poll_times(phase: float, count: int = 14) -> list[float]:
+    schedule = PollSchedule(PollPolicy(), phase=phase)
+    times = [schedule.first_delay()]
+    while len(times) < count:
+        times.append(times[-1] + schedule.next_delay(elapsed=times[-1], progress=None))
+    return times
+
+
+def test_staggered_tasks_poll_out_of_step_and_their_brackets_tile_the_gap():
+    policy = PollPolicy()
+    plain = poll_times(0.0)
+    assert plain[0] == policy.initial_delay and poll_times(0.99)[0] < plain[0]
+    # each phase keeps the plain schedule's polls, moved earlier by phase × the gap before
+    for phase in (0.25, 0.5, 0.9):
+        moved = poll_times(phase)
+        gaps_before = [policy.jitter * policy.initial_delay] + [
+            b - a for a, b in itertools.pairwise(plain)
+        ]
+        assert moved == pytest.approx(
+            [t - phase * g for t, g in zip(plain, gaps_before, strict=False)]
+        )
+    # four tasks from one client: golden-ratio phases, so the polls around 10 s spread over
+    # the whole 0.9 s gap and the intersection of their brackets is about a quarter of it
+    model = DurationModel(start=0.3)
+    brackets = []
+    for _ in range(4):
+        times = poll_times(model.next_phase(), count=20)
+        brackets.append((max(t for t in times if t < 10), min(t for t in times if t >= 10)))
+    low, high = max(lo for lo, _ in brackets), min(hi for _, hi in brackets)
+    assert low < 10 <= high and high - low < 0.4 * policy.max_interval
+    # informed gaps are never staggered
+    assert PollSchedule(policy, phase=0.9).next_delay(1.0, 0.5) == pytest.approx(1.0)
 
 
 def test_learned_durations_aim_the_first_poll_and_sweep_the_window():
@@ -131,6 +158,8 @@ def test_learned_durations_aim_the_first_poll_and_sweep_the_window():
     # a far window is slept towards, not swept from the start
     far = PollSchedule(PollPolicy(), window=(8.0, 9.0))
     assert far.first_delay() == 8.0 and far.next_delay(elapsed=3.0, progress=None) == 5.0
+    # a wide window is swept in short steps: tasks started together all pay the step
+    assert far.next_delay(elapsed=8.0, progress=None) == PollPolicy().max_sweep_step < 1 / 6
 
 
 def test_fixed_policy_is_fixed():

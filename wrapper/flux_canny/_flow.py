@@ -409,7 +409,9 @@ class Core:
         now = self.clock.monotonic()
         started = task.submitted_at if task.submitted_at is not None else now
         deadline = None if limit is None else now + limit
-        schedule = PollSchedule(self.poll, window=self.durations.window())
+        schedule = PollSchedule(
+            self.poll, window=self.durations.window(), phase=self.durations.next_phase()
+        )
         delay = schedule.first_delay() - (now - started) if task.submitted_at is not None else 0.0
         last_pending: float | None = None
         unknown_seen: set[str] = set()

@@ -31,17 +31,21 @@ class PollPolicy:
     #: growth of the gap while nothing is known about the task
     backoff: float = 1.3
     #: the longest gap while nothing is known (bounds the latency of noticing Ready)
-    max_interval: float = 0.95
+    max_interval: float = 0.9
     #: the longest sleep an estimated finish time may justify
     max_informed_delay: float = 30.0
     #: learn typical durations from tasks this client saw finish
     learn: bool = True
     #: a learned window [low, high] is swept in this many steps (latency ~ width / 2 steps)
-    sweep_steps: int = 6
-    #: uninformed gaps are shortened by up to this fraction, at random: tasks submitted
-    #: together then poll out of step, and their [last pending, first ready] brackets
-    #: intersect far more tightly than identical ones would (see DurationModel)
-    jitter: float = 0.2
+    sweep_steps: int = 4
+    #: ...but never in steps longer than this: tasks started together share one window,
+    #: so one wide window would otherwise cost all of them the same long step
+    max_sweep_step: float = 0.07
+    #: uninformed polls are staggered: each task's are moved earlier by its phase (in
+    #: [0, 1)) times the gap before, the first by up to this fraction of initial_delay.
+    #: Tasks submitted together then poll out of step, spread across the gap, and their
+    #: [last pending, first ready] brackets intersect tightly (see DurationModel)
+    jitter: float = 0.35
     #: when set, poll at this fixed interval and ignore everything else (for baselines)
     fixed_interval: float | None = None
     random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
@@ -50,8 +54,8 @@ class PollPolicy:
     def fixed(cls, interval: float) -> PollPolicy:
         return cls(initial_delay=interval, fixed_interval=interval, learn=False, jitter=0.0)
 
-    def jittered(self, gap: float) -> float:
-        return gap * (1.0 - self.jitter * self.random()) if self.jitter else gap
+
+_GOLDEN = (5**0.5 - 1) / 2
 
 
 class DurationModel:
@@ -63,9 +67,18 @@ class DurationModel:
     When they do not overlap (durations really differ) the median midpoint is used.
     """
 
-    def __init__(self, window: int = 32) -> None:
+    def __init__(self, window: int = 32, *, start: float | None = None) -> None:
         self._brackets: deque[tuple[float, float]] = deque(maxlen=window)
         self._lock = threading.Lock()
+        self._phase = random.random() if start is None else start  # noqa: S311 (not secret)
+
+    def next_phase(self) -> float:
+        """A poll phase for the next task: successive tasks get phases spread evenly over
+        [0, 1) (golden-ratio steps), so any few of them tile the gap between polls, which
+        random phases do only on average."""
+        with self._lock:
+            phase, self._phase = self._phase, (self._phase + _GOLDEN) % 1.0
+            return phase
 
     def observe(self, last_pending: float | None, ready: float) -> None:
         """Record a task first seen Ready at `ready` s, last seen pending at `last_pending` s."""
@@ -115,12 +128,16 @@ class PollSchedule:
         learned: float | None = None,
         *,
         window: tuple[float, float] | None = None,
+        phase: float | None = None,
     ) -> None:
         self._policy = policy
         if window is None and learned is not None:
             window = (learned, learned)
         self._window = window if policy.learn else None
+        self._phase = (policy.random() if phase is None else phase) if policy.jitter else 0.0
         self._gap = policy.initial_delay
+        # the offset before the first poll, which the stagger measures from
+        self._prev_gap = policy.jitter * policy.initial_delay
         self._dense = policy.min_interval
 
     def first_delay(self) -> float:
@@ -134,7 +151,7 @@ class PollSchedule:
                 policy.min_interval if self._window[0] == self._window[1] else 0
             )
             return max(policy.min_interval, min(low, policy.max_informed_delay))
-        return policy.jittered(policy.initial_delay)
+        return policy.initial_delay - self._phase * self._prev_gap
 
     def next_delay(self, elapsed: float, progress: float | None) -> float:
         """Seconds to wait after a non-final poll made `elapsed` s after submission."""
@@ -156,12 +173,16 @@ class PollSchedule:
             if elapsed < low - policy.min_interval:
                 return min(low - elapsed, policy.max_informed_delay)
             if elapsed < high:
-                return max(policy.min_interval, (high - low) / policy.sweep_steps)
+                step = min((high - low) / policy.sweep_steps, policy.max_sweep_step)
+                return max(policy.min_interval, step)
             return self._next_dense()  # later than every similar task: look often, then less
         if progress is not None and progress > 0:  # at or past 100 %, still pending
             return self._next_dense()
-        gap, self._gap = self._gap, min(self._gap * policy.backoff, policy.max_interval)
-        return policy.jittered(gap)
+        # poll times stay those of an unstaggered task, each moved earlier by phase × the
+        # gap before it: the gaps grow smoothly and, once capped, the shift is a whole gap
+        gap, prev = self._gap, self._prev_gap
+        self._prev_gap, self._gap = gap, min(gap * policy.backoff, policy.max_interval)
+        return gap - self._phase * (gap - prev)
 
     def _next_dense(self) -> float:
         gap = self._dense
