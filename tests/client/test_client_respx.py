@@ -318,6 +318,30 @@ def test_the_key_never_reaches_the_delivery_host_even_if_trusted(face, api, png)
     assert "x-key" not in api.calls.last.request.headers
 
 
+def test_an_http_client_passed_in_is_used_as_it_is(face, api, png):
+    """Its own base URL, auth and headers stay; ours travel with each request."""
+    api.post(SUBMIT).mock(return_value=accepted())
+    api.get(SAMPLE).respond(200, content=png)
+    own_auth = httpx.BasicAuth("proxy-user", "proxy-pass")
+    options = {
+        "base_url": "https://elsewhere.example",
+        "auth": own_auth,
+        "headers": {"user-agent": "my-app/1.0"},
+    }
+    probe = face()
+    mine = httpx.AsyncClient(**options) if probe.is_async else httpx.Client(**options)
+    client = face(http_client=mine)
+    client.submit(control_image=png, **ARGS)
+    sent = api.calls.last.request
+    assert sent.headers["x-key"] == KEY and sent.headers["user-agent"] == "my-app/1.0"
+    client.download(_ready_result())
+    assert "x-key" not in api.calls.last.request.headers
+    assert "authorization" not in api.calls.last.request.headers  # nor the user's own auth
+    assert mine.base_url == "https://elsewhere.example" and mine.auth is own_auth
+    getattr(client, "aclose" if probe.is_async else "close")()
+    assert not mine.is_closed  # the user's to close
+
+
 def _ready_result():
     from flux_canny import Result
 

@@ -95,8 +95,7 @@ class ClientBase(Generic[HttpT]):
         )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else self._new_http(transport, timeout)
-        self._http.auth = auth
-        self._http.base_url = url
+        self._auth = auth  # sent per request: a client passed in is used, not altered
 
     def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> HttpT:
         raise NotImplementedError

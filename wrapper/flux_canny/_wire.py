@@ -68,11 +68,13 @@ class Send:
     #: the rest of `httpx.Client.request`'s keywords: params, headers, json, content
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
-    def httpx_kwargs(self, *, asynchronous: bool) -> dict[str, Any]:
+    def httpx_kwargs(self, *, asynchronous: bool, auth: httpx.Auth) -> dict[str, Any]:
+        """Keywords for `request()`. The key goes per request (`auth`), never onto the
+        httpx client, so a client the user passed in is used as it is, not altered."""
         kwargs = {
             "method": self.method,
             "url": self.url,
-            "auth": httpx.USE_CLIENT_DEFAULT if self.with_key else None,
+            "auth": auth if self.with_key else None,
             **self.options,
         }
         content = kwargs.get("content")

@@ -34,7 +34,8 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         if isinstance(effect, Sleep):
             return await self._core.clock.asleep(effect.seconds)
         try:
-            return await self._http.request(**effect.httpx_kwargs(asynchronous=True))
+            kwargs = effect.httpx_kwargs(asynchronous=True, auth=self._auth)
+            return await self._http.request(**kwargs)
         except Exception as error:  # handed to the flow, which decides
             return Failed(error)
 

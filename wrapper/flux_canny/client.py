@@ -36,7 +36,7 @@ class FluxCanny(ClientBase[httpx.Client]):
         if isinstance(effect, Sleep):
             return self._core.clock.sleep(effect.seconds)
         try:
-            return self._http.request(**effect.httpx_kwargs(asynchronous=False))
+            return self._http.request(**effect.httpx_kwargs(asynchronous=False, auth=self._auth))
         except Exception as error:  # handed to the flow, which decides
             return Failed(error)
 
