@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import threading
+import time
 
 from flux_canny import journal as journal_module
 from flux_canny.journal import Journal
@@ -77,3 +78,33 @@ def test_a_journal_that_cannot_be_written_raises_or_reports(tmp_path):
     lenient.record_submit("a", polling_url=None, base_url="b")
     lenient.record_outcome("a", "ready")
     assert len(seen) == 2 and all(isinstance(e, OSError) for e in seen)
+
+
+def test_a_record_written_while_another_writer_compacts_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal_module, "_COMPACT_BYTES", 2_000)
+    path = tmp_path / "tasks.jsonl"
+    compactor, other = Journal(path), Journal(path)
+    for i in range(15):
+        compactor.record_submit(f"t{i}", polling_url="u", base_url="b", prompt="x" * 60)
+    read_done = threading.Event()
+    entries = Journal.entries
+
+    def slow_entries(self, limit=None):  # compaction has read the file and is rewriting it
+        found = entries(self, limit)
+        if self is compactor:
+            read_done.set()
+            time.sleep(0.3)  # ample time for the other writer's append to land
+        return found
+
+    monkeypatch.setattr(Journal, "entries", slow_entries)
+    late = threading.Thread(
+        target=lambda: (
+            read_done.wait(5),
+            other.record_submit("late", polling_url="u", base_url="b"),
+        )
+    )
+    late.start()
+    compactor.record_submit("trigger", polling_url="u", base_url="b", prompt="x" * 60)
+    late.join()
+    monkeypatch.setattr(Journal, "entries", entries)
+    assert read_done.is_set() and {"late", "trigger"} <= {e.id for e in other.entries()}

@@ -3,9 +3,10 @@
 The CLI writes a line when a task is submitted and another when its outcome is known;
 `flux-canny tasks` and `flux-canny result` read it back. It lives in the user's state
 directory (platformdirs) unless FLUX_CANNY_STATE_DIR points elsewhere. The API key is
-never written. Each record is one `write()` of one line on an O_APPEND descriptor, so
-concurrent runs interleave whole lines, and a crash can at worst cut the last line, which
-the reader skips.
+never written. Each record is one `write()` of one line on an O_APPEND descriptor, and a
+crash can at worst cut the last line, which the reader skips. Writers take a lock file
+(filelock): the file is rewritten smaller past 1 MiB, and a record appended to the old
+file while another process rewrote it would be lost with that file.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import attrs
 import platformdirs
+from filelock import FileLock
 
 __all__ = ["STATE_DIR_ENV", "Journal", "JournalEntry", "default_journal_path"]
 
@@ -28,6 +30,8 @@ _PROMPT_CHARS = 200
 #: beyond this size the file is rewritten with only the newest tasks
 _COMPACT_BYTES = 1 << 20
 _KEEP_AFTER_COMPACT = 1000
+#: how long a writer waits for another process's write or compaction (milliseconds each)
+_LOCK_TIMEOUT = 10.0
 
 
 def default_journal_path() -> Path:
@@ -126,14 +130,17 @@ class Journal:
     def _write(self, record: Mapping[str, Any]) -> None:
         line = json.dumps({**record, "updated_at": time.time()}, separators=(",", ":")) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line.encode("utf-8"))
-            size = os.fstat(fd).st_size
-        finally:
-            os.close(fd)
-        if size > _COMPACT_BYTES:
-            self._compact()
+        # filelock's Timeout is an OSError, so on_error sees a stuck lock like any failure
+        lock = FileLock(self.path.with_name(f"{self.path.name}.lock"), timeout=_LOCK_TIMEOUT)
+        with lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode("utf-8"))
+                size = os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+            if size > _COMPACT_BYTES:
+                self._compact()
 
     def _records(self) -> Iterator[dict[str, Any]]:
         try:
