@@ -149,7 +149,7 @@ def test_learned_durations_aim_the_first_poll_and_sweep_the_window():
         varied.observe(lo, hi)
     assert varied.window() == pytest.approx((3.0, 3.2))
     schedule = PollSchedule(PollPolicy(), window=model.window())
-    assert schedule.first_delay() == pytest.approx(1.9)  # where similar tasks were pending
+    assert schedule.first_delay() == pytest.approx(1.85)  # just before the window
     step = (2.1 - 1.9) / PollPolicy().sweep_steps
     assert schedule.next_delay(elapsed=1.9, progress=None) == pytest.approx(max(0.05, step))
     assert schedule.next_delay(elapsed=2.05, progress=None) == pytest.approx(max(0.05, step))
@@ -157,7 +157,7 @@ def test_learned_durations_aim_the_first_poll_and_sweep_the_window():
     assert schedule.next_delay(elapsed=2.25, progress=None) == pytest.approx(0.075)
     # a far window is slept towards, not swept from the start
     far = PollSchedule(PollPolicy(), window=(8.0, 9.0))
-    assert far.first_delay() == 8.0 and far.next_delay(elapsed=3.0, progress=None) == 5.0
+    assert far.first_delay() == 7.95 and far.next_delay(elapsed=3.0, progress=None) == 5.0
     # a wide window is swept in short steps: tasks started together all pay the step
     assert far.next_delay(elapsed=8.0, progress=None) == PollPolicy().max_sweep_step < 1 / 6
 
@@ -172,3 +172,27 @@ def test_retry_after_wins_and_backoff_is_capped():
     retry = RetryPolicy(random=lambda: 1.0)
     assert retry.delay(1, retry_after=7) == 7
     assert retry.delay(10) == retry.max_delay
+
+
+def test_durations_are_learned_from_request_midpoints_progress_from_answers():
+    clock = VirtualClock()
+    c = core(clock)
+    t0 = clock.monotonic()
+    flow = c.submit(body())
+    advance(flow, None)
+    clock.advance(0.4)  # a slow answer: the server created the task somewhere in between
+    polling = "https://api.us1.bfl.ai/v1/get_result?id=t"
+    task = advance(flow, httpx.Response(200, json={"id": "t", "polling_url": polling})).value
+    assert task.submitted_at == pytest.approx(t0 + 0.4)
+    assert task.handled_at == pytest.approx(t0 + 0.2)
+    flow = c.wait(task)
+    step = advance(flow, None)
+    while isinstance(step.effect, Sleep):
+        clock.advance(step.effect.seconds)
+        step = advance(flow, None)
+    sent = clock.monotonic()
+    clock.advance(0.1)
+    ready = {"id": "t", "status": "Ready", "result": {"sample": "https://d/x"}}
+    assert advance(flow, httpx.Response(200, json=ready)).effect is None
+    low, high = c.durations.window()
+    assert low == 0.0 and high == pytest.approx(sent + 0.05 - (t0 + 0.2))

@@ -342,14 +342,39 @@ class Core:
 
     # -- the operations -------------------------------------------------------------------
 
+    def _stamped(self, flow: Flow[T]) -> Flow[tuple[T, float]]:
+        """Run `flow`, and say when the server most likely handled its last request: the
+        midpoint of that request's send and answer.
+
+        Why not the answer's arrival: it carries the answer's delay, and under load a
+        submit's delay differs from a poll's by tens of milliseconds, which skewed every
+        learned duration by as much.
+        """
+        outcome: Any = None
+        sent = self.clock.monotonic()
+        try:
+            while True:
+                try:
+                    effect = flow.send(outcome)
+                except StopIteration as stop:
+                    return stop.value, (sent + self.clock.monotonic()) / 2
+                if isinstance(effect, Send):
+                    sent = self.clock.monotonic()
+                outcome = yield effect
+        finally:
+            flow.close()
+
     def submit(self, body: SubmitBody) -> Flow[Task]:
         options = {**body.options, "content": body.content}
-        task = yield from self._send(
-            Send(body.method, self.url(body.path), options=options),
-            what="submit",
-            idempotent=False,
-            parse=self._parse_task,
+        task, handled = yield from self._stamped(
+            self._send(
+                Send(body.method, self.url(body.path), options=options),
+                what="submit",
+                idempotent=False,
+                parse=self._parse_task,
+            )
         )
+        task = attrs.evolve(task, handled_at=handled)
         log.info("submitted task %s", task.id)
         return task
 
@@ -408,12 +433,18 @@ class Core:
         limit = self.wait_timeout if timeout is None else timeout
         now = self.clock.monotonic()
         started = task.submitted_at if task.submitted_at is not None else now
+        # Two clocks. Progress is extrapolated from when the submit returned: late, so the
+        # finish is foreseen early, never late. Durations are learned from when the server
+        # most likely handled each request (send/answer midpoints), so tasks submitted
+        # under different loads still agree on them.
+        origin = task.handled_at if task.handled_at is not None else started
         deadline = None if limit is None else now + limit
-        schedule = PollSchedule(
-            self.poll, window=self.durations.window(), phase=self.durations.next_phase()
-        )
-        delay = schedule.first_delay() - (now - started) if task.submitted_at is not None else 0.0
+        window = self.durations.window()
+        schedule = PollSchedule(self.poll, window=window, phase=self.durations.next_phase())
+        since = now - (origin if window is not None else started)
+        delay = schedule.first_delay() - since if task.submitted_at is not None else 0.0
         last_pending: float | None = None
+        last_handled: float | None = None
         unknown_seen: set[str] = set()
         try:
             while True:
@@ -421,13 +452,13 @@ class Core:
                     delay = min(delay, deadline - self.clock.monotonic())
                 if delay > 0:
                     yield Sleep(delay)
-                result = yield from self.get_result(task)
+                result, handled = yield from self._stamped(self.get_result(task))
+                now = self.clock.monotonic()
                 if on_update is not None:
                     on_update(result)
-                now = self.clock.monotonic()
                 if result.is_ready:
                     if task.submitted_at is not None and self.poll.learn:
-                        self.durations.observe(last_pending, now - started)
+                        self.durations.observe(last_handled, handled - origin)
                     return result
                 self._raise_if_failed(result, task)
                 kind = result.status.casefold()
@@ -439,7 +470,7 @@ class Core:
                         task.id,
                         result.status,
                     )
-                last_pending = now - started
+                last_pending, last_handled = now - started, handled - origin
                 if deadline is not None and now >= deadline:
                     raise WaitTimeoutError(
                         f"task {task.id} not ready after {limit:.0f} s (last status "
@@ -450,7 +481,7 @@ class Core:
                         status=result.status,
                         result=result,
                     )
-                delay = schedule.next_delay(last_pending, result.progress)
+                delay = schedule.next_delay(last_pending, result.progress, learned=last_handled)
         except FluxCannyError as error:
             error.attach_task(task.id, task.polling_url)
             raise

@@ -29,6 +29,8 @@ class Task:
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
     #: the client's clock when the submit returned (None for a task resumed by id)
     submitted_at: float | None = attrs.field(default=None, eq=False, repr=False)
+    #: when the server most likely created it: midway between the submit's send and answer
+    handled_at: float | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen

@@ -145,16 +145,21 @@ class PollSchedule:
         if policy.fixed_interval is not None:
             return policy.fixed_interval
         if self._window is not None:
-            # at the window's start the task is most likely still pending: a first poll
-            # that already sees Ready only bounds the duration from above
-            low = self._window[0] - (
-                policy.min_interval if self._window[0] == self._window[1] else 0
-            )
+            # just before the window the task is most likely still pending: a first poll
+            # that already sees Ready only bounds the duration from above, and the margin
+            # absorbs the tens of milliseconds by which timings differ between tasks
+            low = self._window[0] - policy.min_interval
             return max(policy.min_interval, min(low, policy.max_informed_delay))
         return policy.initial_delay - self._phase * self._prev_gap
 
-    def next_delay(self, elapsed: float, progress: float | None) -> float:
-        """Seconds to wait after a non-final poll made `elapsed` s after submission."""
+    def next_delay(
+        self, elapsed: float, progress: float | None, *, learned: float | None = None
+    ) -> float:
+        """Seconds to wait after a non-final poll made `elapsed` s after submission.
+
+        `learned` is the same moment on the clock the learned window was measured with,
+        when that differs (the client measures it from request midpoints).
+        """
         policy = self._policy
         if policy.fixed_interval is not None:
             return policy.fixed_interval
@@ -170,6 +175,7 @@ class PollSchedule:
             return min(remaining, policy.max_informed_delay)
         if self._window is not None:
             low, high = self._window
+            elapsed = elapsed if learned is None else learned
             if elapsed < low - policy.min_interval:
                 return min(low - elapsed, policy.max_informed_delay)
             if elapsed < high:
