@@ -205,7 +205,27 @@ def image_overhead() -> dict[str, Any]:
     }
 
 
+async def polling_rounds(rounds: int) -> None:
+    """The polling part alone, `rounds` times: how much its figures move between runs."""
+    with (
+        FakeServer(FakeBFL(max_active_tasks=10**6)) as progress,
+        FakeServer(FakeBFL(max_active_tasks=10**6, report_progress=False)) as quiet,
+    ):
+        print("| round | setting | p50 (2 / 5 / 10 s) | p95 | polls/task |")
+        print("| --- | --- | --- | --- | --- |")
+        for n in range(1, rounds + 1):
+            rows = [r for r in await polling(progress, quiet) if r["policy"] == "default"]
+            for setting in ("progress", "no progress", "no progress, learned"):
+                mine = [r for r in rows if r["setting"] == setting]
+                cells = [" / ".join(f"{r[k]:.3f}" for r in mine) for k in ("p50", "p95")]
+                polls = " / ".join(f"{r['polls']:.1f}" for r in mine)
+                print(f"| {n} | {setting} | {cells[0]} | {cells[1]} | {polls} |")
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--polling-rounds"]:
+        asyncio.run(polling_rounds(int(sys.argv[2])))
+        return 0
     started = time.monotonic()
     with (
         FakeServer(FakeBFL(max_active_tasks=10**6)) as progress,
