@@ -58,7 +58,7 @@ def test_spliced_body_is_byte_identical_to_the_generated_call(prompt, finetune_i
     assert set(fields) <= set(FIELDS)
     body = submit_body(fields, image)
     assert body.to_bytes() == generated_bytes(fields, image)
-    assert body.method == "POST" and body.path == CANNY_PATH
+    assert body.request["method"].upper() == "POST" and body.request["url"] == CANNY_PATH
     assert json.loads(body.to_bytes())["control_image"] == image.decode()
 
 
@@ -66,7 +66,7 @@ def test_large_bodies_are_kept_in_parts_with_their_length():
     image = base64.b64encode(bytes(JOIN_BELOW))
     body = submit_body({"prompt": "p", "finetune_id": "f"}, image)
     assert isinstance(body.content, BodyParts) and body.content.parts[1] is image  # no copy
-    assert body.options["headers"]["Content-Length"] == str(body.size)
+    assert body.request["headers"]["Content-Length"] == str(body.size)
     assert body.to_bytes() == generated_bytes({"prompt": "p", "finetune_id": "f"}, image)
     # a second iteration replays the whole body (what a retry sends)
     assert b"".join(body.content) == b"".join(body.content) == body.to_bytes()

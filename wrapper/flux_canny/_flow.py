@@ -246,9 +246,9 @@ class Core:
             self._urls[path] = url
         return url
 
-    def request(self, endpoint: ModuleType, **kwargs: Any) -> Send:
-        """The request the generated endpoint would send, as an effect."""
-        options = endpoint._get_kwargs(**kwargs)
+    def request(self, generated: Mapping[str, Any]) -> Send:
+        """A generated endpoint's request keywords (`_get_kwargs`), as an effect."""
+        options = dict(generated)
         method, path = str(options.pop("method")).upper(), str(options.pop("url"))
         return Send(method, self.url(path), options=options)
 
@@ -365,10 +365,9 @@ class Core:
             flow.close()
 
     def submit(self, body: SubmitBody) -> Flow[Task]:
-        options = {**body.options, "content": body.content}
         task, handled = yield from self._stamped(
             self._send(
-                Send(body.method, self.url(body.path), options=options),
+                self.request(body.request),
                 what="submit",
                 idempotent=False,
                 parse=self._parse_task,
@@ -620,5 +619,5 @@ class Core:
                 raise _Malformed(f"{what}: unexpected answer")
             return parsed
 
-        request = self.request(endpoint, **kwargs)
+        request = self.request(endpoint._get_kwargs(**kwargs))
         return (yield from self._send(request, what=what, idempotent=True, parse=parse))

@@ -87,14 +87,17 @@ class Send:
 class SubmitBody:
     """A validated, encoded submit body, ready to send as often as retries need."""
 
-    method: str
-    path: str
-    content: bytes | BodyParts
-    #: the generated request's other keywords (headers, and any the generator adds)
-    options: Mapping[str, Any]
+    #: the generated endpoint's request keywords (method, url, headers...), with the
+    #: body as `content` in place of its `json`
+    request: Mapping[str, Any]
 
     def __repr__(self) -> str:
-        return f"SubmitBody(bytes={len(self.content)})"
+        return f"SubmitBody(bytes={self.size})"
+
+    @property
+    def content(self) -> bytes | BodyParts:
+        content: bytes | BodyParts = self.request["content"]
+        return content
 
     @property
     def size(self) -> int:
@@ -122,7 +125,6 @@ def submit_body(fields: Mapping[str, Any], image_base64: bytes) -> SubmitBody:
     if not found or marker.encode("ascii") in tail:
         raise RuntimeError("could not place the control image in the request body")
     parts = (head + b'"', image_base64, b'"' + tail)
-    method, path = str(request.pop("method")).upper(), str(request.pop("url"))
     headers = {str(k): str(v) for k, v in request.pop("headers", {}).items()}
     content: bytes | BodyParts
     if len(image_base64) < JOIN_BELOW:
@@ -131,4 +133,4 @@ def submit_body(fields: Mapping[str, Any], image_base64: bytes) -> SubmitBody:
         content = BodyParts(parts)
         # httpx keeps an explicit Content-Length and does not fall back to chunked encoding.
         headers["Content-Length"] = str(len(content))
-    return SubmitBody(method, path, content, {**request, "headers": headers})
+    return SubmitBody({**request, "headers": headers, "content": content})
