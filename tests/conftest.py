@@ -45,6 +45,12 @@ def make_image(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own ledger: nothing touches the user's real state folder."""
+    monkeypatch.setenv("FLUX_CANNY_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def png() -> bytes:
     return make_image("PNG")

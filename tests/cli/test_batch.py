@@ -7,7 +7,7 @@ import random
 
 import pytest
 from flux_canny.cli import _exit
-from flux_canny.cli._batch import STATE_FILE
+from flux_canny.ledger import OLD_BATCH_FILE, Ledger
 from flux_canny.cli._progress import BatchProgress
 from PIL import Image
 
@@ -105,15 +105,14 @@ def test_an_interrupted_batch_resumes_its_tasks_without_paying_twice(
         patch.setattr(BatchProgress, "finished", interrupt_after_five)
         ran = run("batch jobs.jsonl -o out --concurrency 10")
     assert ran.code == _exit.EXIT_INTERRUPTED
-    assert "Run the same command again to resume them" in ran.err.strip().splitlines()[-1]
+    assert "run the same command again to resume them" in ran.err.strip().splitlines()[-1]
     created_before = sum(fake.tasks_created.values())
     assert 5 <= len(_images(workdir)) < created_before <= 30
-    state = [json.loads(line) for line in (workdir / "out" / STATE_FILE).read_text().splitlines()]
-    recorded = {r["task_id"] for r in state if r.get("status") == "submitted"}
+    with Ledger() as ledger:
+        recorded = {e.task_id for e in ledger.entries() if e.task_id}
     assert recorded == set(fake.tasks)  # every paid task is known
     ran = run("batch jobs.jsonl -o out --json")
     assert ran.code == 0, ran.err
-    assert f"resuming {created_before - 5} task(s)" in ran.err
     assert len(_images(workdir)) == len(jobs)
     assert sum(fake.tasks_created.values()) == len(jobs)  # nothing was submitted twice
 
@@ -121,14 +120,18 @@ def test_an_interrupted_batch_resumes_its_tasks_without_paying_twice(
 def test_a_resumed_task_whose_image_expired_is_submitted_afresh(run, fake, workdir):
     _write_jobs(workdir, 2)
     (workdir / "out").mkdir()
-    state = workdir / "out" / STATE_FILE
+    # an older version's batch state file: read once into the ledger, so its task is resumed
+    state = workdir / "out" / OLD_BATCH_FILE
     state.write_text(
         json.dumps({"name": "job000", "task_id": "gone-task", "status": "submitted"}) + "\n"
     )
     ran = run("batch jobs.jsonl -o out --json")
     assert ran.code == 0, ran.err
-    assert [s["status"] for s in ran.json_lines()] == ["ok", "ok"]
+    first, second = ran.json_lines()
+    assert [first["status"], second["status"]] == ["ok", "ok"]
+    assert "gone-task" in first["error"] and "submitted again" in first["error"]
     assert sum(fake.tasks_created.values()) == 2
+    assert not state.exists()
 
 
 def test_a_jobs_file_with_problems_submits_nothing(run, fake, workdir):

@@ -62,17 +62,19 @@ def test_tasks_lists_what_was_submitted_newest_first(run, fake):
     first = run(f"{GEN} --json --prompt first").json()
     second = run(f"{GEN} --json --prompt second --no-wait").json()
     listed = run("tasks --json").json_lines()
-    assert [e["id"] for e in listed] == [second["task_id"], first["task_id"]]
-    assert [e["status"] for e in listed] == ["submitted", "ready"]
+    assert [e["task_id"] for e in listed] == [second["task_id"], first["task_id"]]
+    assert [e["state"] for e in listed] == ["submitted", "downloaded"]
     assert listed[1]["prompt"] == "first" and listed[1]["output"].endswith(first["path"])
     table = run("tasks")
     assert table.code == 0 and first["task_id"][:8] in table.out
 
 
-def test_the_journal_never_holds_the_key(run, fake, workdir):
-    run(f"{GEN} --json")
-    text = (workdir / "state" / "tasks.jsonl").read_text()
-    assert "test-key" not in text and "prompt" in text
+def test_the_ledger_never_holds_the_key_and_is_private(run, fake, workdir):
+    run(f"{GEN} --json --prompt 'a castle of glass'")
+    state = workdir / "state"
+    data = b"".join(p.read_bytes() for p in state.rglob("*") if p.is_file())
+    assert b"test-key" not in data and b"a castle of glass" in data
+    assert (state / "ledger.sqlite3").stat().st_mode & 0o077 == 0
 
 
 def test_an_existing_output_is_never_overwritten_without_force(run, fake, workdir):
@@ -146,11 +148,13 @@ def test_a_refused_key_is_an_api_rejection(run, fake):
     assert len(ran.err.strip().splitlines()) == 1 and "wrong-key" not in ran.err
 
 
-def test_a_server_error_on_submit_is_an_api_rejection_and_not_retried(run, fake):
+def test_a_server_error_on_submit_is_uncertain_and_not_retried(run, fake):
     fake.fail_next(1, 500, path="/v1/flux-pro-1.0-canny-finetuned")
     ran = run(GEN)
-    assert ran.code == _exit.EXIT_REJECTED and "500" in ran.err
+    assert ran.code == _exit.EXIT_ERROR and "500" in ran.err and "may exist" in ran.err
     assert fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")] == 1
+    (entry,) = run("tasks --json --status uncertain").json_lines()
+    assert entry["task_id"] is None and "500" in entry["error"]
 
 
 @pytest.mark.parametrize(
@@ -164,7 +168,7 @@ def test_moderated_or_failed_tasks_exit_4_and_are_journaled(run, fake, status, w
     error_line = ran.err.strip().splitlines()[-1]
     assert error_line.startswith("flux-canny: error:") and "Traceback" not in ran.err
     (entry,) = run("tasks --json").json_lines()
-    assert entry["status"] == word and entry["error"]
+    assert entry["state"] == word and entry["error"]
 
 
 def test_timeout_exits_5_with_the_resume_command_which_then_works(run, fake, workdir):
@@ -196,13 +200,13 @@ def test_ctrl_c_while_waiting_prints_the_exact_resume_command(run, fake, workdir
     assert f"interrupted; task {task_id} is still running" in last
     command = shlex.split(last.split("Resume with: ", 1)[1])
     assert command[:3] == ["flux-canny", "result", task_id] and command[-2:] == ["-o", "castle.png"]
-    assert run("tasks --json").json_lines()[0]["status"] == "interrupted"
+    assert run("tasks --json").json_lines()[0]["state"] == "submitted"
     resumed = run(command[1:])
     assert resumed.code == 0, resumed.err
     assert resumed.out.strip() == "castle.png"
     assert _decoded(workdir / "castle.png")[0] == "PNG"
     assert sum(fake.tasks_created.values()) == 1
-    assert run("tasks --json").json_lines()[0]["status"] == "ready"
+    assert run("tasks --json").json_lines()[0]["state"] == "downloaded"
 
 
 def test_result_of_an_unknown_task_exits_4(run, fake):
@@ -223,12 +227,12 @@ def test_an_unreachable_api_exits_1(run, fake):
     assert len(ran.err.strip().splitlines()) == 1 and "Traceback" not in ran.err
 
 
-def test_an_unwritable_journal_warns_once_and_the_image_still_arrives(
+def test_an_unusable_ledger_is_bad_input_and_nothing_is_paid_for(
     run, fake, workdir, monkeypatch
 ):
     (workdir / "blocked").write_text("")
     monkeypatch.setenv("FLUX_CANNY_STATE_DIR", str(workdir / "blocked" / "state"))
     ran = run(f"{GEN} -o castle.png")
-    assert ran.code == 0, ran.err
-    assert ran.err.count("warning: cannot write the task journal") == 1
-    assert _decoded(workdir / "castle.png")[0] == "PNG"
+    assert ran.code == _exit.EXIT_BAD_INPUT
+    assert "FLUX_CANNY_STATE_DIR" in ran.err and len(ran.err.strip().splitlines()) == 1
+    assert not fake.records and not (workdir / "castle.png").exists()

@@ -202,13 +202,21 @@ def test_faults_after_processing_create_a_task_the_client_does_not_repeat(fake, 
     assert fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")] == 1
 
 
-@pytest.mark.parametrize("kind", [503, 429, "connect"])
+@pytest.mark.parametrize("kind", [429, "connect"])
 def test_faults_before_processing_are_retried_into_one_task(fake, png, kind):
     fake.fail_next(2, kind, path="/v1/flux-pro-1.0-canny-finetuned")
     with fake.client() as flux:
         flux.submit(control_image=png, **ARGS)
     assert fake.tasks_created["test-key"] == 1
     assert fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")] == 3
+
+
+def test_a_503_on_submit_is_not_retried_even_when_no_task_was_made(fake, png):
+    # the client cannot tell the fake's harmless 503 from a live one after the task was made
+    fake.fail_next(1, 503, path="/v1/flux-pro-1.0-canny-finetuned")
+    with fake.client() as flux, pytest.raises(SubmitUncertainError):
+        flux.submit(control_image=png, **ARGS)
+    assert fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")] == 1
 
 
 def test_a_slow_answer_within_the_timeout_is_just_late(fake, png, clock):

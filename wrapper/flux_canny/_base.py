@@ -19,6 +19,7 @@ from ._spec import packaged_spec
 from .clock import Clock, SystemClock
 from .conformance import ConformanceReport, ResponseChecker, wanted_from_env
 from .errors import FluxCannyError
+from .ledger import Ledger
 from .policy import DurationModel, PollPolicy, RetryPolicy
 from .validation import default_validator
 
@@ -37,6 +38,16 @@ class MissingAPIKeyError(FluxCannyError, ValueError):
 @functools.cache
 def _checker() -> ResponseChecker:
     return ResponseChecker(packaged_spec())
+
+
+def _ledger(choice: Ledger | str | os.PathLike[str] | bool | None) -> Ledger | None:
+    if choice is False:
+        return None
+    if choice is None or choice is True:
+        return Ledger()
+    if isinstance(choice, Ledger):
+        return choice
+    return Ledger(choice)
 
 
 def resolve_key(api_key: str | None) -> str:
@@ -68,7 +79,11 @@ class ClientBase(Generic[HttpT]):
         http_client: HttpT | None = None,
         clock: Clock | None = None,
         check_responses: bool | None = None,
+        ledger: Ledger | str | os.PathLike[str] | bool | None = None,
     ) -> None:
+        """`ledger`: where every submit is written down before it is sent (see
+        `flux_canny.ledger`). The default is the user's ledger in FLUX_CANNY_STATE_DIR or the
+        platform's state folder; a path or a Ledger chooses another; False records nothing."""
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
@@ -92,10 +107,21 @@ class ClientBase(Generic[HttpT]):
             wait_timeout=wait_timeout,
             responses=_checker() if check_responses else None,
             report=self.conformance,
+            ledger=_ledger(ledger),
         )
+        self._owns_ledger = not isinstance(ledger, Ledger)
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else self._new_http(transport, timeout)
         self._auth = auth  # sent per request: a client passed in is used, not altered
+
+    @property
+    def ledger(self) -> Ledger | None:
+        """The ledger this client writes every submit to (None when turned off)."""
+        return self._core.ledger
+
+    def _close_ledger(self) -> None:
+        if self._owns_ledger and self._core.ledger is not None:
+            self._core.ledger.close()
 
     def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> HttpT:
         raise NotImplementedError

@@ -45,6 +45,7 @@ from .errors import (
     AuthenticationError,
     FluxCannyError,
     GenerationError,
+    LedgerError,
     ModerationError,
     RateLimitError,
     SampleExpiredError,
@@ -54,6 +55,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .images import GeneratedImage, base64_control_image, sniff_format
+from .ledger import Ledger, State
 from .models import FINAL_FAILURES, MODERATED, NOT_FOUND, PENDING, Result, Task
 from .policy import DurationModel, PollPolicy, PollSchedule, RetryPolicy
 from .validation import RequestValidator
@@ -99,6 +101,21 @@ def advance(flow: Flow[Any], outcome: Any) -> Step:
         return Step(None, stop.value)
 
 
+def interrupt(flow: Flow[Any], error: BaseException) -> Step:
+    """Throw an interrupt (Ctrl-C, a cancellation) that hit an effect into its flow, so the
+    flow's own handlers run: a submit in flight is written down as uncertain, a waiting
+    task gets its resume note. The flow re-raises it; httpx's auth-flow driver is the model."""
+    try:
+        return Step(flow.throw(error))
+    except StopIteration as stop:
+        return Step(None, stop.value)
+
+
+def _row(row: int | None) -> int:
+    assert row is not None  # set whenever a ledger is
+    return row
+
+
 class _Malformed(Exception):
     """A 2xx answer whose body is not what the spec promises."""
 
@@ -109,6 +126,7 @@ class _Verdict:
     error: FluxCannyError
     rate_limited: bool = False
     retry_after: float | None = None
+    cause: BaseException | None = None
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -177,26 +195,40 @@ def _status_verdict(response: Any, *, idempotent: bool, what: str) -> _Verdict |
                 errors=errors,
             ),
         )
-    if status >= 500 and (idempotent or status == 503):
+    if status >= 500 and idempotent:
         return _Verdict(
             True,
             APIStatusError(f"{what}: server error (HTTP {status})", status_code=status, body=body),
             retry_after=_retry_after(response.headers),
         )
-    hint = ""
     if status >= 500:
-        hint = "; the task may or may not have been created: check before submitting again"
-    return _Verdict(
-        False, APIStatusError(f"{what}: HTTP {status}{hint}", status_code=status, body=body)
-    )
+        # BFL's own SDK never retries a 5xx on a POST: the task may exist and be billed.
+        return _Verdict(
+            False,
+            SubmitUncertainError(
+                f"{what}: server error (HTTP {status}) after the request arrived; the task may "
+                "exist and be billed, so it was not retried. Check your recent tasks "
+                "(`flux-canny tasks`) before submitting again",
+                status_code=status,
+                body=body,
+            ),
+        )
+    return _Verdict(False, APIStatusError(f"{what}: HTTP {status}", status_code=status, body=body))
+
+
+#: what a failed exchange can raise; anything else (a TypeError in a transport) is a bug,
+#: raised as it is rather than reported as a network failure
+_IO_ERRORS = (httpx.TransportError, httpx.DecodingError, _Malformed, OSError)
 
 
 def _failure_verdict(error: Exception, *, idempotent: bool, what: str) -> _Verdict:
     if isinstance(error, _SAFE_CONNECT_ERRORS):
         return _Verdict(
-            True, APIConnectionError(f"{what}: could not connect ({type(error).__name__})")
+            True,
+            APIConnectionError(f"{what}: could not connect ({type(error).__name__})"),
+            cause=error,
         )
-    if isinstance(error, httpx.TransportError | _Malformed | ValueError | KeyError | TypeError):
+    if isinstance(error, _IO_ERRORS):
         kind = (
             "timed out"
             if isinstance(error, httpx.TimeoutException)
@@ -207,14 +239,19 @@ def _failure_verdict(error: Exception, *, idempotent: bool, what: str) -> _Verdi
             )
         )
         if idempotent:
-            return _Verdict(True, APIConnectionError(f"{what}: {kind} ({type(error).__name__})"))
+            return _Verdict(
+                True,
+                APIConnectionError(f"{what}: {kind} ({type(error).__name__})"),
+                cause=error,
+            )
         return _Verdict(
             False,
             SubmitUncertainError(
                 f"{what}: {kind} after the request was sent ({type(error).__name__}); the task may "
-                "exist and be billed, so it was not retried. Check your recent tasks before "
-                "submitting again"
+                "exist and be billed, so it was not retried. Check your recent tasks "
+                "(`flux-canny tasks`) before submitting again"
             ),
+            cause=error,
         )
     raise error
 
@@ -235,6 +272,8 @@ class Core:
     #: live conformance: every API response checked against the spec, deviations reported
     responses: ResponseChecker | None = None
     report: ConformanceReport | None = None
+    #: every submit written down before it is sent (None: not recorded)
+    ledger: Ledger | None = None
     _urls: dict[str, httpx.URL] = attrs.field(factory=dict, init=False, repr=False)
 
     def url(self, path: str) -> httpx.URL:
@@ -310,6 +349,7 @@ class Core:
                         return parse(outcome)
                     except (_Malformed, ValueError, KeyError, TypeError) as exc:
                         malformed = _Malformed(str(exc))
+                        malformed.__cause__ = exc
                         verdict = _failure_verdict(malformed, idempotent=idempotent, what=what)
             if verdict.rate_limited:
                 rate_limited += 1
@@ -319,7 +359,7 @@ class Core:
                 attempt, budget = failures, self.retry.max_retries
             too_long = (verdict.retry_after or 0) > self.retry.max_retry_after
             if not verdict.retry or attempt > budget or too_long:
-                raise verdict.error
+                raise verdict.error from verdict.cause
             delay = self.retry.delay(attempt, verdict.retry_after)
             log.info(
                 "%s failed (%s); retry %d/%d in %.2f s", what, verdict.error, attempt, budget, delay
@@ -342,7 +382,7 @@ class Core:
 
     # -- the operations -------------------------------------------------------------------
 
-    def _stamped(self, flow: Flow[T]) -> Flow[tuple[T, float]]:
+    def _stamped(self, flow: Flow[T], inflight: list[bool] | None = None) -> Flow[tuple[T, float]]:
         """Run `flow`, and say when the server most likely handled its last request: the
         midpoint of that request's send and answer.
 
@@ -360,22 +400,70 @@ class Core:
                     return stop.value, (sent + self.clock.monotonic()) / 2
                 if isinstance(effect, Send):
                     sent = self.clock.monotonic()
+                if inflight is not None:
+                    inflight[0] = isinstance(effect, Send)
                 outcome = yield effect
+                if inflight is not None:
+                    inflight[0] = False
         finally:
             flow.close()
 
-    def submit(self, body: SubmitBody) -> Flow[Task]:
-        task, handled = yield from self._stamped(
-            self._send(
-                self.request(body.request),
-                what="submit",
-                idempotent=False,
-                parse=self._parse_task,
+    def _record(self, write: Callable[[Ledger], None], task_id: str | None = None) -> None:
+        """A ledger write after the POST: its failure must not lose the task in hand, so
+        it is logged, never raised (the row it could not move stays where it was, which
+        is always on the side of not paying twice)."""
+        if self.ledger is None:
+            return
+        try:
+            write(self.ledger)
+        except LedgerError as error:
+            log.warning("task %s: %s", task_id or "?", error)
+
+    def submit(self, body: SubmitBody, *, row: int | None = None) -> Flow[Task]:
+        """POST once (retried only where no task can exist), written ahead in the ledger.
+
+        `row` is a ledger row claimed for this submit (a batch job); without one a row is
+        made. A LedgerError here is raised before anything is sent.
+        """
+        if self.ledger is not None:
+            row = self.ledger.sending(row, base_url=str(self.base_url), **body.summary)
+        inflight = [False]
+        try:
+            task, handled = yield from self._stamped(
+                self._send(
+                    self.request(body.request),
+                    what="submit",
+                    idempotent=False,
+                    parse=self._parse_task,
+                ),
+                inflight,
             )
-        )
+        except BaseException as error:
+            self._record_unsent(_row(row) if self.ledger else None, error, sending=inflight[0])
+            raise
+        self._record(lambda ledger: ledger.submitted(_row(row), task.id, task.polling_url), task.id)
         task = attrs.evolve(task, handled_at=handled)
         log.info("submitted task %s", task.id)
         return task
+
+    def _record_unsent(self, row: int | None, error: BaseException, *, sending: bool) -> None:
+        """A submit that returned no task: uncertain where one may exist, else rejected."""
+        if row is None:
+            return
+        if isinstance(error, SubmitUncertainError):
+            uncertain, said = True, str(error)
+        elif isinstance(error, FluxCannyError):
+            uncertain, said = False, str(error)
+        else:  # Ctrl-C, a cancellation, a bug: what matters is whether the POST was out
+            kind = type(error).__name__
+            uncertain = sending
+            said = f"interrupted ({kind}) " + (
+                "while the submit was sent" if sending else "before sending"
+            )
+        if uncertain:
+            self._record(lambda ledger: ledger.uncertain(row, said))
+        else:
+            self._record(lambda ledger: ledger.rejected(row, said))
 
     def _parse_task(self, response: httpx.Response) -> Task:
         parsed = canny_post._parse_response(client=_PARSING, response=response)
@@ -458,6 +546,7 @@ class Core:
                 if result.is_ready:
                     if task.submitted_at is not None and self.poll.learn:
                         self.durations.observe(last_handled, handled - origin)
+                    self._record(lambda ledger: ledger.task_state(task.id, State.READY), task.id)
                     return result
                 self._raise_if_failed(result, task)
                 kind = result.status.casefold()
@@ -485,9 +574,20 @@ class Core:
             error.attach_task(task.id, task.polling_url)
             raise
 
-    @staticmethod
-    def _raise_if_failed(result: Result, task: Task) -> None:
+    def _raise_if_failed(self, result: Result, task: Task) -> None:
         kind = result.status.casefold()
+        gone = (
+            State.MODERATED
+            if kind in MODERATED
+            else State.FAILED
+            if kind in FINAL_FAILURES
+            else State.NOT_FOUND
+            if kind in NOT_FOUND
+            else None
+        )
+        if gone is not None:
+            said = f"{result.status}"
+            self._record(lambda ledger: ledger.task_state(task.id, gone, error=said), task.id)
         details = result.raw.get("details") or result.raw.get("result")
         args: dict[str, Any] = {
             "task_id": task.id,
@@ -521,10 +621,20 @@ class Core:
         """
         task = task or Task(id=result.id)
         try:
-            return (yield from self._download(result, task))
+            image = yield from self._download(result, task)
+        except SampleExpiredError as error:
+            said = str(error)
+            self._record(lambda ledger: ledger.task_state(task.id, State.EXPIRED, error=said))
+            error.attach_task(task.id, task.polling_url)
+            raise
         except FluxCannyError as error:
             error.attach_task(task.id, task.polling_url)
             raise
+        seed = image.seed
+        self._record(
+            lambda ledger: ledger.task_state(task.id, State.DOWNLOADED, seed=seed), task.id
+        )
+        return image
 
     def _download(self, result: Result, task: Task) -> Flow[GeneratedImage]:
         if not result.is_ready or not result.sample:
@@ -602,6 +712,8 @@ class Core:
             return (yield from self.download(result, task))
         except FluxCannyError as error:
             error.attach_task(task.id, task.polling_url)
+            said = " ".join(Exception.__str__(error).split())
+            self._record(lambda ledger: ledger.task_state(task.id, None, error=said), task.id)
             raise
         except BaseException as error:
             error.add_note(

@@ -90,6 +90,8 @@ class SubmitBody:
     #: the generated endpoint's request keywords (method, url, headers...), with the
     #: body as `content` in place of its `json`
     request: Mapping[str, Any]
+    #: what the ledger records of the request (never the image, never the key)
+    summary: Mapping[str, Any] = attrs.field(factory=dict)
 
     def __repr__(self) -> str:
         return f"SubmitBody(bytes={self.size})"
@@ -133,4 +135,5 @@ def submit_body(fields: Mapping[str, Any], image_base64: bytes) -> SubmitBody:
         content = BodyParts(parts)
         # httpx keeps an explicit Content-Length and does not fall back to chunked encoding.
         headers["Content-Length"] = str(len(content))
-    return SubmitBody({**request, "headers": headers, "content": content})
+    summary = {"prompt": fields.get("prompt"), "finetune_id": fields.get("finetune_id")}
+    return SubmitBody({**request, "headers": headers, "content": content}, summary)

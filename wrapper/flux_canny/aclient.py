@@ -14,8 +14,10 @@ from flux_canny_api.api.utility import (
 from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_finetunes_get
 
 from ._base import ClientBase
-from ._flow import Failed, Flow, Sleep, T, advance
+from ._flow import Failed, Flow, Sleep, T, advance, interrupt
+from ._wire import SubmitBody
 from .images import GeneratedImage
+from .ledger import Claim
 from .models import Result, Task
 
 __all__ = ["BFL_ACTIVE_TASK_LIMIT", "AsyncFluxCanny"]
@@ -40,9 +42,17 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
             return Failed(error)
 
     async def _run(self, flow: Flow[T]) -> T:
-        step = advance(flow, None)
-        while step.effect is not None:
-            step = advance(flow, await self._perform(step.effect))
+        try:
+            step = advance(flow, None)
+            while step.effect is not None:
+                try:
+                    outcome = await self._perform(step.effect)
+                except BaseException as error:  # cancelled: the flow records it, re-raises
+                    step = interrupt(flow, error)
+                else:
+                    step = advance(flow, outcome)
+        finally:
+            flow.close()
         result: T = step.value
         return result
 
@@ -57,6 +67,22 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
     ) -> Task:
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
         return await self._run(self._core.submit(body))
+
+    def prepare(
+        self,
+        *,
+        control_image: Any,
+        prompt: str,
+        finetune_id: str,
+        validate: bool | None = None,
+        **params: Any,
+    ) -> SubmitBody:
+        """Validate and encode with no network call (see FluxCanny.prepare)."""
+        return self._core.build_body(control_image, prompt, finetune_id, params, validate)
+
+    async def submit_prepared(self, body: SubmitBody, *, claim: Claim | None = None) -> Task:
+        """Submit a prepared body; `claim` is the ledger's claim on a named job (batches)."""
+        return await self._run(self._core.submit(body, row=claim.entry.row if claim else None))
 
     async def get_result(self, task: Task | str) -> Result:
         return await self._run(
@@ -154,23 +180,30 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         slots = asyncio.Semaphore(concurrency)
+        submits: set[asyncio.Future[Task]] = set()
+        finished: asyncio.Queue[tuple[int, GeneratedImage | Exception]] = asyncio.Queue()
 
-        async def one(index: int, job: dict[str, Any]) -> tuple[int, GeneratedImage | Exception]:
+        async def one(index: int, job: dict[str, Any]) -> None:
             try:
-                return index, await self._one_of_many(index, job, slots, on_submit)
+                outcome: GeneratedImage | Exception = await self._one_of_many(
+                    index, job, slots, on_submit, submits
+                )
             except Exception as error:  # one outcome per request; the caller sees them all
-                return index, error
+                outcome = error
+            finished.put_nowait((index, outcome))
 
-        running = {asyncio.ensure_future(one(i, dict(job))) for i, job in enumerate(requests)}
+        running = [asyncio.ensure_future(one(i, dict(job))) for i, job in enumerate(requests)]
         try:
-            while running:
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for finished in sorted((f.result() for f in done), key=lambda pair: pair[0]):
-                    yield finished
+            for _ in range(len(running)):
+                yield await finished.get()
         finally:
             for future in running:
                 future.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+            # A submit in flight is never cancelled by leaving early: its answer carries a
+            # task id that is paid for, and on_submit must see it.
+            if submits:
+                await asyncio.wait(submits)
 
     async def _one_of_many(
         self,
@@ -178,6 +211,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         job: dict[str, Any],
         slots: asyncio.Semaphore,
         on_submit: Callable[[int, Task], None] | None,
+        submits: set[asyncio.Future[Task]],
     ) -> GeneratedImage:
         timeout = job.pop("timeout", None)
         on_update = job.pop("on_update", None)
@@ -193,18 +227,41 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
                 image, prompt = job.pop("control_image", None), job.pop("prompt", None)
                 finetune_id = job.pop("finetune_id", None)
                 body = self._core.build_body(image, prompt, finetune_id, job, validate)
-                task = await self._run(self._core.submit(body))
+                task = await self._shielded_submit(body, submits, index, on_submit, job_on_submit)
                 del body
-                if on_submit is not None:
-                    on_submit(index, task)
-                if job_on_submit is not None:
-                    job_on_submit(task)
             result = await self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
         return await self._run(self._core.download(result, task))
+
+    async def _shielded_submit(
+        self,
+        body: SubmitBody,
+        submits: set[asyncio.Future[Task]],
+        index: int,
+        *callbacks: Any,
+    ) -> Task:
+        """Submit in a task of its own that a cancellation does not reach: once the POST
+        is out, its answer (a paid task id) is awaited and handed to the callbacks even
+        when the caller has stopped listening."""
+        submit = asyncio.ensure_future(self._run(self._core.submit(body)))
+        submits.add(submit)
+
+        def handed_over(done: asyncio.Future[Task]) -> None:
+            submits.discard(done)
+            if done.cancelled() or done.exception() is not None:
+                return
+            on_submit, job_on_submit = callbacks
+            if on_submit is not None:
+                on_submit(index, done.result())
+            if job_on_submit is not None:
+                job_on_submit(done.result())
+
+        submit.add_done_callback(handed_over)
+        return await asyncio.shield(submit)
 
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
+        self._close_ledger()
 
     async def __aenter__(self) -> Self:
         return self

@@ -13,8 +13,10 @@ from flux_canny_api.api.utility import (
 from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_finetunes_get
 
 from ._base import ClientBase
-from ._flow import Failed, Flow, Sleep, T, advance
+from ._flow import Failed, Flow, Sleep, T, advance, interrupt
+from ._wire import SubmitBody
 from .images import GeneratedImage
+from .ledger import Claim
 from .models import Result, Task
 
 __all__ = ["FluxCanny"]
@@ -41,9 +43,17 @@ class FluxCanny(ClientBase[httpx.Client]):
             return Failed(error)
 
     def _run(self, flow: Flow[T]) -> T:
-        step = advance(flow, None)
-        while step.effect is not None:
-            step = advance(flow, self._perform(step.effect))
+        try:
+            step = advance(flow, None)
+            while step.effect is not None:
+                try:
+                    outcome = self._perform(step.effect)
+                except BaseException as error:  # Ctrl-C: the flow records it, then re-raises
+                    step = interrupt(flow, error)
+                else:
+                    step = advance(flow, outcome)
+        finally:
+            flow.close()
         result: T = step.value
         return result
 
@@ -59,6 +69,23 @@ class FluxCanny(ClientBase[httpx.Client]):
         """Submit one generation; returns at once with the task id and polling URL."""
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
         return self._run(self._core.submit(body))
+
+    def prepare(
+        self,
+        *,
+        control_image: Any,
+        prompt: str,
+        finetune_id: str,
+        validate: bool | None = None,
+        **params: Any,
+    ) -> SubmitBody:
+        """Validate the parameters and encode the image, with no network call: bad input
+        fails here, before anything could be paid for."""
+        return self._core.build_body(control_image, prompt, finetune_id, params, validate)
+
+    def submit_prepared(self, body: SubmitBody, *, claim: Claim | None = None) -> Task:
+        """Submit a prepared body; `claim` is the ledger's claim on a named job (batches)."""
+        return self._run(self._core.submit(body, row=claim.entry.row if claim else None))
 
     def get_result(self, task: Task | str) -> Result:
         """One poll of a task (by Task or id); never raises on an unknown status."""
@@ -123,6 +150,7 @@ class FluxCanny(ClientBase[httpx.Client]):
     def close(self) -> None:
         if self._owns_http:
             self._http.close()
+        self._close_ledger()
 
     def __enter__(self) -> Self:
         return self

@@ -16,6 +16,7 @@ __all__ = [
     "FluxCannyError",
     "GenerationError",
     "ImageInputError",
+    "LedgerError",
     "ModerationError",
     "RateLimitError",
     "RequestValidationError",
@@ -72,8 +73,19 @@ class SubmitUncertainError(APIConnectionError):
     """The submit may have reached the server: a task may exist and may be billed.
 
     We do not retry, because a retry could pay twice. Check your recent tasks before
-    submitting again.
+    submitting again. `status_code` is set when the server answered with a 5xx (BFL's own
+    SDK never retries those on a POST either): the task may exist all the same.
     """
+
+    def __init__(self, message: str, *, status_code: int | None = None, body: Any = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+
+
+class LedgerError(FluxCannyError):
+    """The task ledger could not be read or written. Raised *before* any submit it would
+    have had to record, so nothing is paid for that could not be written down."""
 
 
 class APIStatusError(FluxCannyError):

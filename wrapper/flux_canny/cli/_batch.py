@@ -1,19 +1,21 @@
 """`batch`: many generations from a JSON-lines file, resumable, under the task cap.
 
-Every job is checked before the first submit, so a typo on line 900 costs nothing. Each
-submitted task id is written to a state file in the output folder at once; a rerun
-skips jobs whose image exists and resumes tasks already submitted instead of paying for
-them again.
+Every job is checked before the first submit, so a typo on line 900 costs nothing, and so
+is the output folder (writable, names within limits, room for the images). Each job goes
+through the ledger (`flux_canny.ledger`): claimed in a transaction, written down before
+its POST, resumed rather than paid for again on any rerun. A job whose submit may have
+created a task without telling us is reported `uncertain` and never guessed about.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import hashlib
 import json
-import os
 import re
+import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,22 +25,35 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..aclient import BFL_ACTIVE_TASK_LIMIT
-from ..errors import ImageInputError, SampleExpiredError, TaskNotFoundError
-from ..images import GeneratedImage, inspect_image, read_image_file
-from ..journal import Journal
+from ..aclient import BFL_ACTIVE_TASK_LIMIT, AsyncFluxCanny
+from ..errors import (
+    FluxCannyError,
+    ImageInputError,
+    LedgerError,
+    RequestValidationError,
+    SubmitUncertainError,
+)
+from ..images import inspect_image, read_image_file
+from ..ledger import GONE, Claim, ClaimKind, Entry, Ledger, State, import_old_batch_file
 from ..models import Task
 from ..validation import default_validator
 from ._exit import EXIT_ERROR, EXIT_INTERRUPTED, BadInput, one_line, outcome_word
 from ._options import IMAGE_FIELD, ApiSettings, api_options, make_async_client, settings_from
-from ._outputs import extension_for, requested_format
+from ._outputs import (
+    ImageKept,
+    extension_for,
+    finish_kept,
+    name_problem,
+    probe_folder,
+    requested_format,
+    save_paid,
+    space_problem,
+)
 from ._progress import BatchProgress, stderr_console
 
 __all__ = ["batch"]
 
-STATE_FILE = ".flux-canny-batch.jsonl"
 _NAME = re.compile(r"^[\w][\w.-]{0,127}$")
-_FINAL_FAILURES = frozenset({"moderated", "failed", "error"})
 
 
 @attrs.frozen
@@ -47,14 +62,16 @@ class Job:
     name: str
     fields: Mapping[str, Any]
     output: Path
-    #: a task submitted by an earlier run, to resume rather than pay for again
-    resume: Task | None = None
+    #: the request as the server would see it: every field and the image's bytes
+    request_hash: str = ""
+    #: a rough size of the image it will make, for the free-space check
+    expected_bytes: int = 0
 
 
 @attrs.define
 class Outcome:
     job: Job
-    status: str  # ok, skipped, or a failure word (moderated, failed, timeout...)
+    status: str  # ok, skipped, uncertain, changed, busy, kept, or a failure word
     task_id: str | None = None
     path: Path | None = None
     error: str | None = None
@@ -66,6 +83,14 @@ class Outcome:
 def _default_name(line: int, job: Mapping[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:8]
     return f"{line:04d}-{digest}"
+
+
+def _request_hash(body: Mapping[str, Any], image: bytes) -> str:
+    """Fields and image bytes: a job whose prompt or picture changed is a changed job."""
+    fields = {k: v for k, v in body.items() if k != IMAGE_FIELD}
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode())
+    digest.update(hashlib.sha256(image).digest())
+    return digest.hexdigest()
 
 
 def _check_job(line: int, raw: str, base: Path, out_dir: Path) -> tuple[Job | None, list[str]]:
@@ -86,12 +111,16 @@ def _check_job(line: int, raw: str, base: Path, out_dir: Path) -> tuple[Job | No
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         problems.append(f"line {line}: unknown field {field!r}{hint}")
     image = job.get(IMAGE_FIELD)
+    data = b""
+    pixels = 0
     if not isinstance(image, str) or not image:
         problems.append(f"line {line}: {IMAGE_FIELD} must be the path of an image file")
     else:
         path = (base / image).resolve()
         try:
-            inspect_image(read_image_file(path))
+            data = read_image_file(path)
+            info = inspect_image(data)
+            pixels = info.width * info.height
         except ImageInputError as unreadable:
             problems.append(f"line {line}: {unreadable}")
         job[IMAGE_FIELD] = str(path)
@@ -103,8 +132,22 @@ def _check_job(line: int, raw: str, base: Path, out_dir: Path) -> tuple[Job | No
         return None, problems
     body = validator.normalise({**params, IMAGE_FIELD: ""})
     body[IMAGE_FIELD] = job[IMAGE_FIELD]
-    output = out_dir / f"{name}{extension_for(requested_format(body))}"
-    return Job(line=line, name=str(name), fields=body, output=output), []
+    fmt = requested_format(body)
+    output = out_dir / f"{name}{extension_for(fmt)}"
+    too_long = name_problem(output)
+    if too_long is not None:
+        return None, [f"line {line}: {too_long}"]
+    return (
+        Job(
+            line=line,
+            name=str(name),
+            fields=body,
+            output=output,
+            request_hash=_request_hash(body, data),
+            expected_bytes=pixels * (3 if fmt == "png" else 1),
+        ),
+        [],
+    )
 
 
 def read_jobs(jobs_file: Path, out_dir: Path) -> tuple[list[Job], list[str]]:
@@ -132,155 +175,273 @@ def read_jobs(jobs_file: Path, out_dir: Path) -> tuple[list[Job], list[str]]:
     return jobs, problems
 
 
-# -- the state file: which task each job became ------------------------------------------------
-
-
-class BatchState:
-    """Append-only JSON lines in the output folder: job name → task, and outcomes."""
-
-    def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / STATE_FILE
-
-    def load(self) -> dict[str, dict[str, Any]]:
-        known: dict[str, dict[str, Any]] = {}
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return known
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # cut short by a crash
-            if isinstance(record, dict) and isinstance(record.get("name"), str):
-                known.setdefault(record["name"], {}).update(record)
-        return known
-
-    def append(self, **record: Any) -> None:
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line.encode("utf-8"))
-        finally:
-            os.close(fd)
-
-
-def _plan(jobs: list[Job], state: BatchState) -> tuple[list[Job], list[Outcome]]:
-    """Jobs to run (resuming known tasks) and jobs already done."""
-    known = state.load()
-    to_run: list[Job] = []
-    skipped: list[Outcome] = []
-    for job in jobs:
-        record = known.get(job.name, {})
-        if job.output.exists():
-            skipped.append(Outcome(job, "skipped", record.get("task_id"), job.output))
-            continue
-        task_id = record.get("task_id")
-        status = record.get("status", "submitted")
-        if task_id and status not in _FINAL_FAILURES and status != "stale":
-            job = attrs.evolve(job, resume=Task(id=task_id, polling_url=record.get("polling_url")))
-        to_run.append(job)
-    return to_run, skipped
-
-
 # -- running ---------------------------------------------------------------------------------
+
+#: how long Ctrl-C / SIGTERM waits for submits in flight to answer, so their ids are kept
+INTERRUPT_GRACE = 10.0
 
 
 class _Runner:
+    """Every job through the ledger: claimed, written ahead, resumed, never paid twice."""
+
     def __init__(
         self,
         settings: ApiSettings,
-        state: BatchState,
+        ledger: Ledger,
+        scope: str,
         progress: BatchProgress,
         *,
         concurrency: int,
         timeout: float,
+        resubmit_uncertain: bool,
+        regenerate_changed: bool,
     ) -> None:
         self.settings = settings
-        self.state = state
+        self.ledger = ledger
+        self.scope = scope
         self.progress = progress
         self.concurrency = concurrency
         self.timeout = timeout
-        # the batch state file holds the task ids too: a journal failure is ignored
-        self.journal = Journal(on_error=lambda error: None)
-        self.task_ids: dict[str, str] = {}
+        self.resubmit_uncertain = resubmit_uncertain
+        self.regenerate_changed = regenerate_changed
+        self.outcomes: dict[str, Outcome] = {}
+        self.stopping = False
+        self.interrupted = False
+        self._submits: set[asyncio.Future[Task]] = set()
+        self._hurry = asyncio.Event()
 
-    def _submitted(self, job: Job, task: Task) -> None:
-        self.task_ids[job.name] = task.id
-        self.state.append(
-            name=job.name,
-            task_id=task.id,
-            polling_url=task.polling_url,
+    # -- one job ----------------------------------------------------------------------------------
+
+    def _claim(self, job: Job) -> Claim:
+        return self.ledger.claim(
+            self.scope,
+            job.name,
+            request_hash=job.request_hash,
             base_url=self.settings.base_url,
-            status="submitted",
-        )
-        self.journal.record_submit(
-            task.id,
-            polling_url=task.polling_url,
-            base_url=self.settings.base_url,
+            output=str(job.output.absolute()),
             prompt=job.fields.get("prompt"),
             finetune_id=job.fields.get("finetune_id"),
-            output=job.output,
+            resubmit_uncertain=self.resubmit_uncertain,
+            regenerate_changed=self.regenerate_changed,
         )
-        self.progress.started()
 
-    def _finish(self, job: Job, outcome: GeneratedImage | Exception) -> Outcome:
-        task_id = job.resume.id if job.resume else self.task_ids.get(job.name)
-        if isinstance(outcome, GeneratedImage):
-            try:
-                path = outcome.save(job.output, overwrite=False)
-            except OSError as error:
-                outcome = error
+    async def _job(self, flux: AsyncFluxCanny, slots: asyncio.Semaphore, job: Job) -> None:
+        async with slots:
+            if self.stopping:
+                return
+            outcome = await self._run_job(flux, job)
+        self.outcomes[job.name] = outcome
+        failed = None if outcome.status in _SETTLED else (outcome.error or outcome.status)
+        self.progress.finished(job.name, failed, was_active=outcome.task_id is not None)
+
+    async def _run_job(self, flux: AsyncFluxCanny, job: Job) -> Outcome:
+        if job.output.exists():
+            known = self.ledger.job(self.scope, job.name)
+            if known is None or known.request_hash is None:
+                return Outcome(job, "skipped", known.task_id if known else None, job.output)
+        notes: list[str] = []
+        for _ in range(2):  # a resumed task found gone is submitted afresh, once
+            claim = self._claim(job)
+            entry = claim.entry
+            if claim.kind == ClaimKind.DONE:
+                return Outcome(job, "skipped", entry.task_id, job.output)
+            if claim.kind == ClaimKind.CHANGED:
+                return Outcome(
+                    job,
+                    "changed",
+                    entry.task_id,
+                    job.output,
+                    "the job's request differs from the one that made its image; "
+                    "--regenerate-changed pays for a new one",
+                )
+            if claim.kind == ClaimKind.UNCERTAIN:
+                return Outcome(
+                    job,
+                    "uncertain",
+                    None,
+                    None,
+                    f"an earlier submit may have created a task ({entry.error}); check your "
+                    "recent tasks, then rerun with --resubmit-uncertain to submit it again",
+                )
+            if claim.kind == ClaimKind.BUSY:
+                return Outcome(
+                    job,
+                    "busy",
+                    entry.task_id,
+                    None,
+                    f"another flux-canny process (pid {entry.pid}) is working on this job",
+                )
+            if claim.kind == ClaimKind.KEPT:
+                return self._from_kept(job, entry)
+            replaced = claim.replaced
+            if claim.kind == ClaimKind.RESUME:
+                assert entry.task_id is not None
+                task = Task(id=entry.task_id, polling_url=entry.polling_url)
+                self.progress.started()
             else:
-                self.state.append(name=job.name, task_id=task_id, status="ready")
-                if task_id:
-                    self.journal.record_outcome(task_id, "ready", output=path.resolve())
-                self.progress.finished(job.name, None)
-                return Outcome(job, "ok", task_id, path)
-        task_id = task_id or getattr(outcome, "task_id", None)
-        status = outcome_word(outcome)
-        if job.resume is not None and isinstance(outcome, SampleExpiredError | TaskNotFoundError):
-            status = "stale"  # the old task cannot be fetched any more: submit afresh
-        self.state.append(name=job.name, task_id=task_id, status=status, error=one_line(outcome))
-        if task_id:
-            self.journal.record_outcome(task_id, status, error=one_line(outcome))
-        was_active = task_id is not None
-        self.progress.finished(job.name, one_line(outcome), was_active=was_active)
-        return Outcome(job, status, task_id, None, one_line(outcome))
+                if replaced is not None and replaced.task_id and replaced.state in GONE:
+                    notes.append(
+                        f"its earlier task {replaced.task_id} is gone ({replaced.state}); "
+                        "submitted again"
+                    )
+                try:
+                    submitted = await self._submit(flux, job, claim)
+                except FluxCannyError as error:
+                    return Outcome(job, _submit_word(error), error.task_id, None, one_line(error))
+                if submitted is None:
+                    return Outcome(job, "not started")
+                task = submitted
+            overwrite = (
+                replaced is not None
+                and replaced.state == State.DOWNLOADED
+                and replaced.output == str(job.output.absolute())
+            )
+            outcome = await self._finish(flux, job, task, overwrite=overwrite)
+            gone = outcome.status in ("expired", "not found")
+            if not (claim.kind == ClaimKind.RESUME and gone):
+                outcome.error = "; ".join([*notes, *([outcome.error] if outcome.error else [])])
+                outcome.error = outcome.error or None
+                return outcome
+            notes.append(f"resumed task {task.id} was gone ({outcome.status})")
+        return outcome
+
+    async def _submit(self, flux: AsyncFluxCanny, job: Job, claim: Claim) -> Task | None:
+        try:
+            body = flux.prepare(**{**job.fields, IMAGE_FIELD: Path(job.fields[IMAGE_FIELD])})
+        except BaseException:
+            self.ledger.release(claim.entry.row)
+            raise
+        if self.stopping:
+            self.ledger.release(claim.entry.row)
+            return None
+        # its own task, out of reach of a cancellation: once sent, its answer is a paid id
+        submit = asyncio.ensure_future(flux.submit_prepared(body, claim=claim))
+        self._submits.add(submit)
+        submit.add_done_callback(self._submits.discard)
+        del body
+        task = await asyncio.shield(submit)
+        self.progress.started()
+        return task
+
+    async def _finish(
+        self, flux: AsyncFluxCanny, job: Job, task: Task, *, overwrite: bool
+    ) -> Outcome:
+        try:
+            image = await flux.resume(task, timeout=self.timeout)
+        except FluxCannyError as error:
+            return Outcome(job, outcome_word(error), task.id, None, one_line(error))
+        try:
+            path = save_paid(image, job.output, self.ledger, overwrite=overwrite)
+        except FileExistsError:
+            return Outcome(
+                job,
+                "error",
+                task.id,
+                None,
+                f"{job.output} appeared meanwhile; the image was not written over it "
+                f"(`flux-canny result {task.id} -o OTHER` fetches it)",
+            )
+        except ImageKept as kept:
+            return Outcome(job, "kept", task.id, kept.kept, kept.format_message())
+        return Outcome(job, "ok", task.id, path)
+
+    def _from_kept(self, job: Job, entry: Entry) -> Outcome:
+        try:
+            path = finish_kept(entry, job.output, self.ledger, overwrite=False)
+        except (OSError, LedgerError) as error:
+            return Outcome(
+                job,
+                "kept",
+                entry.task_id,
+                Path(entry.kept_at or ""),
+                f"still cannot write {job.output} ({one_line(error)}); the image stays at "
+                f"{entry.kept_at}",
+            )
+        return Outcome(job, "ok", entry.task_id, path, "written from the image kept earlier")
+
+    # -- the whole batch, and stopping it ---------------------------------------------------
 
     async def run(self, jobs: list[Job]) -> list[Outcome]:
-        outcomes: dict[str, Outcome] = {}
-        async with make_async_client(self.settings, wait_timeout=self.timeout) as flux:
-            for job in jobs:
-                if job.resume is not None:
-                    self.progress.started()
-            pending = jobs
-            while pending:
-                requests = [
-                    {"task": job.resume, "timeout": self.timeout}
-                    if job.resume is not None
-                    else {
-                        **job.fields,
-                        "control_image": Path(job.fields[IMAGE_FIELD]),
-                        "timeout": self.timeout,
-                    }
-                    for job in pending
-                ]
+        loop = asyncio.get_running_loop()
+        async with make_async_client(
+            self.settings, wait_timeout=self.timeout, ledger=self.ledger
+        ) as flux:
+            slots = asyncio.Semaphore(self.concurrency)
+            everything = asyncio.ensure_future(
+                asyncio.gather(*(self._job(flux, slots, job) for job in jobs))
+            )
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.stop, everything)
+            try:
+                await everything
+            except asyncio.CancelledError:
+                if not self.interrupted:
+                    raise
+                await self._settle_submits()
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError, RuntimeError):
+                        loop.remove_signal_handler(sig)
+        return [self.outcomes.get(job.name) or self._unfinished(job) for job in jobs]
 
-                def submitted(index: int, task: Task, batch: list[Job] = pending) -> None:
-                    self._submitted(batch[index], task)
+    def stop(self, everything: asyncio.Future[Any]) -> None:
+        """First Ctrl-C / SIGTERM: no new submits, the rest wind down; second: hurry."""
+        if self.interrupted:
+            self._hurry.set()
+            return
+        self.interrupted = self.stopping = True
+        everything.cancel()
 
-                async for index, outcome in flux.iter_many(
-                    requests, concurrency=self.concurrency, on_submit=submitted
-                ):
-                    outcomes[pending[index].name] = self._finish(pending[index], outcome)
-                pending = [
-                    attrs.evolve(o.job, resume=None)
-                    for o in outcomes.values()
-                    if o.status == "stale" and o.job.resume is not None
-                ]
-                self.progress.total += len(pending)
-        return [outcomes[job.name] for job in jobs]
+    async def _settle_submits(self) -> None:
+        """Give submits in flight a moment to answer, so their task ids are recorded;
+        the ledger marks the ones cut short uncertain."""
+        if self._submits:
+            hurry = asyncio.ensure_future(self._hurry.wait())
+            answered = asyncio.ensure_future(asyncio.wait(set(self._submits)))
+            await asyncio.wait(
+                {answered, hurry}, timeout=INTERRUPT_GRACE, return_when=asyncio.FIRST_COMPLETED
+            )
+            hurry.cancel()
+            answered.cancel()
+            for submit in list(self._submits):
+                submit.cancel()
+            await asyncio.gather(*self._submits, return_exceptions=True)
+        self.ledger.release_mine()
+
+    def _unfinished(self, job: Job) -> Outcome:
+        """What an interrupted job's row says: running, uncertain, or never started."""
+        entry = self.ledger.job(self.scope, job.name)
+        if entry is None or entry.state in (State.CLAIMED, State.REJECTED):
+            return Outcome(job, "not started")
+        if entry.state in (State.SENDING, State.UNCERTAIN):
+            return Outcome(
+                job,
+                "uncertain",
+                None,
+                None,
+                "interrupted while its submit was in flight; a task may exist",
+            )
+        if entry.task_id and entry.state in (State.SUBMITTED, State.READY):
+            return Outcome(
+                job,
+                "interrupted",
+                entry.task_id,
+                None,
+                "its task is recorded: run the same command again to resume it",
+            )
+        return Outcome(job, entry.state, entry.task_id, None, entry.error)
+
+
+_SETTLED = frozenset({"ok", "skipped"})
+
+
+def _submit_word(error: FluxCannyError) -> str:
+    if isinstance(error, SubmitUncertainError):
+        return "uncertain"
+    if isinstance(error, RequestValidationError | ImageInputError):
+        return "invalid"
+    return "rejected"
 
 
 def _summary(outcomes: list[Outcome], *, as_json: bool) -> None:
@@ -328,8 +489,9 @@ Examples:
   flux-canny batch jobs.jsonl -o out/
   flux-canny batch jobs.jsonl -o out/ --concurrency 8 --json > summary.jsonl
 \b
-Exit status: 0 when every job has its image, 1 when any job failed, 2 when the
-jobs file has problems (nothing is submitted), 130 when interrupted."""
+Exit status: 0 when every job has its image, 1 when any job failed or is
+uncertain, 2 when the jobs file or the output folder has problems (nothing is
+submitted), 130 when interrupted."""
 )
 @click.argument("jobs_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
@@ -337,7 +499,7 @@ jobs file has problems (nothing is submitted), 130 when interrupted."""
     "--output-dir",
     type=click.Path(path_type=Path, file_okay=False),
     required=True,
-    help="Folder for the images (and the batch's state file).",
+    help="Folder for the images.",
 )
 @click.option(
     "--concurrency",
@@ -348,6 +510,17 @@ jobs file has problems (nothing is submitted), 130 when interrupted."""
 )
 @click.option(
     "--skip-invalid", is_flag=True, help="Run the valid jobs even if some lines have problems."
+)
+@click.option(
+    "--resubmit-uncertain",
+    is_flag=True,
+    help="Submit again the jobs whose earlier submit may have created a task (it may be "
+    "paid twice: check your recent tasks first).",
+)
+@click.option(
+    "--regenerate-changed",
+    is_flag=True,
+    help="Pay for a new image for jobs whose request changed since their image was made.",
 )
 @click.option(
     "--timeout",
@@ -364,6 +537,8 @@ def batch(
     output_dir: Path,
     concurrency: int,
     skip_invalid: bool,
+    resubmit_uncertain: bool,
+    regenerate_changed: bool,
     timeout: float,
     as_json: bool,
     quiet: bool,
@@ -371,9 +546,11 @@ def batch(
 ) -> None:
     """Run every job in JOBS_FILE, writing each image into OUTPUT_DIR.
 
-    A failing job does not stop the others. Rerunning the same command skips jobs whose
-    image exists and resumes tasks that were submitted but not downloaded, so an
-    interrupted batch never pays twice for a job.
+    A failing job does not stop the others. Every submit is written to the task ledger
+    before it is sent, so rerunning the same command never pays twice for a job: it skips
+    jobs whose image exists, resumes tasks already submitted (whatever stopped them), and
+    reports submits whose answer never arrived as `uncertain` instead of guessing.
+    Two runs on one folder share the work; neither submits a job the other has.
     """
     settings = settings_from(values)
     settings.key()  # a missing key is bad input, found before anything else
@@ -389,30 +566,88 @@ def batch(
                 f"{len(problems)} problem(s) in {jobs_file}; nothing was submitted "
                 "(fix them, or pass --skip-invalid to run the valid jobs)"
             )
-    output_dir.mkdir(parents=True, exist_ok=True)
-    state = BatchState(output_dir)
-    to_run, skipped = _plan(jobs, state)
-    if skipped and not quiet:
-        console.print(
-            f"{len(skipped)} job(s) already have their image; skipping them", markup=False
-        )
-    resumed = sum(1 for job in to_run if job.resume is not None)
-    if resumed and not quiet:
-        console.print(f"resuming {resumed} task(s) submitted by an earlier run", markup=False)
-    progress = BatchProgress(console, len(to_run), quiet=quiet)
-    runner = _Runner(settings, state, progress, concurrency=concurrency, timeout=timeout)
+    unwritable = probe_folder(output_dir)
+    if unwritable is not None:
+        raise BadInput(f"{unwritable}; nothing was submitted")
+    scope = str(output_dir.resolve())
+    ledger = Ledger()
     try:
-        with progress:
-            ran = asyncio.run(runner.run(to_run)) if to_run else []
-    except KeyboardInterrupt:
-        click.echo(
-            f"flux-canny: interrupted; {progress.active} task(s) still running are recorded in "
-            f"{state.path}. Run the same command again to resume them (nothing is submitted twice)",
-            err=True,
+        import_old_batch_file(ledger, output_dir, scope)
+        ledger.reap()
+        todo = [job for job in jobs if not job.output.exists()]
+        short = space_problem(output_dir, sum(job.expected_bytes for job in todo))
+        if short is not None:
+            raise BadInput(f"{short}; nothing was submitted")
+        outcomes = _run(
+            ledger,
+            scope,
+            jobs,
+            settings,
+            console,
+            concurrency=concurrency,
+            timeout=timeout,
+            quiet=quiet,
+            resubmit_uncertain=resubmit_uncertain,
+            regenerate_changed=regenerate_changed,
         )
-        raise SystemExit(EXIT_INTERRUPTED) from None
-    order = {job.name: i for i, job in enumerate(jobs)}
-    outcomes = sorted([*skipped, *ran], key=lambda o: order[o.job.name])
+    except LedgerError as error:
+        raise BadInput(f"{error}") from error
+    finally:
+        ledger.close()
+    interrupted = any(o.status in ("interrupted", "not started") for o in outcomes)
     _summary(outcomes, as_json=as_json)
-    if any(o.status not in ("ok", "skipped") for o in outcomes) or (problems and skip_invalid):
+    if interrupted:
+        _tell_interrupted(outcomes)
+        raise SystemExit(EXIT_INTERRUPTED)
+    if any(o.status not in _SETTLED for o in outcomes) or problems:
         raise SystemExit(EXIT_ERROR)
+
+
+def _run(
+    ledger: Ledger,
+    scope: str,
+    jobs: list[Job],
+    settings: ApiSettings,
+    console: Console,
+    *,
+    concurrency: int,
+    timeout: float,
+    quiet: bool,
+    resubmit_uncertain: bool,
+    regenerate_changed: bool,
+) -> list[Outcome]:
+    progress = BatchProgress(console, len(jobs), quiet=quiet)
+    runner = _Runner(
+        settings,
+        ledger,
+        scope,
+        progress,
+        concurrency=concurrency,
+        timeout=timeout,
+        resubmit_uncertain=resubmit_uncertain,
+        regenerate_changed=regenerate_changed,
+    )
+    with progress:
+        try:
+            return asyncio.run(runner.run(jobs))
+        except KeyboardInterrupt:  # no signal handlers (not the main thread): the rows say
+            return [runner.outcomes.get(job.name) or runner._unfinished(job) for job in jobs]
+
+
+def _tell_interrupted(outcomes: list[Outcome]) -> None:
+    """The truth after Ctrl-C: what runs, what may exist, what never started."""
+    running = sum(1 for o in outcomes if o.status == "interrupted")
+    uncertain = sum(1 for o in outcomes if o.status == "uncertain")
+    waiting = sum(1 for o in outcomes if o.status == "not started")
+    parts = [
+        f"{running} task(s) still running are recorded: run the same command again to "
+        "resume them (they are not submitted again)"
+    ]
+    if uncertain:
+        parts.append(
+            f"{uncertain} submit(s) were cut short and may have created tasks: they are "
+            "reported uncertain and not submitted again unless you pass --resubmit-uncertain"
+        )
+    if waiting:
+        parts.append(f"{waiting} job(s) were not started")
+    click.echo("flux-canny: interrupted; " + "; ".join(parts), err=True)

@@ -6,16 +6,38 @@ contradicts --output-format) is refused before the submit, not after the downloa
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import click
+
 from .._spec import packaged_spec
+from ..errors import LedgerError
+from ..images import GeneratedImage, write_atomic
+from ..ledger import Entry, Ledger, State
 from ._exit import BadInput
 from ._options import request_fields
 
-__all__ = ["FORMAT_FIELD", "check_writable", "extension_for", "infer_format", "requested_format"]
+__all__ = [
+    "FORMAT_FIELD",
+    "ImageKept",
+    "check_writable",
+    "extension_for",
+    "finish_kept",
+    "infer_format",
+    "name_problem",
+    "probe_folder",
+    "requested_format",
+    "safe_name",
+    "save_paid",
+    "space_problem",
+]
 
 FORMAT_FIELD = "output_format"
 _SUFFIXES = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp"}
@@ -79,3 +101,125 @@ def check_writable(output: Path, *, force: bool) -> None:
         raise BadInput(f"cannot write {output}: {existing.name} is not a directory")
     if not os.access(existing, os.W_OK):
         raise BadInput(f"cannot write to {existing}: permission denied")
+    for problem in (name_problem(output), probe_folder(existing)):
+        if problem is not None:
+            raise BadInput(problem)
+
+
+# -- checked before paying, kept after paying -----------------------------------------------------
+
+#: what write_atomic adds to a name for its temporary file: "." + name + ".XXXXXXXX.part"
+TEMP_NAME_EXTRA = 15
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_name(text: str) -> str:
+    """A file name made from server data (a task id): no separators, no dots first."""
+    return _UNSAFE.sub("_", text)[:100].lstrip(".") or "task"
+
+
+def name_problem(output: Path) -> str | None:
+    """Why `output`'s name (or its temporary twin) is too long for its file system."""
+    folder = Path(os.path.normpath(output.absolute())).parent
+    while not folder.exists():
+        folder = folder.parent
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    size = len(os.fsencode(output.name))
+    if size + TEMP_NAME_EXTRA > limit:
+        return (
+            f"the name {output.name[:40]}... is {size} bytes; with the temporary file's "
+            f"{TEMP_NAME_EXTRA} more it exceeds this file system's {limit}: shorten it"
+        )
+    return None
+
+
+def probe_folder(folder: Path) -> str | None:
+    """Try a real temporary file in `folder`: permissions alone do not tell (read-only
+    mounts, ACLs, quotas). Returns the reason it cannot be written, or None."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".flux-canny-probe.", dir=folder)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+            os.unlink(name)
+    except OSError as error:
+        return f"cannot write to {folder}: {error.strerror or error}"
+    return None
+
+
+def space_problem(folder: Path, needed: int) -> str | None:
+    """Whether the file system has room for about `needed` bytes, where the OS tells."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    if free < needed:
+        return f"{folder} has {free / 1e6:.1f} MB free; the images need about {needed / 1e6:.1f} MB"
+    return None
+
+
+class ImageKept(click.ClickException):
+    """The paid image could not be written where asked, and was kept next to the ledger."""
+
+    exit_code = 1
+
+    def __init__(self, target: Path, kept: Path | None, error: OSError, task_id: str) -> None:
+        self.target, self.kept, self.task_id = target, kept, task_id
+        where = (
+            f"the image was kept at {kept}; `flux-canny result {task_id}` (or the same batch "
+            "again) finishes it"
+            if kept is not None
+            else f"the task is recorded: `flux-canny result {task_id}` downloads it again"
+        )
+        super().__init__(f"could not write {target} ({error.strerror or error}); {where}")
+
+
+def save_paid(image: GeneratedImage, target: Path, ledger: Ledger, *, overwrite: bool) -> Path:
+    """Write a paid image to `target` and record it; never throw the image away.
+
+    If the final write fails (disk full, folder gone, permissions), the image goes next to
+    the ledger and the ledger's row says where; if even that fails, the row stays
+    `ready` so the task is downloaded again, never submitted again.
+    """
+    task_id = image.task_id or "unknown"
+    try:
+        path = image.save(target, overwrite=overwrite)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        keep = ledger.path.parent / "kept" / f"{safe_name(task_id)}{extension_for(image.format)}"
+        try:
+            image.save(keep, overwrite=True)
+        except OSError:
+            with contextlib.suppress(LedgerError):
+                ledger.task_state(task_id, State.READY, error=f"could not write {target}")
+            raise ImageKept(target, None, error, task_id) from error
+        with contextlib.suppress(LedgerError):
+            ledger.task_state(
+                task_id,
+                State.KEPT,
+                kept_at=str(keep),
+                output=str(target.absolute()),
+                error=f"could not write {target}: {error.strerror or error}",
+            )
+        raise ImageKept(target, keep, error, task_id) from error
+    with contextlib.suppress(LedgerError):
+        ledger.task_state(task_id, State.DOWNLOADED, output=str(path.absolute()), kept_at=None)
+    return path
+
+
+def finish_kept(entry: Entry, target: Path, ledger: Ledger, *, overwrite: bool) -> Path:
+    """Move an image kept by an earlier run to where it belongs (no network call)."""
+    assert entry.kept_at is not None
+    assert entry.task_id is not None
+    kept = Path(entry.kept_at)
+    data = kept.read_bytes()
+    path = write_atomic(target, data, overwrite=overwrite)
+    ledger.task_state(entry.task_id, State.DOWNLOADED, output=str(path.absolute()), kept_at=None)
+    kept.unlink(missing_ok=True)
+    return path

@@ -1,4 +1,4 @@
-"""`generate`, `result` and `tasks`: one task from submit to file, and the journal."""
+"""`generate`, `result` and `tasks`: one task from submit to file, and the ledger."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import attrs
 import click
 from rich.table import Table
 
-from ..errors import FluxCannyError, ImageInputError
+from ..errors import FluxCannyError, ImageInputError, LedgerError
 from ..images import GeneratedImage, inspect_image
-from ..journal import Journal
+from ..ledger import Ledger, State
 from ..models import Result, Task
-from ._exit import EXIT_INTERRUPTED, one_line, outcome_word, resume_command
+from ._exit import EXIT_INTERRUPTED, BadInput, resume_command
 from ._options import (
     ApiSettings,
     api_options,
@@ -26,7 +26,14 @@ from ._options import (
     request_options,
     settings_from,
 )
-from ._outputs import check_writable, extension_for, infer_format
+from ._outputs import (
+    check_writable,
+    extension_for,
+    finish_kept,
+    infer_format,
+    safe_name,
+    save_paid,
+)
 from ._progress import TaskProgress, stderr_console
 
 __all__ = ["generate", "result", "tasks"]
@@ -35,50 +42,35 @@ _DEFAULT_WAIT = 600.0
 
 
 class _TaskRun:
-    """One task's life in the CLI: journal records, timings, progress and the file."""
+    """One task's life in the CLI: ledger rows, timings, progress and the file."""
 
     def __init__(
         self,
         settings: ApiSettings,
+        ledger: Ledger,
         *,
         output: Path | None,
         force: bool,
         quiet: bool,
-        prompt: str | None = None,
-        finetune_id: str | None = None,
         task: Task | None = None,
     ) -> None:
         self.settings = settings
+        self.ledger = ledger
         self.output = output
         self.force = force
         self.console = stderr_console()
         self.progress = TaskProgress(self.console, quiet=quiet)
-        # never fatal: the task id is printed on stderr as well
-        self.journal = Journal(on_error=self._journal_failed)
-        self.prompt = prompt
-        self.finetune_id = finetune_id
         self.task = task
         self.started = time.monotonic()
         self.submitted_at: float | None = None
         self.ready_at: float | None = None
-        self._journal_broken = False
-
-    def _journal_failed(self, error: OSError) -> None:
-        if not self._journal_broken:
-            self._journal_broken = True
-            self.progress.note(f"warning: cannot write the task journal: {error}")
 
     def on_submit(self, task: Task) -> None:
         self.task = task
         self.submitted_at = time.monotonic()
-        self.journal.record_submit(
-            task.id,
-            polling_url=task.polling_url,
-            base_url=self.settings.base_url,
-            prompt=self.prompt,
-            finetune_id=self.finetune_id,
-            output=self.output.absolute() if self.output is not None else None,
-        )
+        if self.output is not None:
+            with contextlib.suppress(LedgerError):  # the id is on stderr as well
+                self.ledger.task_state(task.id, None, output=str(self.output.absolute()))
         self.progress.submitted(task)
 
     def on_update(self, result: Result) -> None:
@@ -94,10 +86,7 @@ class _TaskRun:
         )
 
     def failed(self, error: BaseException) -> None:
-        """Record the outcome; on Ctrl-C say how to resume and exit 130."""
-        if self.task is not None:
-            said = None if isinstance(error, KeyboardInterrupt) else one_line(error)
-            self.journal.record_outcome(self.task.id, outcome_word(error), error=said)
+        """On Ctrl-C say how to resume (or that the submit is uncertain) and exit 130."""
         if not isinstance(error, KeyboardInterrupt):
             if self.task is not None:
                 error.resume_hint = self.resume_hint()  # type: ignore[attr-defined]
@@ -105,7 +94,8 @@ class _TaskRun:
         if self.task is None:
             click.echo(
                 "flux-canny: interrupted before the submit was answered; a task may have been "
-                "created: check your BFL dashboard before submitting again",
+                "created. It is recorded as uncertain (`flux-canny tasks --status uncertain`): "
+                "check your recent tasks before submitting again",
                 err=True,
             )
         else:
@@ -120,22 +110,15 @@ class _TaskRun:
 
     def save(self, image: GeneratedImage) -> Path:
         assert self.task is not None
-        target = self.output or Path(f"flux-{self.task.id}{extension_for(image.format)}")
+        default = Path(f"flux-{safe_name(self.task.id)}{extension_for(image.format)}")
+        target = self.output or default
         try:
-            path = image.save(target, overwrite=self.force)
-        except OSError as error:
-            rescue = (
-                self.journal.path.parent
-                / "results"
-                / f"{self.task.id}{extension_for(image.format)}"
-            )
-            image.save(rescue, overwrite=True)
-            self.journal.record_outcome(self.task.id, "ready", output=rescue, seed=image.seed)
-            raise click.ClickException(
-                f"could not write {target} ({one_line(error)}); the image was kept at {rescue}"
+            return save_paid(image, target, self.ledger, overwrite=self.force)
+        except FileExistsError:
+            raise BadInput(
+                f"{target} exists; pass --force to overwrite it, or -o another path "
+                f"(`flux-canny result {self.task.id} -o OTHER` fetches the image again)"
             ) from None
-        self.journal.record_outcome(self.task.id, "ready", output=path.resolve(), seed=image.seed)
-        return path
 
     def report(self, image: GeneratedImage, path: Path, *, as_json: bool) -> None:
         assert self.task is not None
@@ -248,15 +231,9 @@ def generate(
     if output is not None:
         check_writable(output, force=force)
     image_input = _control_image(control)
-    run = _TaskRun(
-        settings,
-        output=output,
-        force=force,
-        quiet=quiet or no_wait,
-        prompt=params.get("prompt"),
-        finetune_id=params.get("finetune_id"),
-    )
-    with make_client(settings, wait_timeout=timeout) as flux:
+    ledger = _open_ledger()
+    run = _TaskRun(settings, ledger, output=output, force=force, quiet=quiet or no_wait)
+    with ledger, make_client(settings, wait_timeout=timeout, ledger=ledger) as flux:
         if no_wait:
             try:
                 task = flux.submit(control_image=image_input, **params)
@@ -333,21 +310,31 @@ def result(
     The polling URL and the output path recorded when the task was submitted are used
     unless given here. Safe to run again after Ctrl-C or a timeout: it never submits.
     """
-    base_url_given = values.get("base_url") is not None
     settings = settings_from(values)
-    known = Journal().find(task_id)
+    ledger = _open_ledger()
+    known = ledger.find(task_id)
     if known is not None:
         polling_url = polling_url or known.polling_url
-        if output is None and known.output and known.status != "ready":
+        if output is None and known.output and known.state != State.DOWNLOADED:
             output = Path(known.output)
-        if not base_url_given and known.base_url and settings.base_url != known.base_url:
-            settings = ApiSettings(settings.api_key, known.base_url, settings.debug)
+        recorded = (known.base_url or "").rstrip("/")
+        if recorded and recorded != settings.base_url.rstrip("/"):
+            # the key goes only where the user points it, never where a record says
+            raise BadInput(
+                f"task {task_id} was submitted to {recorded}, not {settings.base_url}; "
+                f"pass --base-url {recorded} (or set BFL_BASE_URL) to resume it there"
+            )
     if output is not None:
         check_writable(output, force=force)
+    if known is not None and known.state == State.KEPT and known.kept_at:
+        target = output or Path(known.output or f"flux-{safe_name(task_id)}.img")
+        path = finish_kept(known, target, ledger, overwrite=force)
+        click.echo(str(path))
+        return
     task = Task(id=task_id, polling_url=polling_url)
-    run = _TaskRun(settings, output=output, force=force, quiet=quiet, task=task)
+    run = _TaskRun(settings, ledger, output=output, force=force, quiet=quiet, task=task)
     run.progress.note(f"waiting for task {task_id}")
-    with make_client(settings, wait_timeout=timeout) as flux, run.progress:
+    with ledger, make_client(settings, wait_timeout=timeout, ledger=ledger) as flux, run.progress:
         try:
             image = flux.resume(task, timeout=timeout, on_update=run.on_update)
         except (FluxCannyError, KeyboardInterrupt) as error:
@@ -361,36 +348,77 @@ def result(
     epilog="""\b
 Examples:
   flux-canny tasks
-  flux-canny tasks --limit 100 --json | jq 'select(.status != "ready")'"""
+  flux-canny tasks --status uncertain
+  flux-canny tasks --limit 100 --json | jq 'select(.state != "downloaded")'
+  flux-canny tasks --prune 30"""
 )
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@_JSON
-def tasks(limit: int, as_json: bool) -> None:
-    """List recently submitted tasks and how they ended (newest first).
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many of the newest tasks to show.",
+)
+@click.option(
+    "--status",
+    "states",
+    multiple=True,
+    type=click.Choice([str(s) for s in State]),
+    help="Only tasks in this state (repeatable); `uncertain` lists submits that may have "
+    "created a task whose id never arrived.",
+)
+@click.option(
+    "--prune",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="Forget finished tasks older than DAYS (unfinished ones are always kept).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per task.")
+def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: bool) -> None:
+    """List submitted tasks and how they ended (newest first), from the task ledger.
 
-    Tasks still marked submitted, interrupted or timeout may be waiting for you: fetch
-    them with `flux-canny result TASK_ID`.
+    Tasks still `submitted` or `ready` may be waiting for you: fetch them with
+    `flux-canny result TASK_ID`. `uncertain` submits may have created a task: check your
+    BFL dashboard before paying for them again.
     """
-    journal = Journal()
-    entries = journal.entries(limit)
+    ledger = _open_ledger()
+    with ledger:
+        if prune is not None:
+            gone = ledger.prune(prune * 86400)
+            click.echo(f"forgot {gone} finished task(s) older than {prune:g} day(s)", err=True)
+            return
+        ledger.reap()
+        entries = ledger.entries(limit, states=states or None)
     if as_json:
         for entry in entries:
-            click.echo(json.dumps(attrs.asdict(entry)))
+            record = attrs.asdict(entry)
+            record.pop("owner", None)
+            click.echo(json.dumps(record))
         return
     if not entries:
-        click.echo(f"no tasks recorded yet ({journal.path})", err=True)
+        click.echo(f"no tasks recorded yet ({ledger.path})", err=True)
         return
     table = Table(title=None, box=None, pad_edge=False)
-    for column in ("submitted", "task id", "status", "prompt", "output"):
+    for column in ("submitted", "task id", "state", "prompt", "output / note"):
         table.add_column(column, overflow="fold", no_wrap=column in ("submitted", "task id"))
     for entry in entries:
-        when = (
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.submitted_at))
-            if entry.submitted_at
-            else "?"
-        )
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created_at))
         prompt = (entry.prompt or "")[:40]
-        table.add_row(when, entry.id, entry.status, prompt, entry.output or "")
+        note = entry.kept_at or entry.output or entry.error or ""
+        if entry.state == State.UNCERTAIN:
+            note = f"may exist: {entry.error or 'the answer never arrived'}"
+        table.add_row(when, entry.task_id or "?", entry.state, prompt, note)
     from rich.console import Console
 
     Console(soft_wrap=True, highlight=False).print(table)
+
+
+def _open_ledger() -> Ledger:
+    """The ledger, checked before anything is paid for: unusable is bad input (exit 2)."""
+    ledger = Ledger()
+    try:
+        ledger.entries(1)
+    except LedgerError as error:
+        raise BadInput(str(error)) from error
+    return ledger

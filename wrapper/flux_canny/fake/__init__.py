@@ -45,6 +45,8 @@ class FakeBFL(_CoreFakeBFL):
         options.setdefault("api_key", next(iter(sorted(self.api_keys)), self.api_key))
         options.setdefault("transport", self.transport())
         options.setdefault("clock", self.clock)
+        # a fake's tasks cost nothing: they stay out of the user's ledger unless asked for
+        options.setdefault("ledger", False)
         return options
 
     def client(self, **options: Any) -> FluxCanny:
