@@ -7,8 +7,8 @@ import random
 
 import pytest
 from flux_canny.cli import _exit
-from flux_canny.ledger import OLD_BATCH_FILE, Ledger
 from flux_canny.cli._progress import BatchProgress
+from flux_canny.ledger import OLD_BATCH_FILE, Ledger
 from PIL import Image
 
 from ..conftest import make_image

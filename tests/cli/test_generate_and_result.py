@@ -227,9 +227,7 @@ def test_an_unreachable_api_exits_1(run, fake):
     assert len(ran.err.strip().splitlines()) == 1 and "Traceback" not in ran.err
 
 
-def test_an_unusable_ledger_is_bad_input_and_nothing_is_paid_for(
-    run, fake, workdir, monkeypatch
-):
+def test_an_unusable_ledger_is_bad_input_and_nothing_is_paid_for(run, fake, workdir, monkeypatch):
     (workdir / "blocked").write_text("")
     monkeypatch.setenv("FLUX_CANNY_STATE_DIR", str(workdir / "blocked" / "state"))
     ran = run(f"{GEN} -o castle.png")

@@ -138,6 +138,9 @@ class FakeBFL:
         self.pending_status = pending_status
         self.max_active_tasks = max_active_tasks
         self.retry_after = retry_after
+        #: seconds every submit's answer is held back after its task was created: the
+        #: window in which a crash or Ctrl-C leaves a paid task whose id never arrived
+        self.submit_latency = 0.0
         self.sample_ttl = sample_ttl
         self.delivery_base = delivery_base.rstrip("/")
         self.finetunes = list(finetunes)
@@ -252,6 +255,8 @@ class FakeBFL:
                 reply = Reply(self._drifted(path, self._route(request, key)))
                 if fault is not None:
                     reply = self._garble(reply, fault)
+                elif path == CANNY_PATH and self.submit_latency > 0:
+                    reply = Reply(reply.response, fault="slow", delay=self.submit_latency)
             self.requests[(request.method, path)] += 1
             self.records.append(
                 RequestRecord(

@@ -1,0 +1,233 @@
+"""The ledger: written before the POST, claims that exclude, rows never lost."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import stat
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import respx
+from flux_canny import FluxCanny, SubmitUncertainError
+from flux_canny.fake import FakeBFL, VirtualClock
+from flux_canny.ledger import ClaimKind, Ledger, State
+
+from ..conftest import BASE, KEY
+
+SUBMIT = f"{BASE}/v1/flux-pro-1.0-canny-finetuned"
+ARGS = {"prompt": "a castle", "finetune_id": "my-finetune"}
+
+
+def _claim(ledger, name="job", request_hash="h1", **options):
+    return ledger.claim("scope", name, request_hash=request_hash, base_url=BASE, **options)
+
+
+def test_the_row_is_written_before_the_post_leaves(tmp_path, png):
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    seen = []
+
+    def answer(request):
+        (row,) = Ledger(ledger.path).entries()  # another reader, mid-request
+        seen.append((row.state, row.task_id, row.prompt))
+        return httpx.Response(200, json={"id": "t1", "polling_url": f"{BASE}/v1/get_result?id=t1"})
+
+    with respx.mock(assert_all_called=False) as api, FluxCanny(api_key=KEY, ledger=ledger) as flux:
+        api.post(SUBMIT).mock(side_effect=answer)
+        task = flux.submit(control_image=png, **ARGS)
+    assert seen == [("sending", None, "a castle")]
+    (row,) = ledger.entries()
+    assert (row.state, row.task_id, row.polling_url) == ("submitted", "t1", task.polling_url)
+    assert stat.S_IMODE(ledger.path.stat().st_mode) == 0o600
+    assert KEY.encode() not in b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_a_lost_answer_leaves_an_uncertain_row_and_a_refusal_a_rejected_one(tmp_path, png):
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    with respx.mock() as api, FluxCanny(api_key=KEY, ledger=ledger) as flux:
+        api.post(SUBMIT).mock(side_effect=[httpx.ReadTimeout("slow"), httpx.Response(401)])
+        with pytest.raises(SubmitUncertainError):
+            flux.submit(control_image=png, **ARGS)
+        with pytest.raises(Exception, match="refused"):
+            flux.submit(control_image=png, **ARGS)
+    refused, lost = ledger.entries()
+    assert lost.state == "uncertain" and "ReadTimeout" in lost.error
+    assert refused.state == "rejected" and "401" in refused.error
+
+
+def test_ctrl_c_during_the_post_is_uncertain_and_the_flow_is_closed(tmp_path, png):
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    with respx.mock(assert_all_called=False) as api, FluxCanny(api_key=KEY, ledger=ledger) as flux:
+
+        def ctrl_c(request):
+            raise KeyboardInterrupt
+
+        api.post(SUBMIT).mock(side_effect=ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            flux.submit(control_image=png, **ARGS)
+    (row,) = ledger.entries()
+    assert row.state == "uncertain" and "KeyboardInterrupt" in row.error
+
+
+def test_a_generation_moves_its_row_to_downloaded(tmp_path, png):
+    fake = FakeBFL(clock=VirtualClock())
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    with fake.client(ledger=ledger) as flux:
+        image = flux.generate(control_image=png, **ARGS)
+    (row,) = ledger.entries()
+    assert (row.state, row.task_id, row.seed) == ("downloaded", image.task_id, image.seed)
+    fake.queue_outcomes("Content Moderated")
+    with fake.client(ledger=ledger) as flux, pytest.raises(Exception, match="Moderated"):
+        flux.generate(control_image=png, **ARGS)
+    assert ledger.entries()[0].state == "moderated"
+
+
+def test_claims_new_done_changed_and_resubmitted_after_gone(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    first = _claim(ledger, output=str(tmp_path / "job.png"))
+    assert first.kind == ClaimKind.NEW and first.entry.state == "claimed"
+    ledger.sending(first.entry.row)
+    ledger.submitted(first.entry.row, "t1", "https://api.us1.bfl.ai/v1/get_result?id=t1")
+    # a task exists: any rerun resumes it, never submits
+    assert _claim(ledger).kind == ClaimKind.RESUME
+    ledger.task_state("t1", State.DOWNLOADED, output=str(tmp_path / "job.png"))
+    (tmp_path / "job.png").write_bytes(b"image")
+    assert _claim(ledger).kind == ClaimKind.DONE
+    assert _claim(ledger, request_hash="h2").kind == ClaimKind.CHANGED
+    again = _claim(ledger, request_hash="h2", regenerate_changed=True)
+    assert again.kind == ClaimKind.NEW and again.replaced.task_id == "t1"
+    # a task known to be gone frees its job
+    ledger.sending(again.entry.row)
+    ledger.submitted(again.entry.row, "t2", None)
+    ledger.task_state("t2", State.EXPIRED)
+    third = _claim(ledger, request_hash="h2")
+    assert third.kind == ClaimKind.NEW and third.replaced.task_id == "t2"
+
+
+def test_a_live_owner_excludes_and_a_dead_one_leaves_uncertainty(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    mine, theirs = Ledger(path), Ledger(path)
+    claim = _claim(theirs)
+    theirs.sending(claim.entry.row)
+    assert _claim(mine).kind == ClaimKind.BUSY  # the other process is mid-POST
+    theirs.close()  # it dies without a word (its flock goes, as with kill -9)
+    dead = _claim(mine)
+    assert dead.kind == ClaimKind.UNCERTAIN and dead.entry.state == "uncertain"
+    assert _claim(mine).kind == ClaimKind.UNCERTAIN  # asked again: still not guessed
+    forced = _claim(mine, resubmit_uncertain=True)
+    assert forced.kind == ClaimKind.NEW and forced.replaced.state == "uncertain"
+    assert [e.state for e in mine.entries()][-1] == "abandoned"
+
+
+def test_a_claim_of_a_process_that_died_before_sending_is_free_again(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    mine, theirs = Ledger(path), Ledger(path)
+    _claim(theirs)
+    theirs.close()
+    assert _claim(mine).kind == ClaimKind.NEW
+    assert len(mine.entries()) == 0  # claims are not attempts
+
+
+_HOLD_A_CLAIM = """
+import sys, time
+from flux_canny.ledger import Ledger
+ledger = Ledger(sys.argv[1])
+claim = ledger.claim("scope", "job", request_hash="h", base_url="b")
+ledger.sending(claim.entry.row)
+print("sending", flush=True)
+time.sleep(60)
+"""
+
+
+def test_liveness_is_seen_across_processes_and_kill_9(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    other = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_A_CLAIM, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout.readline().strip() == "sending"
+        mine = Ledger(path)
+        assert _claim(mine).kind == ClaimKind.BUSY
+        other.kill()  # SIGKILL: no handler, no cleanup
+        other.wait(10)
+        assert _claim(mine).kind == ClaimKind.UNCERTAIN
+    finally:
+        other.kill()
+        other.wait(10)
+
+
+def test_prune_forgets_only_finished_rows(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    for state in ("downloaded", "submitted", "uncertain", "moderated"):
+        row = ledger.sending(prompt=state)
+        ledger.submitted(row, f"t-{state}", None)
+        ledger.task_state(f"t-{state}", State(state))
+    assert ledger.prune(older_than=0) == 2
+    assert {e.state for e in ledger.entries()} == {"submitted", "uncertain"}
+
+
+def test_the_old_journal_is_read_once(tmp_path):
+    old = tmp_path / "tasks.jsonl"
+    records = [
+        {"id": "a", "polling_url": "u", "base_url": BASE, "status": "submitted"},
+        {"id": "b", "status": "submitted"},
+        {"id": "b", "status": "ready", "output": "/x.png"},
+    ]
+    old.write_text("\n".join(json.dumps(r) for r in records) + "\n" + '{"id": "cut')
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    assert {(e.task_id, e.state) for e in ledger.entries()} == {
+        ("a", "submitted"),
+        ("b", "downloaded"),
+    }
+    assert not old.exists() and (tmp_path / "tasks.jsonl.imported").exists()
+
+
+def test_an_unusable_ledger_refuses_before_any_request(tmp_path, png):
+    (tmp_path / "file").write_text("")
+    with respx.mock(assert_all_called=False) as api:
+        route = api.post(SUBMIT).respond(200, json={"id": "t", "polling_url": "x"})
+        unusable = tmp_path / "file" / "ledger.sqlite3"
+        with (
+            FluxCanny(api_key=KEY, ledger=unusable) as flux,
+            pytest.raises(Exception, match="FLUX_CANNY_STATE_DIR") as caught,
+        ):
+            flux.submit(control_image=png, **ARGS)
+        assert route.call_count == 0
+    from flux_canny import FluxCannyError
+
+    assert isinstance(caught.value, FluxCannyError)
+
+
+def _writer(path, worker, count, prompt):
+    ledger = Ledger(path)
+    slowest = 0.0
+    for i in range(count):
+        started = time.perf_counter()
+        row = ledger.sending(prompt=prompt, finetune_id=f"{worker}")
+        ledger.submitted(row, f"{worker}-{i}", "https://api.us1.bfl.ai/v1/get_result")
+        slowest = max(slowest, (time.perf_counter() - started) / 2)
+    ledger.close()
+
+
+@pytest.mark.parametrize(("writers", "tasks"), [(8, 500)])
+def test_concurrent_writers_lose_no_row(tmp_path, writers, tasks):
+    path = tmp_path / "ledger.sqlite3"
+    prompt = "ein Schloß im Nebel, 城 " * 14  # 300 characters, not ASCII
+    context = multiprocessing.get_context("fork")
+    procs = [
+        context.Process(target=_writer, args=(path, w, tasks, prompt[:300])) for w in range(writers)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    entries = Ledger(path).entries()
+    assert len(entries) == writers * tasks
+    assert {e.task_id for e in entries} == {
+        f"{w}-{i}" for w in range(writers) for i in range(tasks)
+    }
+    assert {e.state for e in entries} == {"submitted"} and entries[0].prompt == prompt[:300]
