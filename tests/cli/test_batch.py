@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import random
+import signal
+from pathlib import Path
 
 import pytest
+from flux_canny import GeneratedImage
 from flux_canny.cli import _exit
 from flux_canny.cli._progress import BatchProgress
 from flux_canny.ledger import OLD_BATCH_FILE, Ledger
@@ -99,7 +104,7 @@ def test_an_interrupted_batch_resumes_its_tasks_without_paying_twice(
         original(self, name, error, was_active=was_active)
         finished.append(name)
         if len(finished) == 5:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, through the batch's handler
 
     with monkeypatch.context() as patch:
         patch.setattr(BatchProgress, "finished", interrupt_after_five)
@@ -208,3 +213,36 @@ def test_batch_bad_arguments(run, fake, workdir, command, message):
     _write_jobs(workdir, 1)
     ran = run(command)
     assert ran.code == _exit.EXIT_BAD_INPUT and message in ran.err and not fake.records
+
+
+def test_a_full_disk_keeps_the_paid_image_and_the_rerun_finishes_it(
+    run, fake, workdir, monkeypatch
+):
+    _write_jobs(workdir, 4)
+    save = GeneratedImage.save
+    out = workdir / "out"
+
+    def disk_full(self, path, *, overwrite=True):
+        if Path(path).absolute().parent == out:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(self, path, overwrite=overwrite)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(GeneratedImage, "save", disk_full)
+        ran = run("batch jobs.jsonl -o out --json")
+    assert ran.code == 1
+    summary = ran.json_lines()
+    assert {s["status"] for s in summary} == {"kept"}
+    assert all("No space left" in s["error"] and "kept at" in s["error"] for s in summary)
+    with Ledger() as ledger:
+        kept = [e for e in ledger.entries() if e.state == "kept"]
+    assert len(kept) == 4 and all(Path(e.kept_at).exists() for e in kept)
+    polls = fake.requests[("GET", "/v1/get_result")]
+    again = run("batch jobs.jsonl -o out --json")
+    assert again.code == 0, again.err
+    assert {s["status"] for s in again.json_lines()} == {"ok"}
+    assert len(_images(workdir)) == 4
+    # finished from the kept files: no task, no poll, no download
+    assert sum(fake.tasks_created.values()) == 4
+    assert fake.requests[("GET", "/v1/get_result")] == polls
+    assert not any(Path(e.kept_at).exists() for e in kept)

@@ -183,6 +183,11 @@ class FakeBFL:
         with self._lock:
             self._faults.extend(attrs.evolve(fault) for _ in range(count))
 
+    def clear_faults(self) -> None:
+        """Forget the faults not yet used: the outage is over."""
+        with self._lock:
+            self._faults.clear()
+
     def queue_outcomes(self, *statuses: str) -> None:
         """Final statuses for the next tasks, in order (default "Ready")."""
         with self._lock:
