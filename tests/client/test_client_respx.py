@@ -103,8 +103,11 @@ def test_generate_end_to_end_writes_a_valid_image(face, api, png, tmp_path, cloc
 )
 def test_final_statuses_raise_typed_errors_naming_the_task(face, api, png, status, error):
     api.post(SUBMIT).mock(return_value=accepted())
+    answers = iter([pending(0.5)])
     api.get(POLL).mock(
-        side_effect=[pending(0.5), httpx.Response(200, json={"id": "t1", "status": status})]
+        side_effect=lambda request: next(
+            answers, httpx.Response(200, json={"id": "t1", "status": status})
+        )
     )
     with pytest.raises(error) as caught:
         face().generate(control_image=png, **ARGS)
@@ -120,7 +123,8 @@ def test_unknown_statuses_keep_polling_and_are_logged(face, api, caplog):
     with caplog.at_level(logging.WARNING, "flux_canny"):
         result = face().wait(Task(id="t1", polling_url=f"{POLL}?id=t1"))
     assert result.is_ready and result.sample == SAMPLE
-    assert sum("does not list" in r.message for r in caplog.records) == 2
+    # "Generating" is a live status (not in the spec, seen in live runs): no warning
+    assert sum("does not list" in r.message for r in caplog.records) == 1
 
 
 def test_wait_timeout_carries_the_task_id_and_polling_url(face, api, clock):

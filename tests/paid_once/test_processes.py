@@ -48,6 +48,10 @@ def test_a_poll_outage_longer_than_the_wait_is_resumed_not_resubmitted(batch, se
     assert work.created() == 4 and {s["status"] for s in summary} == {"ok"}
 
 
+@pytest.mark.skipif(
+    "config.getoption('hypothesis_profile') != 'thorough'",
+    reason="the same path as the poll outage; run in make test-thorough",
+)
 def test_the_image_host_down_then_rerun(batch, server):
     work = batch(3)
     server.fake.fail_next(10_000, 503, path="/results/")
@@ -87,7 +91,7 @@ def test_two_processes_on_one_folder_share_the_jobs(batch, server):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_with_submits_in_flight_records_their_ids(batch, server, signum):
     work = batch(8)
-    server.fake.submit_latency = 1.0
+    server.fake.submit_latency = 0.6
     server.fake.task_duration = 5.0
     process = work.start("--concurrency", "4")
     _wait_for(lambda: work.created() >= 2)  # submits are in flight: their tasks exist

@@ -8,6 +8,7 @@ an httpx.Auth keeps that rule in one place for every request either client makes
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 from collections.abc import Generator, Iterable
 
 import httpx
@@ -15,19 +16,38 @@ import httpx
 DEFAULT_TRUSTED_HOSTS = ("*.bfl.ai",)
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost: the only places the key may go in clear."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 class HostPolicy:
-    """Which URLs may see the API key."""
+    """Which URLs may see the API key: the configured API origin (scheme, host and port),
+    and https on port 443 of the trusted host patterns. Nothing else, on any hop."""
 
     def __init__(self, base_url: httpx.URL, trusted_hosts: Iterable[str]) -> None:
-        self.base_host = base_url.host
+        self.base_host = base_url.host.lower()
         self.base_scheme = base_url.scheme
+        self.base_port = _port(base_url)
         self.patterns = tuple(h.lower() for h in trusted_hosts)
 
     def is_trusted(self, url: httpx.URL) -> bool:
         host = url.host.lower()
-        if host == self.base_host and url.scheme == self.base_scheme:
+        if (host, url.scheme, _port(url)) == (self.base_host, self.base_scheme, self.base_port):
             return True
-        if url.scheme != "https":
+        if url.scheme != "https" or _port(url) != 443:
             return False
         return any(
             fnmatch.fnmatchcase(host, p) or host == p.removeprefix("*.") for p in self.patterns

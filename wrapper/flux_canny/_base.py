@@ -13,12 +13,12 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from ._auth import DEFAULT_TRUSTED_HOSTS, HostPolicy, KeyAuth
+from ._auth import DEFAULT_TRUSTED_HOSTS, HostPolicy, KeyAuth, is_loopback
 from ._flow import Core
 from ._spec import packaged_spec
 from .clock import Clock, SystemClock
 from .conformance import ConformanceReport, ResponseChecker, wanted_from_env
-from .errors import FluxCannyError
+from .errors import ConfigurationError, FluxCannyError
 from .ledger import Ledger
 from .policy import DurationModel, PollPolicy, RetryPolicy
 from .validation import default_validator
@@ -84,9 +84,19 @@ class ClientBase(Generic[HttpT]):
         """`ledger`: where every submit is written down before it is sent (see
         `flux_canny.ledger`). The default is the user's ledger in FLUX_CANNY_STATE_DIR or the
         platform's state folder; a path or a Ledger chooses another; False records nothing."""
-        url = httpx.URL(base_url)
+        try:
+            url = httpx.URL(base_url)
+        except httpx.InvalidURL as error:
+            raise ConfigurationError(f"base_url {base_url!r} is not a URL: {error}") from error
         if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+            raise ConfigurationError(
+                f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL}, got {base_url!r}"
+            )
+        if url.scheme == "http" and not is_loopback(url.host):
+            raise ConfigurationError(
+                f"refusing to send the API key in clear text to {url.host}: use https "
+                "(plain http is allowed only to this machine, e.g. the mock-server)"
+            )
         hosts = HostPolicy(url, trusted_hosts)
         auth = KeyAuth(resolve_key(api_key), packaged_spec().security_header(), hosts)
         if check_responses is None:

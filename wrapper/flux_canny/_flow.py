@@ -19,6 +19,7 @@ import difflib
 import email.utils
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Container, Generator, Mapping
 from types import ModuleType
@@ -45,6 +46,7 @@ from .errors import (
     AuthenticationError,
     FluxCannyError,
     GenerationError,
+    InsufficientCreditsError,
     LedgerError,
     ModerationError,
     RateLimitError,
@@ -53,6 +55,7 @@ from .errors import (
     TaskNotFoundError,
     UntrustedURLError,
     WaitTimeoutError,
+    clean,
 )
 from .images import GeneratedImage, base64_control_image, sniff_format
 from .ledger import Ledger, State
@@ -64,6 +67,11 @@ log = logging.getLogger("flux_canny")
 T = TypeVar("T")
 
 _EXPIRED = frozenset({403, 404, 410})
+#: a task this client just submitted may be unknown to a regional store for a moment
+_NOT_FOUND_GRACE = 10.0
+_NOT_FOUND_POLLS = 3
+#: in-progress statuses the live API sends beyond the spec's enum (seen in live runs)
+_LIVE_IN_PROGRESS = ("reasoning", "generating")
 _SAFE_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # The generated parsers read one setting from their client: we want None, not a raise.
 _PARSING = Client(base_url="http://unused.invalid", raise_on_unexpected_status=False)
@@ -134,9 +142,11 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "-5", "nan", "inf": not a delay; our own backoff decides
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -147,15 +157,36 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 def _body_of(response: Any) -> Any:
     try:
         return json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.content[:500].decode("utf-8", "replace")
 
 
 def _status_verdict(response: Any, *, idempotent: bool, what: str) -> _Verdict | None:
     status = int(response.status_code)
-    if status < 400:
+    if status < 300:
         return None
     body = _body_of(response)
+    if status < 400:
+        where = response.headers.get("location", "elsewhere")
+        return _Verdict(
+            False,
+            APIStatusError(
+                f"{what}: the server redirected (HTTP {status}) to {clean(where)[:200]}; not "
+                "followed, since the API key would go with it. Check the base URL",
+                status_code=status,
+                body=body,
+            ),
+        )
+    if status == 402:
+        return _Verdict(
+            False,
+            InsufficientCreditsError(
+                f"{what}: out of credits (HTTP 402: {_detail_text(body)}); top up at "
+                "https://dashboard.bfl.ai, then submit again (no task was created)",
+                status_code=402,
+                body=body,
+            ),
+        )
     if status == 429:
         after = _retry_after(response.headers)
         return _Verdict(
@@ -179,13 +210,14 @@ def _status_verdict(response: Any, *, idempotent: bool, what: str) -> _Verdict |
             ),
         )
     if status == 422:
-        parsed = getattr(response, "parsed", None)
-        if not isinstance(parsed, HTTPValidationError):
+        parsed: HTTPValidationError | None
+        try:
             parsed = HTTPValidationError.from_dict(body) if isinstance(body, dict) else None
-        errors = list(body.get("detail", [])) if isinstance(body, dict) else []
-        summary = "; ".join(
-            f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in errors
-        )
+        except (KeyError, ValueError, TypeError, AttributeError):
+            parsed = None  # a string detail ("Invalid API key format"), seen live
+        detail = body.get("detail") if isinstance(body, dict) else body
+        errors = [e for e in detail if isinstance(e, dict)] if isinstance(detail, list) else []
+        summary = _detail_text(body)
         return _Verdict(
             False,
             APIValidationError(
@@ -219,6 +251,37 @@ def _status_verdict(response: Any, *, idempotent: bool, what: str) -> _Verdict |
 #: what a failed exchange can raise; anything else (a TypeError in a transport) is a bug,
 #: raised as it is rather than reported as a network failure
 _IO_ERRORS = (httpx.TransportError, httpx.DecodingError, _Malformed, OSError)
+
+
+def _task_shaped(response: Any) -> bool:
+    """A poll's error status that carries a final task body, as the live API sends them:
+    404 {"status": "Task not found"}, 422/503 {"status": "Error", "details": {...}}. They are
+    answers about the task, not failures of the request."""
+    status = int(response.status_code)
+    if status not in (404, 422, 503):
+        return False
+    body = _body_of(response)
+    if not isinstance(body, Mapping) or not isinstance(body.get("status"), str):
+        return False
+    kind = body["status"].casefold()
+    if status == 404:
+        return kind in NOT_FOUND
+    return kind in FINAL_FAILURES or kind in MODERATED
+
+
+def _detail_text(body: Any) -> str:
+    """The server's own words from an error body, whatever shape FastAPI gave them."""
+    detail = body.get("detail", body) if isinstance(body, Mapping) else body
+    if isinstance(detail, list):
+        parts = []
+        for entry in detail:
+            if isinstance(entry, Mapping):
+                where = ".".join(str(p) for p in entry.get("loc", []) if p != "body")
+                parts.append(f"{where or 'body'}: {entry.get('msg', entry)}")
+            else:
+                parts.append(str(entry))
+        detail = "; ".join(parts)
+    return clean(str(detail))[:500]
 
 
 def _failure_verdict(error: Exception, *, idempotent: bool, what: str) -> _Verdict:
@@ -329,7 +392,7 @@ class Core:
         what: str,
         idempotent: bool,
         parse: Callable[[Any], T],
-        accept: Container[int] = (),
+        accept: Container[int] | Callable[[Any], bool] = (),
         conform: bool = True,
     ) -> Flow[T]:
         failures = rate_limited = 0
@@ -340,14 +403,14 @@ class Core:
                 self._conform(effect, outcome)
             if isinstance(outcome, Failed):
                 verdict = _failure_verdict(outcome.error, idempotent=idempotent, what=what)
-            elif int(outcome.status_code) in accept:
+            elif accept(outcome) if callable(accept) else int(outcome.status_code) in accept:
                 return parse(outcome)
             else:
                 verdict = _status_verdict(outcome, idempotent=idempotent, what=what)
                 if verdict is None:
                     try:
                         return parse(outcome)
-                    except (_Malformed, ValueError, KeyError, TypeError) as exc:
+                    except (_Malformed, ValueError, KeyError, TypeError, RecursionError) as exc:
                         malformed = _Malformed(str(exc))
                         malformed.__cause__ = exc
                         verdict = _failure_verdict(malformed, idempotent=idempotent, what=what)
@@ -505,7 +568,11 @@ class Core:
 
         return (
             yield from self._send(
-                Send("GET", url), what=f"poll task {task.id}", idempotent=True, parse=parse
+                Send("GET", url),
+                what=f"poll task {task.id}",
+                idempotent=True,
+                parse=parse,
+                accept=_task_shaped,
             )
         )
 
@@ -533,6 +600,7 @@ class Core:
         last_pending: float | None = None
         last_handled: float | None = None
         unknown_seen: set[str] = set()
+        not_found = 0
         try:
             while True:
                 if deadline is not None:
@@ -548,9 +616,17 @@ class Core:
                         self.durations.observe(last_handled, handled - origin)
                     self._record(lambda ledger: ledger.task_state(task.id, State.READY), task.id)
                     return result
-                self._raise_if_failed(result, task)
                 kind = result.status.casefold()
-                if kind != PENDING and kind not in unknown_seen:
+                fresh = task.submitted_at is not None and now - started < _NOT_FOUND_GRACE
+                if kind in NOT_FOUND and fresh and not_found < _NOT_FOUND_POLLS:
+                    # another region's store may not know a brand-new task for a moment
+                    not_found += 1
+                else:
+                    self._raise_if_failed(result, task)
+                if (
+                    kind not in (PENDING, *NOT_FOUND, *_LIVE_IN_PROGRESS)
+                    and kind not in unknown_seen
+                ):
                     unknown_seen.add(kind)
                     log.warning(
                         "task %s reports status %r, which the spec does not list; "
@@ -588,7 +664,7 @@ class Core:
         if gone is not None:
             said = f"{result.status}"
             self._record(lambda ledger: ledger.task_state(task.id, gone, error=said), task.id)
-        details = result.raw.get("details") or result.raw.get("result")
+        details = clean(str(result.raw.get("details") or result.raw.get("result")))[:500]
         args: dict[str, Any] = {
             "task_id": task.id,
             "polling_url": task.polling_url,
@@ -638,8 +714,13 @@ class Core:
 
     def _download(self, result: Result, task: Task) -> Flow[GeneratedImage]:
         if not result.is_ready or not result.sample:
-            raise ValueError(
-                f"task {result.id} has no image to download (status {result.status!r})"
+            raise GenerationError(
+                f"task {task.id} has no image to download (status {clean(result.status)!r}, "
+                "no result.sample in the answer)",
+                task_id=task.id,
+                polling_url=task.polling_url,
+                status=result.status,
+                result=result,
             )
         sample: str = result.sample
         seed = result.seed

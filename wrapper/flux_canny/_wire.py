@@ -76,6 +76,8 @@ class Send:
             "url": self.url,
             "auth": auth if self.with_key else None,
             **self.options,
+            # never, whatever the http_client says: a redirect would carry the key along
+            "follow_redirects": False,
         }
         content = kwargs.get("content")
         if asynchronous and isinstance(content, BodyParts):

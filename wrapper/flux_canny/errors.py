@@ -6,6 +6,7 @@ task is never lost to an exception. No message ever contains the API key.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
@@ -13,9 +14,11 @@ __all__ = [
     "APIStatusError",
     "APIValidationError",
     "AuthenticationError",
+    "ConfigurationError",
     "FluxCannyError",
     "GenerationError",
     "ImageInputError",
+    "InsufficientCreditsError",
     "LedgerError",
     "ModerationError",
     "RateLimitError",
@@ -27,6 +30,14 @@ __all__ = [
     "UntrustedURLError",
     "WaitTimeoutError",
 ]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """Server words made safe for a terminal: no escape sequences, no control characters."""
+    return _CONTROL.sub("?", text)
 
 
 class FluxCannyError(Exception):
@@ -55,6 +66,10 @@ class RequestValidationError(FluxCannyError, ValueError):
         self.errors = errors
         parts = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in errors]
         super().__init__("invalid request, nothing was sent: " + "; ".join(parts))
+
+
+class ConfigurationError(FluxCannyError, ValueError):
+    """A setting cannot work (a base URL that is not one, or that would expose the key)."""
 
 
 class ImageInputError(FluxCannyError, ValueError):
@@ -110,6 +125,11 @@ class APIValidationError(APIStatusError):
 
 class AuthenticationError(APIStatusError):
     """The API key was missing or refused (HTTP 401/403)."""
+
+
+class InsufficientCreditsError(APIStatusError):
+    """HTTP 402: the account is out of credits. Never retried: top up, then submit again
+    (no task was created)."""
 
 
 class RateLimitError(APIStatusError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,7 +77,12 @@ class Result:
         progress = body.get("progress")
         fraction = None
         if isinstance(progress, int | float) and not isinstance(progress, bool):
-            fraction = float(progress)
+            try:
+                fraction = float(progress)
+            except OverflowError:  # an integer beyond any float
+                fraction = None
+            if fraction is not None and not math.isfinite(fraction):
+                fraction = None  # NaN, Infinity: no information
         return cls(
             id=body["id"] if isinstance(body.get("id"), str) else task_id,
             status=body["status"],

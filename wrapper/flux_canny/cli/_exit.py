@@ -14,6 +14,7 @@ import click
 from .._base import DEFAULT_BASE_URL, MissingAPIKeyError
 from ..errors import (
     APIStatusError,
+    ConfigurationError,
     FluxCannyError,
     ImageInputError,
     ModerationError,
@@ -72,7 +73,11 @@ def exit_code_for(error: BaseException) -> int:
         return int(error.exit_code)
     if isinstance(
         error,
-        RequestValidationError | ImageInputError | MissingAPIKeyError | FileExistsError,
+        RequestValidationError
+        | ImageInputError
+        | MissingAPIKeyError
+        | ConfigurationError
+        | FileExistsError,
     ):
         return EXIT_BAD_INPUT
     if isinstance(error, WaitTimeoutError):
