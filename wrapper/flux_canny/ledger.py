@@ -274,9 +274,14 @@ class Ledger:
             )
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode=WAL")
+            # both need the write lock: skipped when another process already did them, so
+            # writers opening at once do not queue behind one another
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
+            known = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'tasks_created'"
+            if db.execute(known).fetchone() is None:
+                db.executescript(_SCHEMA)
             self._owner.hold()
         except (OSError, sqlite3.Error) as error:
             raise self._error("cannot open", error) from error
