@@ -16,6 +16,7 @@ import httpx
 from ._auth import DEFAULT_TRUSTED_HOSTS, HostPolicy, KeyAuth, is_loopback
 from ._flow import Core
 from ._spec import packaged_spec
+from ._wire import SubmitBody
 from .clock import Clock, SystemClock
 from .conformance import ConformanceReport, ResponseChecker, wanted_from_env
 from .errors import ConfigurationError, FluxCannyError
@@ -123,6 +124,19 @@ class ClientBase(Generic[HttpT]):
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else self._new_http(transport, timeout)
         self._auth = auth  # sent per request: a client passed in is used, not altered
+
+    def prepare(
+        self,
+        *,
+        control_image: Any,
+        prompt: str,
+        finetune_id: str,
+        validate: bool | None = None,
+        **params: Any,
+    ) -> SubmitBody:
+        """Validate the parameters and encode the image, with no network call: bad input
+        fails here, before anything could be paid for. Send it with `submit_prepared`."""
+        return self._core.build_body(control_image, prompt, finetune_id, params, validate)
 
     @property
     def ledger(self) -> Ledger | None:

@@ -68,18 +68,6 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
         return await self._run(self._core.submit(body))
 
-    def prepare(
-        self,
-        *,
-        control_image: Any,
-        prompt: str,
-        finetune_id: str,
-        validate: bool | None = None,
-        **params: Any,
-    ) -> SubmitBody:
-        """Validate and encode with no network call (see FluxCanny.prepare)."""
-        return self._core.build_body(control_image, prompt, finetune_id, params, validate)
-
     async def submit_prepared(self, body: SubmitBody, *, claim: Claim | None = None) -> Task:
         """Submit a prepared body; `claim` is the ledger's claim on a named job (batches)."""
         return await self._run(self._core.submit(body, row=claim.entry.row if claim else None))

@@ -70,19 +70,6 @@ class FluxCanny(ClientBase[httpx.Client]):
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
         return self._run(self._core.submit(body))
 
-    def prepare(
-        self,
-        *,
-        control_image: Any,
-        prompt: str,
-        finetune_id: str,
-        validate: bool | None = None,
-        **params: Any,
-    ) -> SubmitBody:
-        """Validate the parameters and encode the image, with no network call: bad input
-        fails here, before anything could be paid for."""
-        return self._core.build_body(control_image, prompt, finetune_id, params, validate)
-
     def submit_prepared(self, body: SubmitBody, *, claim: Claim | None = None) -> Task:
         """Submit a prepared body; `claim` is the ledger's claim on a named job (batches)."""
         return self._run(self._core.submit(body, row=claim.entry.row if claim else None))
