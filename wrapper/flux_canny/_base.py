@@ -124,6 +124,8 @@ class ClientBase(Generic[HttpT]):
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else self._new_http(transport, timeout)
         self._auth = auth  # sent per request: a client passed in is used, not altered
+        #: async submits that run shielded from cancellation (see AsyncFluxCanny.aclose)
+        self._submits_in_flight: set[Any] = set()
 
     def prepare(
         self,

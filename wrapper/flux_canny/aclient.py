@@ -232,6 +232,8 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         when the caller has stopped listening."""
         submit = asyncio.ensure_future(self._run(self._core.submit(body)))
         submits.add(submit)
+        self._submits_in_flight.add(submit)
+        submit.add_done_callback(self._submits_in_flight.discard)
 
         def handed_over(done: asyncio.Future[Task]) -> None:
             submits.discard(done)
@@ -247,6 +249,10 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         return await asyncio.shield(submit)
 
     async def aclose(self) -> None:
+        """Close, after the submits still in flight have answered: their ids are paid for
+        (a caller that left an iter_many loop early has not seen them yet)."""
+        if self._submits_in_flight:
+            await asyncio.wait(set(self._submits_in_flight))
         if self._owns_http:
             await self._http.aclose()
         self._close_ledger()
