@@ -12,7 +12,7 @@ import attrs
 import pytest
 from flux_canny.fake import FakeBFL, FakeServer
 
-from ..conftest import make_image
+from ..cli.test_batch import _write_jobs
 
 KEY = "test-key"
 
@@ -102,7 +102,7 @@ class Batch:
         statuses = {s["name"]: s["status"] for s in summary}
         uncertain = {name for name, status in statuses.items() if status == "uncertain"}
         assert self.created() <= self.count, err
-        assert self.images() | uncertain == {f"job{i:02d}" for i in range(self.count)}, summary
+        assert self.images() | uncertain == {f"job{i:03d}" for i in range(self.count)}, summary
         assert not self.images() & uncertain
         assert code == (1 if uncertain else 0), err
         return summary
@@ -111,20 +111,7 @@ class Batch:
 @pytest.fixture
 def batch(tmp_path, server):
     def make(count: int = 6) -> Batch:
-        edges = tmp_path / "edges"
-        edges.mkdir(exist_ok=True)
-        lines = []
-        for i in range(count):
-            (edges / f"c{i}.png").write_bytes(make_image("PNG", (40 + i, 32)))
-            job = {
-                "name": f"job{i:02d}",
-                "control_image": f"edges/c{i}.png",
-                "prompt": f"castle {i}",
-                "finetune_id": "my-finetune",
-                "seed": i,
-            }
-            lines.append(json.dumps(job))
-        (tmp_path / "jobs.jsonl").write_text("\n".join(lines) + "\n")
+        _write_jobs(tmp_path, count)  # job000..., as the in-process batch tests write them
         return Batch(tmp_path, server, count)
 
     return make

@@ -143,7 +143,7 @@ def test_a_name_too_long_for_the_file_system_is_refused_before_paying(batch, ser
     work = batch(1)
     jobs = work.root / "jobs.jsonl"
     # 120 two-byte letters: a legal job name, but 240 bytes + ".jpg" + the temp name's 15
-    jobs.write_text(jobs.read_text().replace('"job00"', '"' + "é" * 120 + '"'))
+    jobs.write_text(jobs.read_text().replace('"job000"', '"' + "é" * 120 + '"'))
     code, _, err = work.run()
     assert code == 2 and "exceeds this file system" in err
     assert not server.fake.records

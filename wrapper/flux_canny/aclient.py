@@ -66,11 +66,35 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         **params: Any,
     ) -> Task:
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
-        return await self._run(self._core.submit(body))
+        return await asyncio.shield(self._start_submit(body))
 
     async def submit_prepared(self, body: SubmitBody, *, claim: Claim | None = None) -> Task:
-        """Submit a prepared body; `claim` is the ledger's claim on a named job (batches)."""
-        return await self._run(self._core.submit(body, row=claim.entry.row if claim else None))
+        """Submit a prepared body; `claim` is the ledger's claim on a named job (batches).
+
+        Cancelling the caller does not cancel the POST: its answer is a paid task id, which
+        the ledger records; `settle_submits()` (and `aclose()`) wait for it."""
+        row = claim.entry.row if claim else None
+        return await asyncio.shield(self._start_submit(body, row))
+
+    def _start_submit(self, body: SubmitBody, row: int | None = None) -> asyncio.Future[Task]:
+        """The POST as a task of its own, out of reach of the caller's cancellation."""
+        submit = asyncio.ensure_future(self._run(self._core.submit(body, row=row)))
+        self._submits_in_flight.add(submit)
+        submit.add_done_callback(self._submits_in_flight.discard)
+        return submit
+
+    async def settle_submits(self, timeout: float | None = None) -> None:
+        """Wait for the submits still in flight (each answer is a paid task id the ledger
+        records). After `timeout` seconds, or if this wait is itself cancelled, the rest
+        are cancelled, and the ledger marks them uncertain: sent, answer never read."""
+        pending = set(self._submits_in_flight)
+        try:
+            if pending:
+                await asyncio.wait(pending, timeout=timeout)
+        finally:
+            for submit in pending:
+                submit.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def get_result(self, task: Task | str) -> Result:
         return await self._run(
@@ -168,13 +192,12 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         slots = asyncio.Semaphore(concurrency)
-        submits: set[asyncio.Future[Task]] = set()
         finished: asyncio.Queue[tuple[int, GeneratedImage | Exception]] = asyncio.Queue()
 
         async def one(index: int, job: dict[str, Any]) -> None:
             try:
                 outcome: GeneratedImage | Exception = await self._one_of_many(
-                    index, job, slots, on_submit, submits
+                    index, job, slots, on_submit
                 )
             except Exception as error:  # one outcome per request; the caller sees them all
                 outcome = error
@@ -190,8 +213,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
             await asyncio.gather(*running, return_exceptions=True)
             # A submit in flight is never cancelled by leaving early: its answer carries a
             # task id that is paid for, and on_submit must see it.
-            if submits:
-                await asyncio.wait(submits)
+            await self.settle_submits()
 
     async def _one_of_many(
         self,
@@ -199,7 +221,6 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         job: dict[str, Any],
         slots: asyncio.Semaphore,
         on_submit: Callable[[int, Task], None] | None,
-        submits: set[asyncio.Future[Task]],
     ) -> GeneratedImage:
         timeout = job.pop("timeout", None)
         on_update = job.pop("on_update", None)
@@ -215,44 +236,27 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
                 image, prompt = job.pop("control_image", None), job.pop("prompt", None)
                 finetune_id = job.pop("finetune_id", None)
                 body = self._core.build_body(image, prompt, finetune_id, job, validate)
-                task = await self._shielded_submit(body, submits, index, on_submit, job_on_submit)
+                submit = self._start_submit(body)
                 del body
+
+                def handed_over(done: asyncio.Future[Task]) -> None:
+                    # runs even when this job was cancelled meanwhile: the id is paid for
+                    if done.cancelled() or done.exception() is not None:
+                        return
+                    if on_submit is not None:
+                        on_submit(index, done.result())
+                    if job_on_submit is not None:
+                        job_on_submit(done.result())
+
+                submit.add_done_callback(handed_over)
+                task = await asyncio.shield(submit)
             result = await self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
         return await self._run(self._core.download(result, task))
-
-    async def _shielded_submit(
-        self,
-        body: SubmitBody,
-        submits: set[asyncio.Future[Task]],
-        index: int,
-        *callbacks: Any,
-    ) -> Task:
-        """Submit in a task of its own that a cancellation does not reach: once the POST
-        is out, its answer (a paid task id) is awaited and handed to the callbacks even
-        when the caller has stopped listening."""
-        submit = asyncio.ensure_future(self._run(self._core.submit(body)))
-        submits.add(submit)
-        self._submits_in_flight.add(submit)
-        submit.add_done_callback(self._submits_in_flight.discard)
-
-        def handed_over(done: asyncio.Future[Task]) -> None:
-            submits.discard(done)
-            if done.cancelled() or done.exception() is not None:
-                return
-            on_submit, job_on_submit = callbacks
-            if on_submit is not None:
-                on_submit(index, done.result())
-            if job_on_submit is not None:
-                job_on_submit(done.result())
-
-        submit.add_done_callback(handed_over)
-        return await asyncio.shield(submit)
 
     async def aclose(self) -> None:
         """Close, after the submits still in flight have answered: their ids are paid for
         (a caller that left an iter_many loop early has not seen them yet)."""
-        if self._submits_in_flight:
-            await asyncio.wait(set(self._submits_in_flight))
+        await self.settle_submits()
         if self._owns_http:
             await self._http.aclose()
         self._close_ledger()

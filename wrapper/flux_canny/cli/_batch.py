@@ -207,7 +207,6 @@ class _Runner:
         self.outcomes: dict[str, Outcome] = {}
         self.stopping = False
         self.interrupted = False
-        self._submits: set[asyncio.Future[Task]] = set()
         self._hurry = asyncio.Event()
 
     # -- one job ----------------------------------------------------------------------------------
@@ -314,12 +313,9 @@ class _Runner:
         if self.stopping:
             self.ledger.release(claim.entry.row)
             return None
-        # its own task, out of reach of a cancellation: once sent, its answer is a paid id
-        submit = asyncio.ensure_future(flux.submit_prepared(body, claim=claim))
-        self._submits.add(submit)
-        submit.add_done_callback(self._submits.discard)
+        submitting = flux.submit_prepared(body, claim=claim)  # shielded from cancellation
         del body
-        task = await asyncio.shield(submit)
+        task = await submitting
         self.progress.started()
         return task
 
@@ -378,7 +374,7 @@ class _Runner:
             except asyncio.CancelledError:
                 if not self.interrupted:
                     raise
-                await self._settle_submits()
+                await self._settle_submits(flux)
             finally:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -393,20 +389,15 @@ class _Runner:
         self.interrupted = self.stopping = True
         everything.cancel()
 
-    async def _settle_submits(self) -> None:
-        """Give submits in flight a moment to answer, so their task ids are recorded;
-        the ledger marks the ones cut short uncertain."""
-        if self._submits:
-            hurry = asyncio.ensure_future(self._hurry.wait())
-            answered = asyncio.ensure_future(asyncio.wait(set(self._submits)))
-            await asyncio.wait(
-                {answered, hurry}, timeout=INTERRUPT_GRACE, return_when=asyncio.FIRST_COMPLETED
-            )
-            hurry.cancel()
-            answered.cancel()
-            for submit in list(self._submits):
-                submit.cancel()
-            await asyncio.gather(*self._submits, return_exceptions=True)
+    async def _settle_submits(self, flux: AsyncFluxCanny) -> None:
+        """Give submits in flight a moment to answer, so their task ids are recorded; a
+        second signal cuts it short. The ledger marks the ones cut short uncertain."""
+        settling = asyncio.ensure_future(flux.settle_submits(INTERRUPT_GRACE))
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        await asyncio.wait({settling, hurry}, return_when=asyncio.FIRST_COMPLETED)
+        hurry.cancel()
+        settling.cancel()  # if still waiting: its cleanup cancels what is left
+        await asyncio.gather(settling, hurry, return_exceptions=True)
         self.ledger.release_mine()
 
     def _unfinished(self, job: Job) -> Outcome:

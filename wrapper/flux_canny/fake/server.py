@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket
 import threading
 import time
@@ -13,6 +12,7 @@ from typing import Any, Self
 
 import httpx
 
+from .._auth import is_loopback
 from .core import FakeBFL, WebhookDelivery
 
 __all__ = ["FakeServer"]
@@ -21,13 +21,7 @@ _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "content-enc
 
 
 def _is_loopback(url: str) -> bool:
-    host = httpx.URL(url).host
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(httpx.URL(url).host)
 
 
 class _Handler(BaseHTTPRequestHandler):
