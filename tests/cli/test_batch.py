@@ -246,3 +246,17 @@ def test_a_full_disk_keeps_the_paid_image_and_the_rerun_finishes_it(
     assert sum(fake.tasks_created.values()) == 4
     assert fake.requests[("GET", "/v1/get_result")] == polls
     assert not any(Path(e.kept_at).exists() for e in kept)
+
+
+def test_the_name_check_knows_exactly_what_write_atomic_adds(tmp_path):
+    from flux_canny.cli._outputs import name_problem
+    from flux_canny.images import TEMP_NAME_EXTRA, write_atomic
+
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    longest = tmp_path / ("x" * (limit - TEMP_NAME_EXTRA))
+    assert name_problem(longest) is None
+    write_atomic(longest, b"fits")
+    too_long = tmp_path / ("y" * (limit - TEMP_NAME_EXTRA + 1))
+    assert name_problem(too_long) is not None
+    with pytest.raises(OSError, match="too long"):
+        write_atomic(too_long, b"does not")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PIXELS",
+    "TEMP_NAME_EXTRA",
     "GeneratedImage",
     "ImageInfo",
     "base64_control_image",
@@ -283,6 +284,12 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+_TEMP_SUFFIX = ".part"
+#: bytes write_atomic's temporary name adds to the target's: "." + name + "." + 8 random
+#: characters (tempfile's) + ".part"; a name within NAME_MAX less this is writable
+TEMP_NAME_EXTRA = 2 + 8 + len(_TEMP_SUFFIX)
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> Path:
     """Write through a temporary file in the same folder, fsynced, then renamed into place.
 
@@ -292,7 +299,9 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:

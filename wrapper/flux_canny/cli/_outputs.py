@@ -19,9 +19,9 @@ import click
 
 from .._spec import packaged_spec
 from ..errors import LedgerError
-from ..images import GeneratedImage, write_atomic
+from ..images import TEMP_NAME_EXTRA, GeneratedImage, write_atomic
 from ..ledger import Entry, Ledger, State
-from ._exit import BadInput
+from ._exit import EXIT_ERROR, BadInput
 from ._options import request_fields
 
 __all__ = [
@@ -108,8 +108,6 @@ def check_writable(output: Path, *, force: bool) -> None:
 
 # -- checked before paying, kept after paying -----------------------------------------------------
 
-#: what write_atomic adds to a name for its temporary file: "." + name + ".XXXXXXXX.part"
-TEMP_NAME_EXTRA = 15
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -166,7 +164,7 @@ def space_problem(folder: Path, needed: int) -> str | None:
 class ImageKept(click.ClickException):
     """The paid image could not be written where asked, and was kept next to the ledger."""
 
-    exit_code = 1
+    exit_code = EXIT_ERROR
 
     def __init__(self, target: Path, kept: Path | None, error: OSError, task_id: str) -> None:
         self.target, self.kept, self.task_id = target, kept, task_id
