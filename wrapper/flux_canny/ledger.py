@@ -264,29 +264,49 @@ class Ledger:
             return self._db
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # create it private before SQLite does; its -wal and -shm files follow its mode
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            db = sqlite3.connect(
-                self.path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            db.row_factory = sqlite3.Row
-            db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            # both need the write lock: skipped when another process already did them, so
-            # writers opening at once do not queue behind one another
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            known = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'tasks_created'"
-            if db.execute(known).fetchone() is None:
-                db.executescript(_SCHEMA)
+            with self._opening():
+                db = self._open()
             self._owner.hold()
         except (OSError, sqlite3.Error) as error:
             raise self._error("cannot open", error) from error
         self._db = db
         _import_old_journal(self)
+        return db
+
+    @contextlib.contextmanager
+    def _opening(self) -> Iterator[None]:
+        """Processes opening the ledger at once take turns on a kernel lock: the first one
+        creates the file, switches it to WAL and makes the schema, and the rest find it
+        done. Without this they met in SQLite's busy handler, whose naps grow to 100 ms:
+        opening took up to 1.5 s with eight processes starting together."""
+        if fcntl is None:  # pragma: no cover - SQLite's busy timeout does the waiting
+            yield
+            return
+        with open(self.path.with_name(self.path.name + ".open-lock"), "ab") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def _open(self) -> sqlite3.Connection:
+        # create it private before SQLite does; its -wal and -shm files follow its mode
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        db = sqlite3.connect(
+            self.path,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        db.row_factory = sqlite3.Row
+        db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        # both need the write lock: skipped when another process already did them
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        known = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'tasks_created'"
+        if db.execute(known).fetchone() is None:
+            db.executescript(_SCHEMA)
         return db
 
     def _error(self, doing: str, error: BaseException) -> LedgerError:
@@ -297,7 +317,15 @@ class Ledger:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: writers queue on the busy timeout, none is lost."""
+        """One IMMEDIATE transaction: writers queue on the busy timeout, none is lost.
+
+        SQLite's busy handler is kept on purpose. Measured with 8 processes x 500 tasks on
+        2 cores, it gives p99 under 1 ms, though about 12 writes in 8,000 wait 0.3-1.9 s
+        when its naps have grown to 100 ms. Three replacements each made it worse:
+        - naps capped at 4 ms: p99 27-55 ms;
+        - 20 ms rounds: 200 writes over 5 ms;
+        - a kernel flock queue: p99 20 ms.
+        """
         with self._lock:
             db = self._connect()
             try:
