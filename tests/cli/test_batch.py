@@ -260,3 +260,40 @@ def test_the_name_check_knows_exactly_what_write_atomic_adds(tmp_path):
     assert name_problem(too_long) is not None
     with pytest.raises(OSError, match="too long"):
         write_atomic(too_long, b"does not")
+
+
+def test_a_changed_job_is_reported_then_regenerated_only_when_asked(run, fake, workdir):
+    jobs = _write_jobs(workdir, 2)
+    assert run("batch jobs.jsonl -o out").code == 0
+    before = (workdir / "out" / "job000.jpg").read_bytes()
+    jobs[0]["seed"] = 99  # the fake draws from the control image and the seed
+    (workdir / "jobs.jsonl").write_text("\n".join(json.dumps(j) for j in jobs) + "\n")
+    ran = run("batch jobs.jsonl -o out --json")
+    assert ran.code == 1
+    first, second = ran.json_lines()
+    assert first["status"] == "changed" and "--regenerate-changed" in first["error"]
+    assert second["status"] == "skipped"
+    assert sum(fake.tasks_created.values()) == 2  # nothing paid for the change yet
+    ran = run("batch jobs.jsonl -o out --json --regenerate-changed")
+    assert ran.code == 0, ran.err
+    assert [s["status"] for s in ran.json_lines()] == ["ok", "skipped"]
+    assert sum(fake.tasks_created.values()) == 3
+    assert (workdir / "out" / "job000.jpg").read_bytes() != before  # the new image replaced it
+    newest = max(fake.tasks.values(), key=lambda t: t.created_at)
+    assert newest.body["seed"] == 99
+
+
+def test_too_little_free_space_is_refused_before_paying(run, fake, workdir, monkeypatch):
+    from flux_canny.cli import _outputs
+
+    _write_jobs(workdir, 3)
+    monkeypatch.setattr(_outputs.shutil, "disk_usage", lambda path: shutil_usage(free=1000))
+    ran = run("batch jobs.jsonl -o out")
+    assert ran.code == _exit.EXIT_BAD_INPUT and "MB free" in ran.err
+    assert "nothing was submitted" in ran.err and not fake.records
+
+
+def shutil_usage(*, free):
+    import shutil
+
+    return shutil._ntuple_diskusage(10**9, 10**9 - free, free)

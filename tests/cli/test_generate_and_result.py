@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import shlex
+from pathlib import Path
 
 import pytest
 from flux_canny.cli import _exit
@@ -234,3 +236,37 @@ def test_an_unusable_ledger_is_bad_input_and_nothing_is_paid_for(run, fake, work
     assert ran.code == _exit.EXIT_BAD_INPUT
     assert "FLUX_CANNY_STATE_DIR" in ran.err and len(ran.err.strip().splitlines()) == 1
     assert not fake.records and not (workdir / "castle.png").exists()
+
+
+def test_tasks_prune_forgets_finished_tasks_only(run, fake):
+    done = run(f"{GEN} --json").json()["task_id"]
+    running = run(f"{GEN} --json --no-wait").json()["task_id"]
+    pruned = run("tasks --prune 0")
+    assert pruned.code == 0 and "forgot 1 finished task" in pruned.err
+    left = [e["task_id"] for e in run("tasks --json").json_lines()]
+    assert left == [running] and done not in left
+
+
+def test_result_finishes_a_kept_image_without_a_request(run, fake, workdir, monkeypatch):
+    from flux_canny import GeneratedImage
+
+    save = GeneratedImage.save
+
+    def disk_full(self, path, *, overwrite=True):
+        if Path(path).absolute().parent == workdir:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(self, path, overwrite=overwrite)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(GeneratedImage, "save", disk_full)
+        ran = run(f"{GEN} -o castle.png")
+    assert ran.code == _exit.EXIT_ERROR and "kept at" in ran.err and "No space left" in ran.err
+    (entry,) = run("tasks --json").json_lines()
+    assert entry["state"] == "kept" and Path(entry["kept_at"]).exists()
+    requests = len(fake.records)
+    ran = run(f"result {entry['task_id']}")
+    assert ran.code == 0, ran.err
+    assert ran.out.strip().endswith("castle.png") and _decoded(workdir / "castle.png")[0] == "PNG"
+    assert len(fake.records) == requests  # no poll, no download
+    (entry,) = run("tasks --json").json_lines()
+    assert entry["state"] == "downloaded" and not Path(entry["kept_at"] or "/nonexistent").exists()

@@ -7,6 +7,7 @@ image or is reported uncertain (never both, never neither).
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import signal
@@ -147,3 +148,52 @@ def test_a_name_too_long_for_the_file_system_is_refused_before_paying(batch, ser
     code, _, err = work.run()
     assert code == 2 and "exceeds this file system" in err
     assert not server.fake.records
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 64 KiB tmpfs, or a skip where mounting is not allowed."""
+    mount = tmp_path / "out"
+    mount.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root")
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(folder, leave):
+    """Fill `folder`'s file system until `leave` bytes are free."""
+    stats = os.statvfs(folder)
+    filler = folder / ".filler"
+    filler.write_bytes(b"\0" * max(0, stats.f_bavail * stats.f_frsize - leave))
+    return filler
+
+
+def test_a_disk_that_fills_up_keeps_the_paid_images_and_the_rerun_finishes_them(
+    batch, server, tiny_disk
+):
+    work = batch(3)
+    # room for the free-space check's estimate (the images are tiny) and for one image
+    filler = _fill(tiny_disk, leave=4096)
+    code, summary, err = work.run()
+    statuses = [s["status"] for s in summary]
+    assert code == 1 and "kept" in statuses, (summary, err)
+    assert set(statuses) <= {"ok", "kept"}
+    assert work.created() == 3
+    for line in summary:
+        if line["status"] == "kept":
+            assert "No space left" in line["error"] and line["task_id"]
+    filler.unlink()  # the user makes room
+    requests = len(server.fake.records)
+    work.settle()
+    assert work.created() == 3 and len(work.images()) == 3
+    assert len(server.fake.records) == requests  # finished from the kept images: no request
