@@ -64,7 +64,7 @@ def test_mock_server_prints_a_working_base_url():
 def test_a_real_ctrl_c_then_the_printed_command_finishes_the_task(tmp_path):
     """SIGINT to the real process while it polls the loopback fake; exit 130; the line
     it prints, run as a command, downloads the same task."""
-    (tmp_path / "edges.png").write_bytes(make_image("PNG", (80, 60)))
+    (tmp_path / "edges.png").write_bytes(make_image("PNG", (256, 256)))  # within BFL's limits
     env = {
         **os.environ,
         "BFL_API_KEY": "test-key",

@@ -81,10 +81,16 @@ class ClientBase(Generic[HttpT]):
         clock: Clock | None = None,
         check_responses: bool | None = None,
         ledger: Ledger | str | os.PathLike[str] | bool | None = None,
+        max_download_bytes: int = 128 << 20,
+        download_deadline: float = 300.0,
     ) -> None:
         """`ledger`: where every submit is written down before it is sent (see
         `flux_canny.ledger`). The default is the user's ledger in FLUX_CANNY_STATE_DIR or the
-        platform's state folder; a path or a Ledger chooses another; False records nothing."""
+        platform's state folder; a path or a Ledger chooses another; False records nothing.
+
+        `max_download_bytes` (decompressed) and `download_deadline` (seconds, however steadily
+        the bytes come) bound what an image download may cost; API answers have their own
+        bounds (8 MiB, 120 s)."""
         try:
             url = httpx.URL(base_url)
         except httpx.InvalidURL as error:
@@ -119,6 +125,8 @@ class ClientBase(Generic[HttpT]):
             responses=_checker() if check_responses else None,
             report=self.conformance,
             ledger=_ledger(ledger),
+            max_download_bytes=max_download_bytes,
+            download_deadline=download_deadline,
         )
         self._owns_ledger = not isinstance(ledger, Ledger)
         self._owns_http = http_client is None

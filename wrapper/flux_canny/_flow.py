@@ -36,7 +36,7 @@ from flux_canny_api.models.async_webhook_response import AsyncWebhookResponse
 from flux_canny_api.models.http_validation_error import HTTPValidationError
 
 from ._auth import HostPolicy
-from ._wire import Send, SubmitBody, submit_body
+from ._wire import AnswerTooLarge, AnswerTooSlow, Send, SubmitBody, submit_body
 from .clock import Clock
 from .conformance import ConformanceReport, ResponseChecker
 from .errors import (
@@ -50,6 +50,7 @@ from .errors import (
     LedgerError,
     ModerationError,
     RateLimitError,
+    RequestValidationError,
     SampleExpiredError,
     SubmitUncertainError,
     TaskNotFoundError,
@@ -117,6 +118,29 @@ def interrupt(flow: Flow[Any], error: BaseException) -> Step:
         return Step(flow.throw(error))
     except StopIteration as stop:
         return Step(None, stop.value)
+
+
+def _check_encodable(body: Mapping[str, Any]) -> None:
+    """Text that cannot become UTF-8 (a lone surrogate from a mis-decoded file name) is
+    refused as pydantic would, not found by the encoder after validation said yes."""
+    errors = []
+    for name, value in body.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            errors.append(
+                {
+                    "type": "string_unicode",
+                    "loc": ["body", name],
+                    "msg": "Input should be a valid string, unable to parse raw data as a "
+                    "unicode string",
+                    "input": value.encode("utf-8", "backslashreplace").decode("utf-8"),
+                }
+            )
+    if errors:
+        raise RequestValidationError(errors)
 
 
 def _row(row: int | None) -> int:
@@ -285,6 +309,18 @@ def _detail_text(body: Any) -> str:
 
 
 def _failure_verdict(error: Exception, *, idempotent: bool, what: str) -> _Verdict:
+    if isinstance(error, AnswerTooLarge | AnswerTooSlow):
+        # not retried: the same server would only cost the same memory or time again
+        if idempotent:
+            return _Verdict(False, APIConnectionError(f"{what}: {error}"), cause=error)
+        return _Verdict(
+            False,
+            SubmitUncertainError(
+                f"{what}: {error}, after the request was sent; the task may exist and be "
+                "billed. Check your recent tasks (`flux-canny tasks`) before submitting again"
+            ),
+            cause=error,
+        )
     if isinstance(error, _SAFE_CONNECT_ERRORS):
         return _Verdict(
             True,
@@ -337,6 +373,10 @@ class Core:
     report: ConformanceReport | None = None
     #: every submit written down before it is sent (None: not recorded)
     ledger: Ledger | None = None
+    #: an image larger than this (decompressed) is not downloaded; BFL's are a few MB
+    max_download_bytes: int = 128 << 20
+    #: the longest one download may take, however steadily its bytes arrive
+    download_deadline: float = 300.0
     _urls: dict[str, httpx.URL] = attrs.field(factory=dict, init=False, repr=False)
 
     def url(self, path: str) -> httpx.URL:
@@ -381,6 +421,7 @@ class Core:
         if check:
             body = self.validator.normalise({**body, "control_image": ""})
         body.pop("control_image", None)
+        _check_encodable(body)
         return submit_body(body, base64_control_image(control_image))
 
     # -- one request, with the retry rules ------------------------------------------------
@@ -730,7 +771,13 @@ class Core:
                     f"refusing to download a non-http(s) sample URL for {task.id}"
                 )
             response = yield from self._send(
-                Send("GET", sample, with_key=False),
+                Send(
+                    "GET",
+                    sample,
+                    with_key=False,
+                    max_bytes=self.max_download_bytes,
+                    deadline=self.download_deadline,
+                ),
                 what=f"download task {task.id}",
                 idempotent=True,
                 parse=lambda r: r,

@@ -22,7 +22,17 @@ from flux_canny_api.api.models import (
 )
 from flux_canny_api.models.finetune_canny_inputs import FinetuneCannyInputs
 
-__all__ = ["BodyParts", "Send", "SubmitBody", "submit_body"]
+__all__ = [
+    "ANSWER_DEADLINE",
+    "ANSWER_LIMIT",
+    "AnswerReader",
+    "AnswerTooLarge",
+    "AnswerTooSlow",
+    "BodyParts",
+    "Send",
+    "SubmitBody",
+    "submit_body",
+]
 
 # Below this the parts are joined: one send beats three for a small body.
 JOIN_BELOW = 1 << 20
@@ -58,15 +68,38 @@ class _AsyncParts:
             yield part
 
 
+#: the most an API answer (JSON) may hold; BFL's are a few hundred bytes
+ANSWER_LIMIT = 8 << 20
+#: how long one exchange may take from first byte sent to last byte read
+ANSWER_DEADLINE = 120.0
+
+
+class AnswerTooLarge(Exception):
+    """The answer grew past its limit (counted after decompression): not read further."""
+
+
+class AnswerTooSlow(Exception):
+    """The answer was still arriving when its deadline passed (a drip-feed)."""
+
+
 @attrs.frozen
 class Send:
-    """Send one HTTP request; `with_key=False` sends no API key whatever the host."""
+    """Send one HTTP request; `with_key=False` sends no API key whatever the host.
+
+    `max_bytes` and `deadline` bound what the answer may cost: a hostile or broken server
+    cannot take the memory (a gzip bomb counts decompressed) or hold the call forever
+    (a byte every 20 s passes every read timeout, not the deadline)."""
 
     method: str
     url: httpx.URL | str
     with_key: bool = True
     #: the rest of `httpx.Client.request`'s keywords: params, headers, json, content
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    max_bytes: int = ANSWER_LIMIT
+    deadline: float = ANSWER_DEADLINE
+
+    def reader(self, now: float) -> AnswerReader:
+        return AnswerReader(self.max_bytes, now + self.deadline, self.deadline)
 
     def httpx_kwargs(self, *, asynchronous: bool, auth: httpx.Auth) -> dict[str, Any]:
         """Keywords for `request()`. The key goes per request (`auth`), never onto the
@@ -83,6 +116,40 @@ class Send:
         if asynchronous and isinstance(content, BodyParts):
             kwargs["content"] = content.for_async()
         return kwargs
+
+
+@attrs.define
+class AnswerReader:
+    """Collects a streamed answer within its bounds; the faces feed it chunk by chunk."""
+
+    limit: int
+    deadline: float
+    seconds: float
+    size: int = 0
+    parts: list[bytes] = attrs.field(factory=list)
+
+    def feed(self, chunk: bytes, now: float) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.parts.clear()
+            raise AnswerTooLarge(
+                f"the answer is larger than {self.limit:,} bytes (decompressed); not read further"
+            )
+        if now > self.deadline:
+            self.parts.clear()
+            raise AnswerTooSlow(f"the answer took longer than {self.seconds:g} s to arrive")
+        self.parts.append(chunk)
+
+    def response(self, streamed: httpx.Response) -> httpx.Response:
+        """The answer as a plain response: its body already decoded, so the encoding
+        headers go (httpx would try to decode it again)."""
+        drop = {"content-encoding", "content-length", "transfer-encoding"}
+        headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in drop]
+        content = b"".join(self.parts)
+        self.parts.clear()
+        return httpx.Response(
+            streamed.status_code, headers=headers, content=content, request=streamed.request
+        )
 
 
 @attrs.frozen(repr=False)

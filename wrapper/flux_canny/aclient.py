@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -36,8 +37,12 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         if isinstance(effect, Sleep):
             return await self._core.clock.asleep(effect.seconds)
         try:
+            reader = effect.reader(time.monotonic())
             kwargs = effect.httpx_kwargs(asynchronous=True, auth=self._auth)
-            return await self._http.request(**kwargs)
+            async with self._http.stream(**kwargs) as response:
+                async for chunk in response.aiter_bytes():
+                    reader.feed(chunk, time.monotonic())
+                return reader.response(response)
         except Exception as error:  # handed to the flow, which decides
             return Failed(error)
 

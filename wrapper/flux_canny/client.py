@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
@@ -38,7 +39,12 @@ class FluxCanny(ClientBase[httpx.Client]):
         if isinstance(effect, Sleep):
             return self._core.clock.sleep(effect.seconds)
         try:
-            return self._http.request(**effect.httpx_kwargs(asynchronous=False, auth=self._auth))
+            reader = effect.reader(time.monotonic())
+            kwargs = effect.httpx_kwargs(asynchronous=False, auth=self._auth)
+            with self._http.stream(**kwargs) as response:
+                for chunk in response.iter_bytes():
+                    reader.feed(chunk, time.monotonic())
+                return reader.response(response)
         except Exception as error:  # handed to the flow, which decides
             return Failed(error)
 

@@ -17,6 +17,7 @@ __all__ = [
     "ConfigurationError",
     "FluxCannyError",
     "GenerationError",
+    "ImageDecodeError",
     "ImageInputError",
     "InsufficientCreditsError",
     "LedgerError",
@@ -74,6 +75,14 @@ class ConfigurationError(FluxCannyError, ValueError):
 
 class ImageInputError(FluxCannyError, ValueError):
     """The control image is missing, unreadable, empty, truncated or not an image."""
+
+
+class ImageDecodeError(FluxCannyError, ValueError):
+    """A downloaded image cannot be decoded (corrupt, or a decompression bomb)."""
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        super().__init__(message)
+        self.attach_task(task_id, None)
 
 
 class UntrustedURLError(FluxCannyError):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import logging
 import os
+import stat
 import struct
 import tempfile
 import zlib
@@ -20,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import ImageInputError
+from .errors import ImageDecodeError, ImageInputError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -39,7 +41,17 @@ __all__ = [
 
 # Pillow's own decompression-bomb threshold: beyond it no sane control image lies.
 MAX_PIXELS = 89_478_485
+#: BFL's documented input limits (its official SDK checks them before sending): at most
+#: 20 MB of base64, at most 20 megapixels, at least 256 px a side. Over the base64 limit
+#: the request cannot succeed, so it is an error here; what the server does with other
+#: sizes is not documented, so those are a warning.
+BFL_MAX_BASE64 = 20_000_000
+BFL_MAX_PIXELS = 20_000_000
+BFL_MIN_SIDE = 256
+#: the most a control image file may hold: its base64 must fit BFL_MAX_BASE64
+MAX_CONTROL_BYTES = BFL_MAX_BASE64 * 3 // 4
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
+log = logging.getLogger("flux_canny")
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
@@ -56,12 +68,21 @@ def inspect_image(data: bytes | memoryview) -> ImageInfo:
     if len(view) == 0:
         raise ImageInputError("the control image is empty (0 bytes)")
     head = bytes(view[:16])
-    if head.startswith(_PNG_SIG):
-        info = _inspect_png(view)
-    elif head.startswith(b"\xff\xd8\xff"):
-        info = _inspect_jpeg(view)
-    elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        info = _inspect_webp(view)
+    kinds = {"png": _inspect_png, "jpeg": _inspect_jpeg, "webp": _inspect_webp}
+    kind = (
+        "png"
+        if head.startswith(_PNG_SIG)
+        else "jpeg"
+        if head.startswith(b"\xff\xd8\xff")
+        else "webp"
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+        else None
+    )
+    if kind is not None:
+        try:
+            info = kinds[kind](view)
+        except (struct.error, IndexError, ValueError) as broken:  # a field cut short
+            raise _truncated(kind.upper() if kind != "webp" else "WebP") from broken
     else:
         raise ImageInputError(
             "the control image is not a PNG, JPEG or WebP image "
@@ -75,6 +96,19 @@ def inspect_image(data: bytes | memoryview) -> ImageInfo:
             "downscale it"
         )
     return info
+
+
+def _advise(info: ImageInfo) -> None:
+    """BFL's documented pixel limits, as a warning: the request is still valid to send."""
+    if info.width * info.height > BFL_MAX_PIXELS or min(info.width, info.height) < BFL_MIN_SIDE:
+        log.warning(
+            "the control image is %dx%d; BFL documents at most %d megapixels and at least "
+            "%d px a side: the server may resize or refuse it",
+            info.width,
+            info.height,
+            BFL_MAX_PIXELS // 1_000_000,
+            BFL_MIN_SIDE,
+        )
 
 
 def _truncated(kind: str) -> ImageInputError:
@@ -158,15 +192,38 @@ def _from_base64(text: str) -> bytes | None:
 
 
 def read_image_file(path: Path) -> bytes:
-    """The file's bytes, or an ImageInputError that names the problem."""
+    """The file's bytes, or an ImageInputError that names the problem.
+
+    Only a regular file of at most MAX_CONTROL_BYTES is read: a FIFO or /dev/zero would
+    otherwise be read forever, and a 10 GB file into memory."""
     try:
-        return path.read_bytes()
+        # stat before open: opening a FIFO blocks until someone writes to it
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise ImageInputError(f"control image path is {kind}: {path}")
+        with open(path, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped meanwhile
+                raise ImageInputError(f"control image path is not a regular file: {path}")
+            return _capped(handle.read(MAX_CONTROL_BYTES + 1), str(path))
     except FileNotFoundError:
         raise ImageInputError(f"control image file not found: {path}") from None
     except IsADirectoryError:
         raise ImageInputError(f"control image path is a directory: {path}") from None
     except OSError as exc:
         raise ImageInputError(f"cannot read control image {path}: {exc.strerror}") from None
+    except ValueError as exc:  # a NUL in the path
+        raise ImageInputError(f"control image path {str(path)!r} is not usable: {exc}") from None
+
+
+def _capped(data: bytes, where: str) -> bytes:
+    if len(data) > MAX_CONTROL_BYTES:
+        raise ImageInputError(
+            f"the control image {where} is larger than {MAX_CONTROL_BYTES >> 20} MiB; BFL "
+            f"accepts at most {BFL_MAX_BASE64 // 1_000_000} MB of base64: downscale or "
+            "recompress it"
+        )
+    return data
 
 
 def _encode_pil(image: Image.Image) -> bytes:
@@ -237,12 +294,12 @@ def _to_bytes(image: Any) -> bytes | str:
 
 def _read_file(handle: IO[Any]) -> bytes:
     try:
-        data = handle.read()
+        data = handle.read(MAX_CONTROL_BYTES + 1)
     except OSError as exc:
         raise ImageInputError(f"cannot read the control image file object: {exc}") from None
     if isinstance(data, str):
         raise ImageInputError("the control image file was opened in text mode; open it with 'rb'")
-    return bytes(data)
+    return _capped(bytes(data), "file object")
 
 
 def encode_control_image(image: Any) -> str:
@@ -268,10 +325,17 @@ def base64_control_image(image: Any) -> bytes:
             raise ImageInputError(
                 "the control image string is neither an existing file path nor valid base64"
             )
-        inspect_image(decoded)
-        return text.encode("ascii")  # b64decode(validate=True) admitted only ASCII
-    inspect_image(raw)
-    return base64.b64encode(raw)
+        _advise(inspect_image(decoded))
+        encoded = text.encode("ascii")  # b64decode(validate=True) admitted only ASCII
+    else:
+        _advise(inspect_image(raw))
+        encoded = base64.b64encode(raw)
+    if len(encoded) > BFL_MAX_BASE64:
+        raise ImageInputError(
+            f"the control image is {len(encoded):,} bytes of base64; BFL accepts at most "
+            f"{BFL_MAX_BASE64:,}: downscale or recompress it"
+        )
+    return encoded
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -343,8 +407,16 @@ class GeneratedImage:
         return write_atomic(path, self.data, overwrite=overwrite)
 
     def to_pil(self) -> Image.Image:
+        """Decode with Pillow. A decompression bomb (more than Pillow's pixel limit) or a
+        file Pillow cannot read is an ImageDecodeError naming the task, not PIL's own."""
         from PIL import Image
 
-        image = Image.open(io.BytesIO(self.data))
-        image.load()
+        try:
+            image = Image.open(io.BytesIO(self.data))
+            image.load()
+        except (Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
+            raise ImageDecodeError(
+                f"the image of task {self.task_id} cannot be decoded: {error}",
+                task_id=self.task_id,
+            ) from error
         return image

@@ -1,0 +1,140 @@
+"""Hostile downloads cost bounded memory and time: a gzip bomb, a huge body, a drip-feed.
+
+The client runs in a subprocess, so its peak memory (ru_maxrss) and wall time are its
+own; the hostile server runs here on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+_BOMB: list[bytes] = []
+
+
+def _bomb() -> bytes:
+    """About 0.5 MB of gzip that inflates to 512 MiB of zeros (made once)."""
+    if not _BOMB:
+        pack = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip wrapper
+        block = b"\0" * (1 << 20)
+        _BOMB.append(b"".join(pack.compress(block) for _ in range(512)) + pack.flush())
+    return _BOMB[0]
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        try:
+            if self.path.startswith("/bomb"):
+                body = _bomb()
+                self.send_response(200)
+                self.send_header("content-type", "image/png")
+                self.send_header("content-encoding", "gzip")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            elif self.path.startswith("/huge"):
+                self.send_response(200)
+                self.send_header("content-type", "image/png")
+                self.send_header("content-length", str(1_500_000_000))
+                self.end_headers()
+                block = b"\x89PNG" + b"\0" * ((1 << 20) - 4)
+                for _ in range(1430):
+                    self.wfile.write(block)
+            elif self.path.startswith("/drip"):
+                self.send_response(200)
+                self.send_header("content-type", "image/png")
+                self.send_header("content-length", "1000")
+                self.end_headers()
+                for _ in range(1000):
+                    self.wfile.write(b"\0")
+                    self.wfile.flush()
+                    time.sleep(0.25)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading, as it should
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+_CLIENT = """
+import asyncio, json, resource, sys, time
+from flux_canny import AsyncFluxCanny, FluxCanny, FluxCannyError, Result
+face, url, deadline = sys.argv[1], sys.argv[2], float(sys.argv[3])
+result = Result(id="t1", status="Ready", sample=url)
+options = dict(api_key="k", ledger=False, download_deadline=deadline)
+started = time.monotonic()
+outcome = {}
+try:
+    if face == "sync":
+        with FluxCanny(**options) as flux:
+            flux.download(result)
+    else:
+        async def main():
+            async with AsyncFluxCanny(**options) as flux:
+                await flux.download(result)
+        asyncio.run(main())
+    outcome["error"] = None
+except FluxCannyError as error:
+    outcome.update(error=type(error).__name__, task_id=error.task_id, message=str(error),
+                   cause=type(error.__cause__).__name__)
+outcome["seconds"] = time.monotonic() - started
+outcome["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(outcome))
+"""
+
+
+def _download(face, url, deadline=300.0):
+    done = subprocess.run(
+        [sys.executable, "-c", _CLIENT, face, url, str(deadline)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("face", ["sync", "async"])
+def test_a_gzip_bomb_is_cut_off_at_the_download_cap(hostile, face):
+    got = _download(face, f"{hostile}/bomb")
+    assert got["error"] == "APIConnectionError" and got["task_id"] == "t1"
+    assert "larger than 134,217,728 bytes (decompressed)" in got["message"]
+    assert got["cause"] == "AnswerTooLarge"
+    assert got["peak_mb"] < 450  # the 512 MiB it inflates to never sits in memory
+    assert got["seconds"] < 30
+
+
+@pytest.mark.parametrize("face", ["sync", "async"])
+def test_a_huge_body_is_not_read_past_the_cap(hostile, face):
+    got = _download(face, f"{hostile}/huge")
+    assert got["error"] == "APIConnectionError" and "larger than" in got["message"]
+    assert got["peak_mb"] < 450  # not the 1.5 GB the server offers
+    assert got["seconds"] < 30
+
+
+@pytest.mark.parametrize("face", ["sync", "async"])
+def test_a_drip_feed_ends_at_the_download_deadline(hostile, face):
+    got = _download(face, f"{hostile}/drip", deadline=2.0)
+    assert got["error"] == "APIConnectionError" and got["task_id"] == "t1"
+    assert "longer than 2 s" in got["message"] and got["cause"] == "AnswerTooSlow"
+    assert 2.0 <= got["seconds"] < 10  # every byte came well within the read timeout
