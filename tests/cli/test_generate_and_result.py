@@ -270,3 +270,17 @@ def test_result_finishes_a_kept_image_without_a_request(run, fake, workdir, monk
     assert len(fake.records) == requests  # no poll, no download
     (entry,) = run("tasks --json").json_lines()
     assert entry["state"] == "downloaded" and not Path(entry["kept_at"] or "/nonexistent").exists()
+
+
+def test_escape_sequences_from_the_server_never_reach_the_terminal(run, fake):
+    fake.queue_outcomes("Content Moderated")
+    fake.drift(
+        "/v1/get_result", replace={"details": {"Moderation Reasons": ["\x1b[2J\x1b]0;pwned\x07"]}}
+    )
+    ran = run(GEN)
+    assert ran.code == _exit.EXIT_TASK_FAILED
+    assert "Moderation Reasons" in ran.err and "\x1b" not in ran.err and "\x07" not in ran.err
+    fake.drift_off()
+    fake.drift("/v1/flux-pro-1.0-canny-finetuned", replace={"id": "t\x1b[31mred"})
+    ran = run(f"{GEN} --no-wait")
+    assert ran.code == 0 and ran.out.strip() == "t?[31mred" and "\x1b" not in ran.err

@@ -87,3 +87,18 @@ def test_a_control_image_within_the_limits_goes_out_whole(flux):
     flux.submit(control_image=image, **ARGS)
     sent = flux.route.calls.last.request
     assert isinstance(sent, httpx.Request) and len(sent.content) > len(image)
+
+
+def test_saving_fails_with_typed_errors_that_are_still_os_errors(tmp_path, png):
+    from flux_canny import FluxCannyError, GeneratedImage, ImageExistsError, ImageSaveError
+
+    image = GeneratedImage(data=png, format="png", task_id="t1")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ImageSaveError) as caught:
+        image.save(tmp_path / "file" / "x.png")
+    assert isinstance(caught.value, OSError) and isinstance(caught.value, FluxCannyError)
+    assert caught.value.errno is not None and caught.value.task_id == "t1"
+    image.save(tmp_path / "x.png")
+    with pytest.raises(ImageExistsError) as exists:
+        image.save(tmp_path / "x.png", overwrite=False)
+    assert isinstance(exists.value, FileExistsError)

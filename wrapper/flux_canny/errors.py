@@ -18,7 +18,9 @@ __all__ = [
     "FluxCannyError",
     "GenerationError",
     "ImageDecodeError",
+    "ImageExistsError",
     "ImageInputError",
+    "ImageSaveError",
     "InsufficientCreditsError",
     "LedgerError",
     "ModerationError",
@@ -83,6 +85,15 @@ class ImageDecodeError(FluxCannyError, ValueError):
     def __init__(self, message: str, *, task_id: str | None = None) -> None:
         super().__init__(message)
         self.attach_task(task_id, None)
+
+
+class ImageSaveError(FluxCannyError, OSError):
+    """An image could not be written (disk full, folder gone, permissions). Also an
+    OSError, with its errno, so code catching OSError keeps working."""
+
+
+class ImageExistsError(ImageSaveError, FileExistsError):
+    """save(..., overwrite=False) found the file there already; it was not touched."""
 
 
 class UntrustedURLError(FluxCannyError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import io
 import logging
 import os
@@ -22,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import ImageDecodeError, ImageInputError
+from .errors import ImageDecodeError, ImageExistsError, ImageInputError, ImageSaveError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -362,7 +363,10 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
     even when another process created it a moment ago.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as error:  # a file where a folder should be: not "the image exists"
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(error.filename)) from error
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent
     )
@@ -402,9 +406,20 @@ class GeneratedImage:
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
         """Write atomically, so a crash never leaves a half-written image at `path`.
 
-        With overwrite=False an existing file is kept and FileExistsError raised.
+        With overwrite=False an existing file is kept and ImageExistsError (a
+        FileExistsError) raised; any other failure is ImageSaveError (an OSError).
         """
-        return write_atomic(path, self.data, overwrite=overwrite)
+        try:
+            return write_atomic(path, self.data, overwrite=overwrite)
+        except FileExistsError as error:
+            exists = ImageExistsError(error.errno, error.strerror, os.fspath(path))
+            exists.attach_task(self.task_id, None)
+            raise exists from error
+        except OSError as error:
+            said = (error.errno, error.strerror, os.fspath(path))
+            failed = ImageSaveError(*said) if error.errno is not None else ImageSaveError(error)
+            failed.attach_task(self.task_id, None)
+            raise failed from error
 
     def to_pil(self) -> Image.Image:
         """Decode with Pillow. A decompression bomb (more than Pillow's pixel limit) or a

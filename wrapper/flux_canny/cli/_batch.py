@@ -32,6 +32,7 @@ from ..errors import (
     LedgerError,
     RequestValidationError,
     SubmitUncertainError,
+    clean,
 )
 from ..images import inspect_image, read_image_file
 from ..ledger import GONE, Claim, ClaimKind, Entry, Ledger, State, import_old_batch_file
@@ -458,7 +459,7 @@ def _summary(outcomes: list[Outcome], *, as_json: bool) -> None:
     )
     for o in shown:
         detail = str(o.path) if o.path else (o.error or "")
-        table.add_row(o.job.name, str(o.job.line), o.status, o.task_id or "", detail)
+        table.add_row(o.job.name, str(o.job.line), o.status, clean(o.task_id or ""), clean(detail))
     console = Console(soft_wrap=True, highlight=False)
     if shown:
         console.print(table)

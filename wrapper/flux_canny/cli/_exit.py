@@ -23,6 +23,7 @@ from ..errors import (
     TaskError,
     TaskNotFoundError,
     WaitTimeoutError,
+    clean,
 )
 
 __all__ = [
@@ -110,15 +111,16 @@ def one_line(error: BaseException) -> str:
     """The error as one line: its message, and how to resume when a task exists."""
     if isinstance(error, click.ClickException):
         text = error.format_message()
-    elif isinstance(error, FluxCannyError):
-        text = Exception.__str__(error)  # without the Python API's resume hint
     elif isinstance(error, FileExistsError):
         text = f"{error.filename} exists; pass --force to overwrite it"
+    elif isinstance(error, FluxCannyError):
+        # without the Python API's resume hint; OSError-shaped ones keep their errno text
+        text = (OSError if isinstance(error, OSError) else Exception).__str__(error)
     else:
         text = str(error) or type(error).__name__
         if not isinstance(error, OSError):
             text = f"{type(error).__name__}: {text}"
-    text = " ".join(text.split())
+    text = " ".join(clean(text).split())  # server words: no escape sequences
     task_id = getattr(error, "task_id", None)
     resumable = isinstance(error, WaitTimeoutError) or not isinstance(
         error, TaskError | SampleExpiredError

@@ -20,6 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from ..errors import clean
 from ..models import Result, Task
 
 __all__ = ["BatchProgress", "TaskProgress", "stderr_console"]
@@ -82,11 +83,11 @@ class TaskProgress(_LiveBar):
         return self._bar.add_task("Submitting", total=None, polls=0)
 
     def submitted(self, task: Task) -> None:
-        self.note(f"submitted task {task.id}")
+        self.note(f"submitted task {task.id}")  # note() cleans what the server sent
 
     def note(self, text: str) -> None:
         if not self.quiet:
-            self.console.print(text, markup=False)
+            self.console.print(clean(text), markup=False)
 
     def update(self, result: Result) -> None:
         self.polls += 1
@@ -95,7 +96,11 @@ class TaskProgress(_LiveBar):
             total = None if fraction is None else 100.0
             done = None if fraction is None else fraction * 100.0
             self._bar.update(
-                self._row, description=result.status, total=total, completed=done, polls=self.polls
+                self._row,
+                description=clean(result.status),
+                total=total,
+                completed=done,
+                polls=self.polls,
             )
             return
         # plain output: a line when the status changes or progress passes a quarter

@@ -13,7 +13,7 @@ import attrs
 import click
 from rich.table import Table
 
-from ..errors import FluxCannyError, ImageInputError, LedgerError
+from ..errors import FluxCannyError, ImageInputError, LedgerError, clean
 from ..images import GeneratedImage, inspect_image
 from ..ledger import Ledger, State
 from ..models import Result, Task
@@ -271,9 +271,9 @@ def _print_task(task: Task, settings: ApiSettings, output: Path | None, *, as_js
             json.dumps({"task_id": task.id, "polling_url": task.polling_url, "resume": hint})
         )
     else:
-        click.echo(task.id)
-        click.echo(f"polling URL: {task.polling_url}", err=True)
-        click.echo(f"resume with: {hint}", err=True)
+        click.echo(clean(task.id))
+        click.echo(clean(f"polling URL: {task.polling_url}"), err=True)
+        click.echo(clean(f"resume with: {hint}"), err=True)
 
 
 @click.command(
@@ -408,7 +408,7 @@ def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: boo
         note = entry.kept_at or entry.output or entry.error or ""
         if entry.state == State.UNCERTAIN:
             note = f"may exist: {entry.error or 'the answer never arrived'}"
-        table.add_row(when, entry.task_id or "?", entry.state, prompt, note)
+        table.add_row(when, clean(entry.task_id or "?"), entry.state, prompt, clean(note))
     from rich.console import Console
 
     Console(soft_wrap=True, highlight=False).print(table)
