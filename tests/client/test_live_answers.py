@@ -210,3 +210,63 @@ def test_server_words_reach_the_message_without_escape_sequences(face, api, png)
     with pytest.raises(APIValidationError) as caught:
         face().submit(control_image=png, **ARGS)
     assert "\x1b" not in str(caught.value) and "red" in str(caught.value)
+
+
+def test_an_async_redirect_following_client_never_carries_the_key_either(api, png):
+    import asyncio
+
+    from flux_canny import AsyncFluxCanny
+
+    api.post(SUBMIT).respond(302, headers={"location": "https://evil.example/steal"})
+    evil = api.route(host="evil.example").respond(200, json=FRESH)
+
+    async def main():
+        async with (
+            httpx.AsyncClient(follow_redirects=True) as http,
+            AsyncFluxCanny(api_key=KEY, http_client=http, ledger=False) as flux,
+        ):
+            with pytest.raises(APIStatusError, match="not followed"):
+                await flux.submit(control_image=png, **ARGS)
+
+    asyncio.run(main())
+    assert evil.call_count == 0
+
+
+def test_plain_http_is_refused_on_the_async_face_too():
+    from flux_canny import AsyncFluxCanny
+
+    with pytest.raises(ConfigurationError, match="clear text"):
+        AsyncFluxCanny(api_key=KEY, base_url="http://192.0.2.10")
+
+
+def test_to_pil_on_a_decompression_bomb_is_a_typed_error(png):
+    import struct
+    import zlib
+
+    from flux_canny import GeneratedImage, ImageDecodeError
+
+    # the same PNG, its IHDR claiming 20000 x 20000 pixels (CRC mended)
+    at = png.index(b"IHDR")
+    ihdr = b"IHDR" + struct.pack(">II", 20000, 20000) + png[at + 12 : at + 17]
+    bomb = png[:at] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[at + 21 :]
+    with pytest.raises(ImageDecodeError, match="t1") as caught:
+        GeneratedImage(data=bomb, format="png", task_id="t1").to_pil()
+    assert caught.value.task_id == "t1" and caught.value.__cause__ is not None
+
+
+def test_a_transport_bug_is_raised_as_itself_on_the_async_face(png):
+    import asyncio
+
+    from flux_canny import AsyncFluxCanny
+
+    def broken(request):
+        raise TypeError("a bug")
+
+    async def main():
+        async with AsyncFluxCanny(
+            api_key=KEY, transport=httpx.MockTransport(broken), ledger=False
+        ) as flux:
+            await flux.submit(control_image=png, **ARGS)
+
+    with pytest.raises(TypeError):
+        asyncio.run(main())
