@@ -163,6 +163,10 @@ def settings_from(values: dict[str, Any]) -> ApiSettings:
 
 
 def _client_kwargs(settings: ApiSettings, options: Mapping[str, Any]) -> dict[str, Any]:
+    options = dict(options)
+    wait = options.get("wait_timeout")
+    if wait is not None:  # --timeout bounds the download too, not only the wait
+        options.setdefault("download_deadline", min(300.0, float(wait)))
     return {
         "api_key": settings.key(),
         "base_url": settings.base_url,
