@@ -141,15 +141,12 @@ class AnswerReader:
         self.parts.append(chunk)
 
     def response(self, streamed: httpx.Response) -> httpx.Response:
-        """The answer as a plain response: its body already decoded, so the encoding
-        headers go (httpx would try to decode it again)."""
-        drop = {"content-encoding", "content-length", "transfer-encoding"}
-        headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in drop]
-        content = b"".join(self.parts)
+        """The streamed response, read: exactly what httpx's own `Response.read()` leaves
+        (`_content` = the decoded bytes), done here because the reading had to be bounded.
+        Building a fresh Response instead cost 25 us a request."""
+        streamed._content = b"".join(self.parts)
         self.parts.clear()
-        return httpx.Response(
-            streamed.status_code, headers=headers, content=content, request=streamed.request
-        )
+        return streamed
 
 
 @attrs.frozen(repr=False)
