@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flux_canny.cli import _exit
 from flux_canny.cli._single import _TaskRun
+from flux_canny.ledger import Ledger
 from PIL import Image
 
 from .conftest import GEN
@@ -284,3 +285,29 @@ def test_escape_sequences_from_the_server_never_reach_the_terminal(run, fake):
     fake.drift("/v1/flux-pro-1.0-canny-finetuned", replace={"id": "t\x1b[31mred"})
     ran = run(f"{GEN} --no-wait")
     assert ran.code == 0 and ran.out.strip() == "t?[31mred" and "\x1b" not in ran.err
+
+
+def test_a_resumed_wait_is_as_frugal_as_a_fresh_one(run, fake, workdir):
+    fake.task_duration = 20.0
+    fresh = run(f"{GEN} --json").json()["polls"]
+    task_id = run(f"{GEN} --no-wait --json").json()["task_id"]
+    fake.clock.advance(10)  # half done when we come back for it, ten seconds later:
+    with Ledger() as ledger:  # the virtual clock moved; the ledger's wall clock must too
+        submitted = ledger.find(task_id)
+        ledger.task_state(task_id, None, created_at=submitted.created_at - 10)
+    before = fake.requests[("GET", "/v1/get_result")]
+    assert run(f"result {task_id}").code == 0
+    resumed = fake.requests[("GET", "/v1/get_result")] - before
+    assert resumed <= fresh, (resumed, fresh)  # was 15-24 polls at 0.05 s
+
+
+def test_a_task_the_ledger_does_not_know_is_polled_without_trusting_progress(fake, png):
+    fake.task_duration = 20.0
+    with fake.client() as flux:
+        task = flux.submit(control_image=png, prompt="p", finetune_id="my-finetune")
+    fake.clock.advance(10)
+    before = fake.requests[("GET", "/v1/get_result")]
+    with fake.client() as other:  # no ledger: the task's age is unknown here
+        other.resume(task.id)
+    polls = fake.requests[("GET", "/v1/get_result")] - before
+    assert polls <= 16  # backing off to 0.9 s over the 10 s left, not 0.05 s polls

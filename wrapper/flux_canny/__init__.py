@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._auth import DEFAULT_TRUSTED_HOSTS
-from ._base import API_KEY_ENV, DEFAULT_BASE_URL, MissingAPIKeyError
+from ._base import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, MissingAPIKeyError
 from .aclient import BFL_ACTIVE_TASK_LIMIT, AsyncFluxCanny
 from .client import FluxCanny
 from .clock import Clock, SystemClock
@@ -40,6 +40,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "API_KEY_ENV",
+    "BASE_URL_ENV",
     "BFL_ACTIVE_TASK_LIMIT",
     "DEFAULT_BASE_URL",
     "DEFAULT_TRUSTED_HOSTS",

@@ -27,6 +27,7 @@ from .validation import default_validator
 DEFAULT_BASE_URL = "https://api.us1.bfl.ai"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0, write=120.0)
 API_KEY_ENV = "BFL_API_KEY"
+BASE_URL_ENV = "BFL_BASE_URL"
 _KEY_SHAPE = re.compile(r"^[\x21-\x7e]+$")
 
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
@@ -69,7 +70,7 @@ class ClientBase(Generic[HttpT]):
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
@@ -91,13 +92,17 @@ class ClientBase(Generic[HttpT]):
         `max_download_bytes` (decompressed) and `download_deadline` (seconds, however steadily
         the bytes come) bound what an image download may cost; API answers have their own
         bounds (8 MiB, 120 s)."""
+        source = "base_url"
+        if base_url is None:  # like the CLI: the environment, then BFL's US cluster
+            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+            source = BASE_URL_ENV if os.environ.get(BASE_URL_ENV) else source
         try:
             url = httpx.URL(base_url)
         except httpx.InvalidURL as error:
-            raise ConfigurationError(f"base_url {base_url!r} is not a URL: {error}") from error
+            raise ConfigurationError(f"{source} {base_url!r} is not a URL: {error}") from error
         if url.scheme not in ("http", "https") or not url.host:
             raise ConfigurationError(
-                f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL}, got {base_url!r}"
+                f"{source} must be an http(s) URL such as {DEFAULT_BASE_URL}, got {base_url!r}"
             )
         if url.scheme == "http" and not is_loopback(url.host):
             raise ConfigurationError(

@@ -185,7 +185,15 @@ def _body_of(response: Any) -> Any:
         return response.content[:500].decode("utf-8", "replace")
 
 
-def _status_verdict(response: Any, *, idempotent: bool, what: str) -> _Verdict | None:
+def _where(url: httpx.URL | str) -> str:
+    """A URL as it may be shown: no query string (signed URLs carry secrets there)."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(query=None, fragment=None))
+
+
+def _status_verdict(
+    response: Any, *, idempotent: bool, what: str, where: str = ""
+) -> _Verdict | None:
     status = int(response.status_code)
     if status < 300:
         return None
@@ -228,7 +236,8 @@ def _status_verdict(response: Any, *, idempotent: bool, what: str) -> _Verdict |
         return _Verdict(
             False,
             AuthenticationError(
-                f"{what}: the API key was refused (HTTP {status}); check BFL_API_KEY",
+                f"{what}: the API key was refused (HTTP {status}); check the key you gave "
+                "(api_key= / --api-key / BFL_API_KEY)",
                 status_code=status,
                 body=body,
             ),
@@ -269,7 +278,15 @@ def _status_verdict(response: Any, *, idempotent: bool, what: str) -> _Verdict |
                 body=body,
             ),
         )
-    return _Verdict(False, APIStatusError(f"{what}: HTTP {status}", status_code=status, body=body))
+    hint = "; is the API root right? (base_url= / BFL_BASE_URL)" if status in (404, 405) else ""
+    return _Verdict(
+        False,
+        APIStatusError(
+            f"{what}: HTTP {status} from {where}: {_detail_text(body)}{hint}",
+            status_code=status,
+            body=body,
+        ),
+    )
 
 
 #: what a failed exchange can raise; anything else (a TypeError in a transport) is a bug,
@@ -308,7 +325,7 @@ def _detail_text(body: Any) -> str:
     return clean(str(detail))[:500]
 
 
-def _failure_verdict(error: Exception, *, idempotent: bool, what: str) -> _Verdict:
+def _failure_verdict(error: Exception, *, idempotent: bool, what: str, where: str = "") -> _Verdict:
     if isinstance(error, AnswerTooLarge | AnswerTooSlow):
         # not retried: the same server would only cost the same memory or time again
         if idempotent:
@@ -324,7 +341,10 @@ def _failure_verdict(error: Exception, *, idempotent: bool, what: str) -> _Verdi
     if isinstance(error, _SAFE_CONNECT_ERRORS):
         return _Verdict(
             True,
-            APIConnectionError(f"{what}: could not connect ({type(error).__name__})"),
+            APIConnectionError(
+                f"{what}: could not connect to {where} ({type(error).__name__}); check the "
+                "address (base_url= / BFL_BASE_URL) and the network"
+            ),
             cause=error,
         )
     if isinstance(error, _IO_ERRORS):
@@ -443,11 +463,15 @@ class Core:
             if conform and not isinstance(outcome, Failed):
                 self._conform(effect, outcome)
             if isinstance(outcome, Failed):
-                verdict = _failure_verdict(outcome.error, idempotent=idempotent, what=what)
+                verdict = _failure_verdict(
+                    outcome.error, idempotent=idempotent, what=what, where=_where(effect.url)
+                )
             elif accept(outcome) if callable(accept) else int(outcome.status_code) in accept:
                 return parse(outcome)
             else:
-                verdict = _status_verdict(outcome, idempotent=idempotent, what=what)
+                verdict = _status_verdict(
+                    outcome, idempotent=idempotent, what=what, where=_where(effect.url)
+                )
                 if verdict is None:
                     try:
                         return parse(outcome)
@@ -627,7 +651,13 @@ class Core:
         """Poll until a final status: Ready returns, others raise a TaskError."""
         limit = self.wait_timeout if timeout is None else timeout
         now = self.clock.monotonic()
-        started = task.submitted_at if task.submitted_at is not None else now
+        # A task resumed by id: when it was submitted, if the ledger knows, so progress is
+        # read against the task's real age. Without that, progress says nothing about
+        # when it will finish (50 % after 0.01 s since resuming reads as "any moment now",
+        # and it was polled ten times a second), so it is not extrapolated at all.
+        resumed_at = self._submitted_at(task) if task.submitted_at is None else None
+        knows_start = task.submitted_at is not None or resumed_at is not None
+        started = task.submitted_at if task.submitted_at is not None else resumed_at or now
         # Two clocks. Progress is extrapolated from when the submit returned: late, so the
         # finish is foreseen early, never late. Durations are learned from when the server
         # most likely handled each request (send/answer midpoints), so tasks submitted
@@ -679,17 +709,29 @@ class Core:
                 if deadline is not None and now >= deadline:
                     raise WaitTimeoutError(
                         f"task {task.id} not ready after {limit:.0f} s (last status "
-                        f"{result.status!r}); it may still finish: resume with wait()/get_result()"
-                        f" using this task id or polling URL {task.polling_url}",
+                        f"{clean(result.status)!r}); it may still finish",
                         task_id=task.id,
                         polling_url=task.polling_url,
                         status=result.status,
                         result=result,
                     )
-                delay = schedule.next_delay(last_pending, result.progress, learned=last_handled)
+                progress = result.progress if knows_start else None
+                delay = schedule.next_delay(last_pending, progress, learned=last_handled)
         except FluxCannyError as error:
             error.attach_task(task.id, task.polling_url)
             raise
+
+    def _submitted_at(self, task: Task) -> float | None:
+        """When the ledger says `task` was submitted, on this client's clock."""
+        if self.ledger is None:
+            return None
+        try:
+            entry = self.ledger.find(task.id)
+        except LedgerError:
+            return None
+        if entry is None:
+            return None
+        return self.clock.monotonic() - max(0.0, time.time() - entry.created_at)
 
     def _raise_if_failed(self, result: Result, task: Task) -> None:
         kind = result.status.casefold()

@@ -48,6 +48,21 @@ class Deviation:
         return f"{self.operation} → {self.status_code}: {self.kind}{at}: {self.detail}"
 
 
+#: errors every FastAPI app answers whether its spec lists them or not (auth, an unknown
+#: id, rate limits), in FastAPI's own {"detail": ...} shape: not drift worth a warning
+_FRAMEWORK_ERRORS = frozenset({401, 403, 404, 405, 429})
+
+
+def _framework_error(status_code: int, content: bytes) -> bool:
+    if status_code not in _FRAMEWORK_ERRORS:
+        return False
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "detail" in body
+
+
 class ConformanceReport:
     """What a client has seen so far: responses checked, and every deviation."""
 
@@ -153,6 +168,8 @@ class ResponseChecker:
                 (s for s in (wildcard, wildcard.lower(), "default") if s in operation.responses),
                 None,
             )
+        if documented is None and _framework_error(status_code, content):
+            return []
         if documented is None:
             listed = ", ".join(sorted(operation.responses))
             return [

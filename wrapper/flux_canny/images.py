@@ -349,6 +349,21 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells (os.umask can only
+    be read by setting it, which would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 _TEMP_SUFFIX = ".part"
 #: bytes write_atomic's temporary name adds to the target's: "." + name + "." + 8 random
 #: characters (tempfile's) + ".part"; a name within NAME_MAX less this is writable
@@ -372,6 +387,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
     )
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an image is no secret
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .._base import API_KEY_ENV, DEFAULT_BASE_URL, MissingAPIKeyError, resolve_key
+from .._base import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, MissingAPIKeyError, resolve_key
 from .._spec import Spec, packaged_spec
 from ..aclient import AsyncFluxCanny
 from ..client import FluxCanny
@@ -30,7 +30,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-BASE_URL_ENV = "BFL_BASE_URL"
+
 IMAGE_FIELD = "control_image"
 #: extra constructor arguments for the clients the CLI builds; tests put a fake here
 _CLIENT_OPTIONS: dict[str, Any] = {}
@@ -98,13 +98,16 @@ def request_options(func: F) -> F:
             )
         else:
             click_type, suffix = _describe(spec, prop)
+            # no default at all for a required option: click 8.2+ counts an explicit None
+            # as one, and would then let the option be left out
+            default = {} if name in required else {"default": None}
             option = click.option(
                 _flag(name),
                 name,
                 type=click_type,
-                default=None,
                 required=name in required,
                 help=help_text + suffix,
+                **default,
             )
         func = option(func)
     return func
