@@ -31,7 +31,11 @@ def test_edges_refuses_what_the_api_would_refuse_and_existing_files(run, workdir
     (workdir / "photo.png").write_bytes(make_image())
     ran = run("edges photo.png -o e.png --high 501")
     assert ran.code == _exit.EXIT_BAD_INPUT
-    assert "canny_high_threshold: Input should be less than or equal to 500" in ran.err
+    assert "--high 501: Input should be less than or equal to 500" in ran.err
+    assert "nothing was sent" not in ran.err  # a preview sends nothing anyway
+    ran = run("edges photo.png -o e.png --low 300 --high 100")
+    assert ran.code == _exit.EXIT_BAD_INPUT and "--low (300) is above --high (100)" in ran.err
+    assert not (workdir / "e.png").exists()
     (workdir / "e.png").write_bytes(b"keep")
     ran = run("edges photo.png -o e.png")
     assert ran.code == _exit.EXIT_BAD_INPUT and "exists" in ran.err

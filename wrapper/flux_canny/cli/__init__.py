@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("flux-canny: interrupted", err=True)
         return EXIT_INTERRUPTED
+    except click.exceptions.NoArgsIsHelpError as asked:  # bare `flux-canny`: its help
+        if asked.ctx is not None:
+            click.echo(asked.ctx.get_help())
+        return 0
     except click.UsageError as error:
         where = error.ctx.command_path if error.ctx is not None else "flux-canny"
         click.echo(f"{where}: error: {one_line(error)} (see {where} --help)", err=True)

@@ -11,16 +11,20 @@ from typing import Any
 
 import click
 
-from ..errors import ImageInputError, RequestValidationError
+from ..errors import ImageInputError
 from ..images import inspect_image, read_image_file, write_atomic
 from ..validation import default_validator
+from ._exit import BadInput
 from ._options import request_fields
 from ._outputs import check_writable
 
 __all__ = ["edges"]
 
 LOW_FIELD, HIGH_FIELD = "canny_low_threshold", "canny_high_threshold"
-_EXTRA_HINT = "pip install 'flux-canny[edges]'"
+_EXTRA_HINT = (
+    "pip install 'flux-canny[edges]' (from a checkout: pip install '.[edges]', "
+    "or make install, which includes it)"
+)
 
 
 def _default(field: str) -> Any:
@@ -31,9 +35,16 @@ def _check_thresholds(low: int, high: int) -> None:
     """Judge the thresholds as the server would judge them in a request."""
     validator = default_validator()
     probe = {"prompt": "", "finetune_id": "", "control_image": "", LOW_FIELD: low, HIGH_FIELD: high}
-    problems = [e for e in validator.errors(probe) if e["loc"][-1] in (LOW_FIELD, HIGH_FIELD)]
+    flags = {LOW_FIELD: "--low", HIGH_FIELD: "--high"}
+    problems = [
+        f"{flags[e['loc'][-1]]} {e['input']}: {e['msg']}"
+        for e in validator.errors(probe)
+        if e["loc"][-1] in flags
+    ]
+    if low > high:
+        problems.append(f"--low ({low}) is above --high ({high}); Canny needs low <= high")
     if problems:
-        raise RequestValidationError(problems)
+        raise BadInput("; ".join(problems))
 
 
 def _load_cv2() -> Any:

@@ -7,7 +7,8 @@ client. Only the control image is special: it is the positional argument.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import click
@@ -16,6 +17,7 @@ from .._base import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, MissingAPIKeyEr
 from .._spec import Spec, packaged_spec
 from ..aclient import AsyncFluxCanny
 from ..client import FluxCanny
+from ..errors import ConfigurationError
 
 __all__ = [
     "BASE_URL_ENV",
@@ -179,8 +181,20 @@ def _client_kwargs(settings: ApiSettings, options: Mapping[str, Any]) -> dict[st
 
 
 def make_client(settings: ApiSettings, **options: Any) -> FluxCanny:
-    return FluxCanny(**_client_kwargs(settings, options))
+    with _settings_named():
+        return FluxCanny(**_client_kwargs(settings, options))
 
 
 def make_async_client(settings: ApiSettings, **options: Any) -> AsyncFluxCanny:
-    return AsyncFluxCanny(**_client_kwargs(settings, options))
+    with _settings_named():
+        return AsyncFluxCanny(**_client_kwargs(settings, options))
+
+
+@contextlib.contextmanager
+def _settings_named() -> Iterator[None]:
+    """A setting the client refuses is named as the user gave it: the flag or variable."""
+    try:
+        yield
+    except ConfigurationError as error:
+        said = str(error).replace("base_url", f"--base-url / {BASE_URL_ENV}", 1)
+        raise ConfigurationError(said) from error

@@ -28,8 +28,10 @@ __all__ = [
     "FORMAT_FIELD",
     "ImageKept",
     "check_writable",
+    "default_outputs",
     "extension_for",
     "finish_kept",
+    "implied_format",
     "infer_format",
     "name_problem",
     "probe_folder",
@@ -65,6 +67,16 @@ def requested_format(params: Mapping[str, Any]) -> str | None:
     return str(default) if default is not None else None
 
 
+def implied_format(output: Path) -> str | None:
+    """The image format a file name's extension stands for (None: no known one)."""
+    return _SUFFIXES.get(output.suffix.lower())
+
+
+def default_outputs(task_id: str) -> list[Path]:
+    """Where `generate`/`result` put a task's image when no -o is given, per format."""
+    return [Path(f"flux-{safe_name(task_id)}{ext}") for ext in dict.fromkeys(_EXTENSIONS.values())]
+
+
 def extension_for(image_format: str | None) -> str:
     return _EXTENSIONS.get(image_format or "", f".{image_format}" if image_format else ".img")
 
@@ -74,8 +86,15 @@ def infer_format(output: Path | None, params: dict[str, Any]) -> dict[str, Any]:
     contradiction (castle.png with --output-format jpeg)."""
     if output is None:
         return params
-    implied = _SUFFIXES.get(output.suffix.lower())
-    if implied is None or implied not in _formats():
+    suffix = output.suffix.lower()
+    implied = _SUFFIXES.get(suffix)
+    if suffix and (implied is None or implied not in _formats()):
+        known = ", ".join(sorted(s for s, f in _SUFFIXES.items() if f in _formats()))
+        raise BadInput(
+            f"{output}: the API makes {' and '.join(_formats())} images, not {suffix[1:]}; "
+            f"give the file one of the extensions {known}"
+        )
+    if implied is None:
         return params
     given = params.get(FORMAT_FIELD)
     if given is None:

@@ -28,8 +28,10 @@ from ._options import (
 )
 from ._outputs import (
     check_writable,
+    default_outputs,
     extension_for,
     finish_kept,
+    implied_format,
     infer_format,
     safe_name,
     save_paid,
@@ -110,6 +112,7 @@ class _TaskRun:
 
     def save(self, image: GeneratedImage) -> Path:
         assert self.task is not None
+        image = self._as_named(image)
         default = Path(f"flux-{safe_name(self.task.id)}{extension_for(image.format)}")
         target = self.output or default
         try:
@@ -119,6 +122,24 @@ class _TaskRun:
                 f"{target} exists; pass --force to overwrite it, or -o another path "
                 f"(`flux-canny result {self.task.id} -o OTHER` fetches the image again)"
             ) from None
+
+    def _as_named(self, image: GeneratedImage) -> GeneratedImage:
+        """An image whose format contradicts -o's extension (`result ID -o x.png` for a
+        JPEG task) is converted, and the user told: never JPEG bytes in a .png file."""
+        wanted = implied_format(self.output) if self.output is not None else None
+        if wanted is None or wanted == image.format:
+            return image
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(image.data)) as opened:
+            buffer = io.BytesIO()
+            picture = opened.convert("RGB") if wanted == "jpeg" else opened
+            picture.save(buffer, format=wanted.upper())
+        assert self.output is not None
+        self.progress.note(f"converted the {image.format} image to {wanted} for {self.output.name}")
+        return attrs.evolve(image, data=buffer.getvalue(), format=wanted)
 
     def report(self, image: GeneratedImage, path: Path, *, as_json: bool) -> None:
         assert self.task is not None
@@ -153,10 +174,14 @@ class _TaskRun:
             return
         size = f"{width}x{height} " if width else ""
         self.progress.note(
-            f"{size}{image.format}, seed {image.seed}, {self.progress.polls} polls, "
+            f"{size}{image.format}, seed {image.seed}, {_count(self.progress.polls, 'poll')}, "
             f"{finished - self.started:.1f}s"
         )
         click.echo(str(path))
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _control_image(control: str) -> Any:
@@ -324,8 +349,17 @@ def result(
                 f"task {task_id} was submitted to {recorded}, not {settings.base_url}; "
                 f"pass --base-url {recorded} (or set BFL_BASE_URL) to resume it there"
             )
+    done = known is not None and known.state == State.DOWNLOADED and known.output
+    if output is None and done and known is not None and Path(str(known.output)).exists():
+        click.echo(known.output)  # nothing to wait for, nothing to fetch
+        click.echo(f"task {task_id} was already downloaded to {known.output}", err=True)
+        return
     if output is not None:
         check_writable(output, force=force)
+    else:  # the default name: settled before any wait or download, as -o is
+        taken = [p for p in default_outputs(task_id) if p.exists()]
+        if taken and not force:
+            raise BadInput(f"{taken[0]} exists; pass --force to overwrite it, or -o another path")
     if known is not None and known.state == State.KEPT and known.kept_at:
         target = output or Path(known.output or f"flux-{safe_name(task_id)}.img")
         path = finish_kept(known, target, ledger, overwrite=force)

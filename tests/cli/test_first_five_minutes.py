@@ -1,0 +1,140 @@
+"""#16: what a new user tripped over, each through the command or the library as used."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import httpx
+import pytest
+from flux_canny import FluxCanny
+from flux_canny.cli import _exit
+from PIL import Image
+
+from .conftest import GEN
+from .test_cli_entry import SCRIPT
+
+
+def test_a_missing_required_option_is_clicks_own_message(run, fake):
+    for missing, flag in (
+        ("--prompt 'a castle'", "--prompt"),
+        ("--finetune-id my-finetune", "--finetune-id"),
+    ):
+        ran = run(GEN.replace(missing, ""))
+        assert ran.code == _exit.EXIT_BAD_INPUT and f"Missing option '{flag}'" in ran.err
+        assert "TypeError" not in ran.err and not fake.records
+
+
+def test_bare_flux_canny_prints_its_help_and_python_m_works():
+    bare = subprocess.run([str(SCRIPT)], capture_output=True, text=True, check=False)
+    assert bare.returncode == 0 and bare.stdout.startswith("Usage: flux-canny")
+    assert "\n  generate" in bare.stdout and "error" not in bare.stderr
+    module = subprocess.run(
+        [sys.executable, "-m", "flux_canny", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert module.returncode == 0 and module.stdout.startswith("flux-canny ")
+
+
+def test_the_library_honours_bfl_base_url(monkeypatch):
+    monkeypatch.setenv("BFL_BASE_URL", "http://127.0.0.1:9")
+    with FluxCanny(api_key="k", ledger=False) as flux:
+        assert repr(flux) == "FluxCanny(base_url='http://127.0.0.1:9')"
+    monkeypatch.setenv("BFL_BASE_URL", "localhost:8080")
+    with pytest.raises(ValueError, match="BFL_BASE_URL must be an http"):
+        FluxCanny(api_key="k")
+
+
+def test_a_scheme_less_base_url_is_bad_input_naming_the_variable(run, monkeypatch):
+    monkeypatch.setenv("BFL_BASE_URL", "localhost:8080")
+    ran = run("finetunes")
+    assert ran.code == _exit.EXIT_BAD_INPUT and "BFL_BASE_URL" in ran.err
+    assert "ValueError" not in ran.err
+
+
+def test_an_unreachable_api_names_the_address_tried(run, monkeypatch):
+    from flux_canny.cli import _options
+
+    def refuse(request):
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    monkeypatch.setattr(_options, "_CLIENT_OPTIONS", {"transport": httpx.MockTransport(refuse)})
+    monkeypatch.setenv("BFL_BASE_URL", "http://127.0.0.1:9")
+    ran = run("finetunes")
+    assert "could not connect to http://127.0.0.1:9/v1/my_finetunes" in ran.err
+    assert "BFL_BASE_URL" in ran.err
+
+
+def test_a_404_names_the_url_and_the_servers_words(run, fake):
+    ran = run("finetune-details nope")
+    assert ran.code == _exit.EXIT_REJECTED
+    assert "HTTP 404 from https://api.us1.bfl.ai/v1/finetune_details" in ran.err
+    assert "Finetune nope not found" in ran.err
+
+
+def test_images_follow_the_umask_and_state_stays_private(run, fake, workdir):
+    old = os.umask(0o022)
+    try:
+        assert run(f"{GEN} -o castle.png").code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((workdir / "castle.png").stat().st_mode) == 0o644
+    assert stat.S_IMODE((workdir / "state" / "ledger.sqlite3").stat().st_mode) == 0o600
+
+
+def test_an_extension_the_api_cannot_make_is_refused_before_paying(run, fake):
+    ran = run(f"{GEN} -o out.gif")
+    assert ran.code == _exit.EXIT_BAD_INPUT and "not gif" in ran.err and not fake.records
+
+
+def test_result_converts_to_the_format_its_output_names_and_says_so(run, fake, workdir):
+    task_id = run(f"{GEN} --no-wait --json").json()["task_id"]  # a JPEG task
+    ran = run(f"result {task_id} -o later.png")
+    assert ran.code == 0, ran.err
+    assert "converted the jpeg image to png" in ran.err
+    with Image.open(workdir / "later.png") as image:
+        assert image.format == "PNG"
+
+
+def test_result_settles_its_output_before_waiting(run, fake, workdir):
+    task_id = run(f"{GEN} --no-wait --json").json()["task_id"]
+    (workdir / f"flux-{task_id}.jpg").write_bytes(b"mine")
+    polls = fake.requests[("GET", "/v1/get_result")]
+    ran = run(f"result {task_id}")
+    assert ran.code == _exit.EXIT_BAD_INPUT and "exists" in ran.err
+    assert fake.requests[("GET", "/v1/get_result")] == polls  # refused before any wait
+    assert (workdir / f"flux-{task_id}.jpg").read_bytes() == b"mine"
+    assert not list((workdir / "state").rglob("*.jpg"))  # no copy left in the state folder
+
+
+def test_result_of_a_task_already_downloaded_says_where_it_is(run, fake, workdir):
+    made = run(f"{GEN} --json").json()
+    polls = fake.requests[("GET", "/v1/get_result")]
+    ran = run(f"result {made['task_id']}")
+    assert ran.code == 0 and ran.out.strip().endswith(made["path"])
+    assert "already downloaded" in ran.err
+    assert fake.requests[("GET", "/v1/get_result")] == polls
+
+
+def test_one_poll_is_one_poll(run, fake):
+    fake.task_duration = 0.0
+    ran = run(f"{GEN} -o now.png")
+    assert ran.code == 0 and "1 poll," in ran.err
+
+
+def test_the_timeout_line_gives_cli_users_the_cli_command_only(run, fake):
+    fake.task_duration = 120.0
+    ran = run(f"{GEN} --timeout 5")
+    assert ran.code == _exit.EXIT_TIMEOUT
+    assert (
+        "flux-canny result" in ran.err and "wait()" not in ran.err and "get_result()" not in ran.err
+    )
+
+
+def test_a_refused_key_from_the_flag_is_not_blamed_on_the_variable(run, fake):
+    ran = run(f"{GEN} --api-key wrong-key")
+    assert ran.code == _exit.EXIT_REJECTED and "--api-key" in ran.err
