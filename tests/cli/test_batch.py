@@ -186,6 +186,11 @@ def test_a_jobs_file_with_problems_submits_nothing(run, fake, workdir):
     assert not fake.records and not (workdir / "out").exists()
     skipped = run("batch jobs.jsonl -o out --skip-invalid --json")
     assert skipped.code == 1 and len(_images(workdir)) == 2
+    # the lines left out are in the summary, so exit 1 is explained
+    rows = {r["line"]: r for r in skipped.json_lines()}
+    assert [rows[n]["status"] for n in (1, 2)] == ["ok", "ok"]
+    assert {rows[n]["status"] for n in (3, 4, 5, 6, 7)} == {"invalid"}
+    assert "did you mean 'steps'" in rows[5]["error"] and "not JSON" in rows[3]["error"]
 
 
 def test_batch_output_formats_and_default_names(run, fake, workdir):

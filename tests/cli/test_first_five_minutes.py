@@ -138,3 +138,16 @@ def test_the_timeout_line_gives_cli_users_the_cli_command_only(run, fake):
 def test_a_refused_key_from_the_flag_is_not_blamed_on_the_variable(run, fake):
     ran = run(f"{GEN} --api-key wrong-key")
     assert ran.code == _exit.EXIT_REJECTED and "--api-key" in ran.err
+
+
+def test_piped_tables_keep_each_row_and_path_on_one_line(run, fake, workdir):
+    from .test_batch import _write_jobs
+
+    _write_jobs(workdir, 2)
+    deep = "out/" + "a-long-folder-name/" * 8
+    ran = run(f"batch jobs.jsonl -o {deep}")
+    assert ran.code == 0, ran.err
+    rows = [line for line in ran.out.splitlines() if line.startswith("job0")]
+    assert len(rows) == 2 and all(deep.rstrip("/") in row for row in rows)
+    listed = run("tasks")
+    assert sum(1 for line in listed.out.splitlines() if "a-long-folder-name/" * 8 in line) == 2

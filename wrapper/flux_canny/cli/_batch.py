@@ -50,7 +50,7 @@ from ._outputs import (
     save_paid,
     space_problem,
 )
-from ._progress import BatchProgress, stderr_console
+from ._progress import BatchProgress, stderr_console, table_console
 
 __all__ = ["batch"]
 
@@ -450,8 +450,9 @@ def _summary(outcomes: list[Outcome], *, as_json: bool) -> None:
             click.echo(json.dumps(record))
         return
     table = Table(box=None, pad_edge=False)
-    for column in ("job", "line", "status", "task id", "output / error"):
-        table.add_column(column, overflow="fold")
+    for column in ("job", "line", "status", "task id"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("output / error", overflow="fold", min_width=30)
     shown = (
         outcomes
         if len(outcomes) <= 50
@@ -460,7 +461,7 @@ def _summary(outcomes: list[Outcome], *, as_json: bool) -> None:
     for o in shown:
         detail = str(o.path) if o.path else (o.error or "")
         table.add_row(o.job.name, str(o.job.line), o.status, clean(o.task_id or ""), clean(detail))
-    console = Console(soft_wrap=True, highlight=False)
+    console = table_console()
     if shown:
         console.print(table)
     counts: dict[str, int] = {}
@@ -587,12 +588,32 @@ def batch(
     finally:
         ledger.close()
     interrupted = any(o.status in ("interrupted", "not started") for o in outcomes)
+    skipped = _invalid_lines(problems)  # shown, so the exit status below is explained
+    outcomes = sorted([*outcomes, *skipped], key=lambda o: o.job.line)
     _summary(outcomes, as_json=as_json)
     if interrupted:
         _tell_interrupted(outcomes)
         raise SystemExit(EXIT_INTERRUPTED)
-    if any(o.status not in _SETTLED for o in outcomes) or problems:
+    if any(o.status not in _SETTLED for o in outcomes):
         raise SystemExit(EXIT_ERROR)
+
+
+def _invalid_lines(problems: list[str]) -> list[Outcome]:
+    """Lines --skip-invalid left out, one summary row each ("invalid", with why)."""
+    said: dict[int, list[str]] = {}
+    for problem in problems:
+        number, _, why = problem.removeprefix("line ").partition(": ")
+        said.setdefault(int(number), []).append(why)
+    return [
+        Outcome(
+            Job(line=n, name=f"line-{n}", fields={}, output=Path()),
+            "invalid",
+            None,
+            None,
+            "; ".join(whys),
+        )
+        for n, whys in sorted(said.items())
+    ]
 
 
 def _run(

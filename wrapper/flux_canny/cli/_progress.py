@@ -23,11 +23,21 @@ from rich.progress import (
 from ..errors import clean
 from ..models import Result, Task
 
-__all__ = ["BatchProgress", "TaskProgress", "stderr_console"]
+__all__ = ["BatchProgress", "TaskProgress", "stderr_console", "table_console"]
 
 
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def table_console() -> Console:
+    """stdout, for tables. Piped, a row is as long as its content: rich would otherwise
+    assume 80 columns and fold every path a few characters at a time for a width nobody
+    reads at. On a terminal, the terminal's width."""
+    console = Console(highlight=False, soft_wrap=True)
+    if console.is_terminal:
+        return console
+    return Console(highlight=False, soft_wrap=True, width=10_000)
 
 
 class _LiveBar:

@@ -36,7 +36,7 @@ from ._outputs import (
     safe_name,
     save_paid,
 )
-from ._progress import TaskProgress, stderr_console
+from ._progress import TaskProgress, stderr_console, table_console
 
 __all__ = ["generate", "result", "tasks"]
 
@@ -435,7 +435,12 @@ def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: boo
         return
     table = Table(title=None, box=None, pad_edge=False)
     for column in ("submitted", "task id", "state", "prompt", "output / note"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("submitted", "task id"))
+        if column == "prompt":
+            table.add_column(column, no_wrap=True, max_width=24, overflow="ellipsis")
+        elif column == "output / note":
+            table.add_column(column, overflow="fold", min_width=30)
+        else:
+            table.add_column(column, no_wrap=True)
     for entry in entries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created_at))
         prompt = (entry.prompt or "")[:40]
@@ -443,9 +448,7 @@ def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: boo
         if entry.state == State.UNCERTAIN:
             note = f"may exist: {entry.error or 'the answer never arrived'}"
         table.add_row(when, clean(entry.task_id or "?"), entry.state, prompt, clean(note))
-    from rich.console import Console
-
-    Console(soft_wrap=True, highlight=False).print(table)
+    table_console().print(table)
 
 
 def _open_ledger() -> Ledger:

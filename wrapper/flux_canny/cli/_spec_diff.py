@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..specdiff import SpecDiff, diff_specs, load_document
 from ._exit import EXIT_ERROR, BadInput
+from ._progress import table_console
 
 __all__ = ["print_diff", "spec_diff"]
 
@@ -69,9 +70,6 @@ def spec_diff(old: Path, new: Path, as_json: bool) -> None:
     if as_json:
         click.echo(diff.to_json())
     else:
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            console = Console(highlight=False, width=120)
-        print_diff(diff, console)
+        print_diff(diff, table_console())
     if diff.has_breaking:
         raise SystemExit(EXIT_ERROR)
