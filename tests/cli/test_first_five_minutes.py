@@ -151,3 +151,82 @@ def test_piped_tables_keep_each_row_and_path_on_one_line(run, fake, workdir):
     assert len(rows) == 2 and all(deep.rstrip("/") in row for row in rows)
     listed = run("tasks")
     assert sum(1 for line in listed.out.splitlines() if "a-long-folder-name/" * 8 in line) == 2
+
+
+def test_mock_server_speaks_like_the_other_commands():
+    import socket
+
+    helped = subprocess.run([str(SCRIPT), "mock-server", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and helped.stdout.startswith(
+        "Usage: flux-canny mock-server [OPTIONS]"
+    )
+    assert "--key" in helped.stdout and "test-key" in helped.stdout
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = subprocess.run(
+            [str(SCRIPT), "mock-server", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert (
+        busy.returncode == _exit.EXIT_BAD_INPUT and f"port {port} is already in use" in busy.stderr
+    )
+
+
+def test_mock_server_says_which_key_it_accepts():
+    proc = subprocess.Popen(
+        [str(SCRIPT), "mock-server", "--key", "my-key"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().startswith("http://127.0.0.1:")
+        said = proc.stderr.readline()
+        assert "accepting x-key my-key" in said and "BFL_API_KEY=my-key" in said
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_debug_shows_our_requests_not_the_http_librarys_internals(tmp_path):
+    from flux_canny.fake import FakeBFL, FakeServer
+
+    from ..conftest import make_image
+
+    (tmp_path / "edges.png").write_bytes(make_image("PNG", (256, 256)))
+    with FakeServer(FakeBFL(task_duration=0.2)) as server:
+        env = {
+            **os.environ,
+            "BFL_API_KEY": "test-key",
+            "BFL_BASE_URL": server.base_url,
+            "FLUX_CANNY_STATE_DIR": str(tmp_path / "state"),
+        }
+        ran = subprocess.run(
+            [
+                str(SCRIPT),
+                "generate",
+                "edges.png",
+                "--prompt",
+                "p",
+                "--finetune-id",
+                "my-finetune",
+                "-o",
+                "out.png",
+                "--debug",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert ran.returncode == 0, ran.stderr
+    base = server.base_url
+    assert f"flux_canny.http: POST {base}/v1/flux-pro-1.0-canny-finetuned -> 200" in ran.stderr
+    assert f"flux_canny.http: GET {base}/v1/get_result -> 200" in ran.stderr
+    assert "httpcore" not in ran.stderr and "test-key" not in ran.stderr
+    assert "?id=" not in ran.stderr and "se=" not in ran.stderr  # no query strings

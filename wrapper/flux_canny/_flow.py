@@ -185,6 +185,21 @@ def _body_of(response: Any) -> Any:
         return response.content[:500].decode("utf-8", "replace")
 
 
+http_log = logging.getLogger("flux_canny.http")
+
+
+def _log_exchange(effect: Send, outcome: Any, seconds: float) -> None:
+    """One line per request for --debug: never the key, never a query string."""
+    if not http_log.isEnabledFor(logging.DEBUG):
+        return
+    said = (
+        type(outcome.error).__name__
+        if isinstance(outcome, Failed)
+        else f"{outcome.status_code} ({len(outcome.content)} bytes)"
+    )
+    http_log.debug("%s %s -> %s in %.0f ms", effect.method, _where(effect.url), said, seconds * 1e3)
+
+
 def _where(url: httpx.URL | str) -> str:
     """A URL as it may be shown: no query string (signed URLs carry secrets there)."""
     parsed = httpx.URL(url)
@@ -458,7 +473,9 @@ class Core:
     ) -> Flow[T]:
         failures = rate_limited = 0
         while True:
+            sent = self.clock.monotonic()
             outcome = yield effect
+            _log_exchange(effect, outcome, self.clock.monotonic() - sent)
             verdict: _Verdict | None
             if conform and not isinstance(outcome, Failed):
                 self._conform(effect, outcome)

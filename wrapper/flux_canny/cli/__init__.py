@@ -18,6 +18,7 @@ from ._account import finetune_details, finetunes
 from ._batch import batch
 from ._edges import edges
 from ._exit import EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, exit_code_for, one_line
+from ._mock import mock_server
 from ._single import generate, result, tasks
 from ._spec_diff import spec_diff
 
@@ -43,24 +44,6 @@ def cli() -> None:
     """Generate images with BFL's FLUX.1 Canny [pro] and your finetune."""
 
 
-@cli.command(
-    "mock-server",
-    context_settings={"ignore_unknown_options": True, "help_option_names": []},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def mock_server(args: tuple[str, ...]) -> None:
-    """Run the fake BFL API on 127.0.0.1 and print its base URL (see --help).
-
-    \b
-    Example:
-      flux-canny mock-server --port 8080 --task-duration 5
-    """
-    from ..fake.__main__ import serve
-
-    raise SystemExit(serve(list(args)))
-
-
 for _command in (
     generate,
     result,
@@ -70,6 +53,7 @@ for _command in (
     finetunes,
     finetune_details,
     spec_diff,
+    mock_server,
 ):
     cli.add_command(_command)
 
@@ -83,7 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
     if debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s", stream=sys.stderr)
+        # our own story (each request, retry and decision); the HTTP libraries' internals
+        # only when they warn
+        logging.basicConfig(
+            level=logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr
+        )
+        logging.getLogger("flux_canny").setLevel(logging.DEBUG)
     try:
         outcome: Any = cli.main(args=args, prog_name="flux-canny", standalone_mode=False)
     except SystemExit as done:
