@@ -230,3 +230,62 @@ def test_debug_shows_our_requests_not_the_http_librarys_internals(tmp_path):
     assert f"flux_canny.http: GET {base}/v1/get_result -> 200" in ran.stderr
     assert "httpcore" not in ran.stderr and "test-key" not in ran.stderr
     assert "?id=" not in ran.stderr and "se=" not in ran.stderr  # no query strings
+
+
+def test_ctrl_c_under_a_live_bar_prints_on_a_line_of_its_own(tmp_path):
+    import pty
+    import re
+    import select
+    import signal
+    import time
+
+    from flux_canny.fake import FakeBFL, FakeServer
+
+    from ..conftest import make_image
+
+    (tmp_path / "edges.png").write_bytes(make_image("PNG", (256, 256)))
+    with FakeServer(FakeBFL(task_duration=30)) as server:
+        env = {
+            **os.environ,
+            "BFL_API_KEY": "test-key",
+            "BFL_BASE_URL": server.base_url,
+            "FLUX_CANNY_STATE_DIR": str(tmp_path / "state"),
+            "TERM": "xterm",
+            "COLUMNS": "100",
+        }
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(
+            [str(SCRIPT), "generate", "edges.png", "--prompt", "p", "--finetune-id", "my-finetune"],
+            cwd=tmp_path,
+            env=env,
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+        )
+        os.close(follower)
+        seen = b""
+
+        def read_for(seconds):
+            nonlocal seen
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                ready, _, _ = select.select([leader], [], [], 0.1)
+                if ready:
+                    try:
+                        seen += os.read(leader, 65536)
+                    except OSError:
+                        return
+
+        read_for(2.5)
+        assert re.search(rb"poll \d", seen), seen  # the live bar is drawn
+        proc.send_signal(signal.SIGINT)
+        read_for(3)
+        assert proc.wait(10) == 130
+        os.close(leader)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode("utf-8", "replace"))
+    message = "flux-canny: interrupted; task"
+    assert message in text
+    before, _, after = text.rpartition(message)
+    line_start = before.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1]
+    assert line_start.strip() == "", repr(line_start)  # not glued to the bar
+    assert not re.search(r"poll \d", after)  # no stale bar redrawn after it

@@ -66,8 +66,14 @@ class _LiveBar:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """End the live bar now (idempotent): whatever is printed next starts on a line of
+        its own, and no stale bar is redrawn after it."""
         if self._live:
             self._bar.stop()
+            self._live = False
 
 
 class TaskProgress(_LiveBar):

@@ -93,6 +93,7 @@ class _TaskRun:
             if self.task is not None:
                 error.resume_hint = self.resume_hint()  # type: ignore[attr-defined]
             return
+        self.progress.stop()  # the message gets a line of its own, after the final bar
         if self.task is None:
             click.echo(
                 "flux-canny: interrupted before the submit was answered; a task may have been "
