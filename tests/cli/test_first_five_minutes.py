@@ -73,7 +73,7 @@ def test_a_404_names_the_url_and_the_servers_words(run, fake):
     ran = run("finetune-details nope")
     assert ran.code == _exit.EXIT_REJECTED
     assert "HTTP 404 from https://api.us1.bfl.ai/v1/finetune_details" in ran.err
-    assert "Finetune nope not found" in ran.err
+    assert "Finetune nope not found" in ran.err and "`flux-canny finetunes` lists" in ran.err
 
 
 def test_images_follow_the_umask_and_state_stays_private(run, fake, workdir):
@@ -289,3 +289,11 @@ def test_ctrl_c_under_a_live_bar_prints_on_a_line_of_its_own(tmp_path):
     line_start = before.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1]
     assert line_start.strip() == "", repr(line_start)  # not glued to the bar
     assert not re.search(r"poll \d", after)  # no stale bar redrawn after it
+
+
+def test_live_conformance_does_not_flag_fastapis_own_404(fake, caplog):
+    with fake.client(check_responses=True) as flux:
+        with pytest.raises(Exception, match="404"):
+            flux.finetune_details("nope")
+        assert flux.conformance.summary() == "1 response checked, all as the spec says"
+    assert "undocumented" not in caplog.text

@@ -89,9 +89,11 @@ class ConformanceReport:
         return counted
 
     def summary(self) -> str:
+        checked = self.responses_checked
+        responses = f"{checked} response{'' if checked == 1 else 's'} checked"
         if not self.counts:
-            return f"{self.responses_checked} responses checked, all as the spec says"
-        lines = [f"{self.responses_checked} responses checked, {len(self)} deviations:"]
+            return f"{responses}, all as the spec says"
+        lines = [f"{responses}, {len(self)} deviation{'' if len(self) == 1 else 's'}:"]
         for deviation, times in self.counts.most_common():
             lines.append(f"  {times:>5} × {deviation}")
         return "\n".join(lines)

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..errors import APIStatusError
 from ._options import api_options, make_client, settings_from
 
 __all__ = ["finetune_details", "finetunes"]
@@ -44,7 +45,12 @@ Examples:
 def finetune_details(finetune_id: str, as_json: bool, **values: Any) -> None:
     """Show how FINETUNE_ID was trained (its parameters and metadata)."""
     with make_client(settings_from(values)) as flux:
-        details = flux.finetune_details(finetune_id)
+        try:
+            details = flux.finetune_details(finetune_id)
+        except APIStatusError as error:
+            if error.status_code == 404:
+                error.args = (f"{error.args[0]}; `flux-canny finetunes` lists your ids",)
+            raise
     if as_json:
         click.echo(json.dumps(details))
         return
