@@ -6,6 +6,8 @@ touches the user's real state.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import shlex
 from pathlib import Path
@@ -65,3 +67,20 @@ def run(capsys, workdir):
 
 
 GEN = "generate control.png --prompt 'a castle' --finetune-id my-finetune"
+
+
+@contextlib.contextmanager
+def disk_full_in(folder: Path):
+    """Every image saved straight into `folder` fails with ENOSPC, as on a full disk."""
+    from flux_canny import GeneratedImage
+
+    save = GeneratedImage.save
+
+    def disk_full(self, path, *, overwrite=True):
+        if Path(path).absolute().parent == folder:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(self, path, overwrite=overwrite)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(GeneratedImage, "save", disk_full)
+        yield

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import random
@@ -10,13 +9,13 @@ import signal
 from pathlib import Path
 
 import pytest
-from flux_canny import GeneratedImage
 from flux_canny.cli import _exit
 from flux_canny.cli._progress import BatchProgress
 from flux_canny.ledger import OLD_BATCH_FILE, Ledger
 from PIL import Image
 
 from ..conftest import make_image
+from .conftest import disk_full_in
 
 SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
 
@@ -224,16 +223,7 @@ def test_a_full_disk_keeps_the_paid_image_and_the_rerun_finishes_it(
     run, fake, workdir, monkeypatch
 ):
     _write_jobs(workdir, 4)
-    save = GeneratedImage.save
-    out = workdir / "out"
-
-    def disk_full(self, path, *, overwrite=True):
-        if Path(path).absolute().parent == out:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return save(self, path, overwrite=overwrite)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(GeneratedImage, "save", disk_full)
+    with disk_full_in(workdir / "out"):
         ran = run("batch jobs.jsonl -o out --json")
     assert ran.code == 1
     summary = ran.json_lines()

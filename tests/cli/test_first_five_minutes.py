@@ -195,16 +195,8 @@ def test_mock_server_says_which_key_it_accepts():
 def test_debug_shows_our_requests_not_the_http_librarys_internals(tmp_path):
     from flux_canny.fake import FakeBFL, FakeServer
 
-    from ..conftest import make_image
-
-    (tmp_path / "edges.png").write_bytes(make_image("PNG", (256, 256)))
     with FakeServer(FakeBFL(task_duration=0.2)) as server:
-        env = {
-            **os.environ,
-            "BFL_API_KEY": "test-key",
-            "BFL_BASE_URL": server.base_url,
-            "FLUX_CANNY_STATE_DIR": str(tmp_path / "state"),
-        }
+        env = _script_env(tmp_path, server)
         ran = subprocess.run(
             [
                 str(SCRIPT),
@@ -241,18 +233,8 @@ def test_ctrl_c_under_a_live_bar_prints_on_a_line_of_its_own(tmp_path):
 
     from flux_canny.fake import FakeBFL, FakeServer
 
-    from ..conftest import make_image
-
-    (tmp_path / "edges.png").write_bytes(make_image("PNG", (256, 256)))
     with FakeServer(FakeBFL(task_duration=30)) as server:
-        env = {
-            **os.environ,
-            "BFL_API_KEY": "test-key",
-            "BFL_BASE_URL": server.base_url,
-            "FLUX_CANNY_STATE_DIR": str(tmp_path / "state"),
-            "TERM": "xterm",
-            "COLUMNS": "100",
-        }
+        env = {**_script_env(tmp_path, server), "TERM": "xterm", "COLUMNS": "100"}
         leader, follower = pty.openpty()
         proc = subprocess.Popen(
             [str(SCRIPT), "generate", "edges.png", "--prompt", "p", "--finetune-id", "my-finetune"],
@@ -297,3 +279,16 @@ def test_live_conformance_does_not_flag_fastapis_own_404(fake, caplog):
             flux.finetune_details("nope")
         assert flux.conformance.summary() == "1 response checked, all as the spec says"
     assert "undocumented" not in caplog.text
+
+
+def _script_env(tmp_path, server):
+    """What a user sets to run the installed script against the fake, and an edges.png."""
+    from ..conftest import make_image
+
+    (tmp_path / "edges.png").write_bytes(make_image("PNG", (256, 256)))
+    return {
+        **os.environ,
+        "BFL_API_KEY": "test-key",
+        "BFL_BASE_URL": server.base_url,
+        "FLUX_CANNY_STATE_DIR": str(tmp_path / "state"),
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import io
 import shlex
 from pathlib import Path
@@ -13,7 +12,7 @@ from flux_canny.cli._single import _TaskRun
 from flux_canny.ledger import Ledger
 from PIL import Image
 
-from .conftest import GEN
+from .conftest import GEN, disk_full_in
 
 
 def _decoded(path):
@@ -249,17 +248,7 @@ def test_tasks_prune_forgets_finished_tasks_only(run, fake):
 
 
 def test_result_finishes_a_kept_image_without_a_request(run, fake, workdir, monkeypatch):
-    from flux_canny import GeneratedImage
-
-    save = GeneratedImage.save
-
-    def disk_full(self, path, *, overwrite=True):
-        if Path(path).absolute().parent == workdir:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return save(self, path, overwrite=overwrite)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(GeneratedImage, "save", disk_full)
+    with disk_full_in(workdir):
         ran = run(f"{GEN} -o castle.png")
     assert ran.code == _exit.EXIT_ERROR and "kept at" in ran.err and "No space left" in ran.err
     (entry,) = run("tasks --json").json_lines()
