@@ -292,3 +292,11 @@ def _script_env(tmp_path, server):
         "BFL_BASE_URL": server.base_url,
         "FLUX_CANNY_STATE_DIR": str(tmp_path / "state"),
     }
+
+
+def test_tasks_help_describes_its_own_options(run):
+    helped = run("tasks --help")
+    assert helped.code == 0
+    assert "instead of the path" not in helped.out
+    limit = helped.out.split("--limit", 1)[1].split("\n  -", 1)[0]
+    assert "newest tasks" in limit
