@@ -62,7 +62,10 @@ def test_an_unreachable_api_names_the_address_tried(run, monkeypatch):
     def refuse(request):
         raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
 
-    monkeypatch.setattr(_options, "_CLIENT_OPTIONS", {"transport": httpx.MockTransport(refuse)})
+    from flux_canny.fake import VirtualClock
+
+    options = {"transport": httpx.MockTransport(refuse), "clock": VirtualClock()}  # no real waits
+    monkeypatch.setattr(_options, "_CLIENT_OPTIONS", options)
     monkeypatch.setenv("BFL_BASE_URL", "http://127.0.0.1:9")
     ran = run("finetunes")
     assert "could not connect to http://127.0.0.1:9/v1/my_finetunes" in ran.err
