@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import ssl
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
@@ -35,6 +36,17 @@ HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 class MissingAPIKeyError(FluxCannyError, ValueError):
     """No API key was given and BFL_API_KEY is not set."""
+
+
+def shared_tls() -> ssl.SSLContext:
+    """One TLS context per process (per SSL_CERT_FILE / SSL_CERT_DIR, which httpx honours
+    and so does this): making one loads the CA bundle, 20-50 ms for every client built."""
+    return _tls_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _tls_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context(trust_env=True)
 
 
 @functools.cache

@@ -14,7 +14,7 @@ from flux_canny_api.api.utility import (
 )
 from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_finetunes_get
 
-from ._base import ClientBase
+from ._base import ClientBase, shared_tls
 from ._flow import Failed, Flow, Sleep, T, advance, interrupt
 from ._wire import SubmitBody
 from .images import GeneratedImage
@@ -31,7 +31,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
     """The same methods as FluxCanny, awaitable, driven by the same flows."""
 
     def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=transport, timeout=timeout)
+        return httpx.AsyncClient(transport=transport, timeout=timeout, verify=shared_tls())
 
     async def _perform(self, effect: Any) -> Any:
         if isinstance(effect, Sleep):
