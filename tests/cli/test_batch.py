@@ -194,7 +194,12 @@ def test_a_jobs_file_with_problems_submits_nothing(run, fake, workdir):
 
 def test_batch_output_formats_and_default_names(run, fake, workdir):
     (workdir / "c.png").write_bytes(make_image())
-    job = {"control_image": "c.png", "prompt": "p", "finetune_id": "f", "output_format": "png"}
+    job = {
+        "control_image": "c.png",
+        "prompt": "p",
+        "finetune_id": "my-finetune",
+        "output_format": "png",
+    }
     (workdir / "jobs.jsonl").write_text(json.dumps(job) + "\n\n")
     ran = run("batch jobs.jsonl -o out --json")
     assert ran.code == 0, ran.err

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import threading
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
@@ -28,7 +30,18 @@ from . import _render
 
 __all__ = ["FakeBFL", "Fault", "Reply", "RequestRecord", "Task", "WebhookDelivery"]
 
-FaultKind = Literal["status", "connect", "drop", "slow", "malformed"]
+FaultKind = Literal["status", "connect", "drop", "slow", "malformed", "not-found-404"]
+#: what BFL says with each status a fault can inject
+_FAULT_WORDS = {
+    402: "Insufficient credits",  # docs.bfl.ai: "402: out of credits"
+    429: "Too many requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+#: a key the live API calls malformed (422) rather than unknown (403): seen live,
+#: {"detail": "Invalid API key format"}
+_KEY_SHAPE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _RESULT_PATH = "/v1/get_result"
 _FINETUNES_PATH = "/v1/my_finetunes"
 _DETAILS_PATH = "/v1/finetune_details"
@@ -47,6 +60,7 @@ class Fault:
     delay: float = 0.0
     retry_after: float | None = None
     path: str | None = None
+    path_task: str | None = None
 
     def matches(self, path: str) -> bool:
         return self.path is None or path == self.path or path.startswith(self.path)
@@ -122,7 +136,7 @@ class FakeBFL:
         clock: Clock | None = None,
         task_duration: float = 2.0,
         report_progress: bool = True,
-        pending_status: str = "Pending",
+        pending_status: str | None = None,
         max_active_tasks: int = 24,
         retry_after: float = 1.0,
         sample_ttl: float = 600.0,
@@ -130,12 +144,24 @@ class FakeBFL:
         finetunes: Iterable[str] = ("my-finetune",),
         spec: Spec | None = None,
         rng_seed: int | None = None,
+        spec_only: bool = False,
+        credits: float | None = None,
+        cost_per_task: float = 5.0,
     ) -> None:
+        """`spec_only=True` answers strictly as the spec describes (unknown tasks 200,
+        one in-flight status, HMAC-signed get_result webhooks, any finetune id); by default
+        the fake answers as BFL's live service does (see `_live` notes below).
+        `credits`: what the key has left (None: unlimited); each task costs
+        `cost_per_task`, and a submit beyond them is 402."""
         self.api_keys = set(api_keys)
         self.clock: Clock = clock or SystemClock()
+        self._epoch_offset = time.time() - self.clock.monotonic()
         self.task_duration = task_duration
         self.report_progress = report_progress
+        self.spec_only = spec_only
         self.pending_status = pending_status
+        self.credits = credits
+        self.cost_per_task = cost_per_task
         self.max_active_tasks = max_active_tasks
         self.retry_after = retry_after
         #: seconds every submit's answer is held back after its task was created: the
@@ -175,6 +201,8 @@ class FakeBFL:
     ) -> None:
         """Fail the next `count` matching requests. `kind` is an HTTP status (500, 502,
         503, 429...) or one of "connect", "drop", "slow", "malformed"."""
+        if kind == "not-found-404":  # a regional store that does not know the task yet
+            path = path or _RESULT_PATH
         fault = (
             Fault("status", status=kind, retry_after=retry_after, path=path)
             if isinstance(kind, int)
@@ -254,7 +282,9 @@ class FakeBFL:
             if fault is not None:
                 self._faults.remove(fault)
             key = request.headers.get("x-key")
-            if fault is not None and fault.kind in ("status", "connect"):
+            if fault is not None and fault.kind == "not-found-404":
+                fault = attrs.evolve(fault, path_task=request.url.params.get("id"))
+            if fault is not None and fault.kind in ("status", "connect", "not-found-404"):
                 reply = self._fault_reply(fault)
             else:
                 reply = Reply(self._drifted(path, self._route(request, key)))
@@ -288,8 +318,10 @@ class FakeBFL:
             headers["retry-after"] = _seconds(
                 fault.retry_after if fault.retry_after is not None else self.retry_after
             )
-        body = {"detail": "Too many requests" if fault.status == 429 else "Internal Server Error"}
-        return Reply(httpx.Response(fault.status, json=body, headers=headers))
+        if fault.kind == "not-found-404":
+            return Reply(_json(404, _task_body(fault.path_task or "unknown", "Task not found")))
+        said = _FAULT_WORDS.get(fault.status, "Internal Server Error")
+        return Reply(httpx.Response(fault.status, json={"detail": said}, headers=headers))
 
     @staticmethod
     def _garble(reply: Reply, fault: Fault) -> Reply:
@@ -315,6 +347,8 @@ class FakeBFL:
         if key is None:
             return _json(401, {"detail": "Not authenticated"}, {"www-authenticate": "APIKey"})
         if key not in self.api_keys:
+            if not self.spec_only and not _KEY_SHAPE.match(key):
+                return _json(422, {"detail": "Invalid API key format"})
             return _json(403, {"detail": "Invalid API key"})
         if path == CANNY_PATH:
             return self._submit(request, key)
@@ -344,6 +378,12 @@ class FakeBFL:
         errors = self.validator.errors(body)
         if errors:
             return _422(errors)
+        finetune = body.get("finetune_id")
+        if not self.spec_only and finetune not in self.finetunes:
+            # live: an unknown finetune is refused with 400 before anything runs
+            return _json(400, {"detail": f"Finetune {finetune} not found"})
+        if not self.spec_only and self.credits is not None and self.credits < self.cost_per_task:
+            return _json(402, {"detail": "Insufficient credits"})  # docs.bfl.ai: 402
         if self.active_tasks(key) >= self.max_active_tasks:
             return _json(
                 429,
@@ -357,13 +397,17 @@ class FakeBFL:
         self._ids += 1
         task_id = str(uuid.UUID(int=self._ids & (2**128 - 1)))
         outcome = self._outcomes.popleft() if self._outcomes else "Ready"
+        # live: a request is moderated before any processing, at once and not charged
+        flagged_at_once = outcome == "Request Moderated" and not self.spec_only
+        if self.credits is not None and not flagged_at_once:
+            self.credits -= self.cost_per_task
         seed = normalised.get("seed")
         task = Task(
             id=task_id,
             key=key,
             body=normalised,
             created_at=self.clock.monotonic(),
-            duration=self.task_duration,
+            duration=0.0 if flagged_at_once else self.task_duration,
             outcome=outcome,
             seed=seed
             if isinstance(seed, int)
@@ -383,50 +427,60 @@ class FakeBFL:
         )
         return _json(200, {"id": task_id, "polling_url": polling_url, **cost})
 
-    def _result_body(self, task: Task) -> dict[str, Any]:
+    def _in_flight_status(self, fraction: float) -> str:
+        if self.pending_status is not None:
+            return self.pending_status
+        if self.spec_only:
+            return "Pending"
+        # live runs report Pending, then Reasoning, then Generating (the spec lists only
+        # Pending): DEVELOPERS.md's facts, issue #15's sources
+        return "Pending" if fraction < 0.2 else "Reasoning" if fraction < 0.4 else "Generating"
+
+    def _result_answer(self, task: Task) -> tuple[int, dict[str, Any]]:
+        """(status code, body) of a poll: 200 unless the live API ends it otherwise."""
         now = self.clock.monotonic()
         elapsed = now - task.created_at
         if elapsed < task.duration:
-            progress = round(elapsed / task.duration, 4) if self.report_progress else None
-            return {
-                "id": task.id,
-                "status": self.pending_status,
-                "result": None,
-                "progress": progress,
-                "details": None,
-                "preview": None,
-            }
+            fraction = elapsed / task.duration
+            body = _task_body(task.id, self._in_flight_status(fraction))
+            body["progress"] = round(fraction, 4) if self.report_progress else None
+            return 200, body
+        terminal = _TERMINAL_CODES.get(task.outcome)
+        if terminal is not None and not self.spec_only:
+            # live: a poll may end in 422 or 503 with a terminal Error body
+            body = _task_body(task.id, "Error")
+            body["details"] = {"error": f"fake failure ({task.outcome})"}
+            return terminal, body
         if task.outcome != "Ready":
-            return {
-                "id": task.id,
-                "status": task.outcome,
-                "result": None,
-                "progress": None,
-                "details": {"reason": f"fake outcome {task.outcome}"},
-                "preview": None,
-            }
+            body = _task_body(task.id, _TERMINAL_STATUSES.get(task.outcome, task.outcome))
+            if self.spec_only:
+                body["details"] = {"reason": f"fake outcome {task.outcome}"}
+            elif "Moderated" in task.outcome:  # live: the reasons in a list under this key
+                body["details"] = {"Moderation Reasons": [f"fake {task.outcome.lower()}"]}
+            else:
+                body["details"] = {"error": f"fake outcome {task.outcome}"}
+            return 200, body
         ext = "png" if task.body.get("output_format") == "png" else "jpg"
         expires = now + self.sample_ttl
         sig = self._sign(f"{task.id}:{expires!r}")
         sample = (
             f"{self.delivery_base}{_DELIVERY_PREFIX}{task.id}/sample.{ext}?se={expires!r}&sig={sig}"
         )
-        result = {
+        # live: start and end are epoch seconds
+        offset = 0.0 if self.spec_only else self._epoch_offset
+        body = _task_body(task.id, "Ready")
+        body["result"] = {
             "sample": sample,
             "prompt": task.body.get("prompt"),
             "seed": task.seed,
-            "start_time": task.created_at,
-            "end_time": task.created_at + task.duration,
+            "start_time": task.created_at + offset,
+            "end_time": task.created_at + task.duration + offset,
             "duration": task.duration,
         }
-        return {
-            "id": task.id,
-            "status": "Ready",
-            "result": result,
-            "progress": None,
-            "details": None,
-            "preview": None,
-        }
+        return 200, body
+
+    def _result_body(self, task: Task) -> dict[str, Any]:
+        return self._result_answer(task)[1]
 
     def _get_result(self, request: httpx.Request) -> httpx.Response:
         task_id = request.url.params.get("id")
@@ -434,18 +488,10 @@ class FakeBFL:
             return _missing_query("id")
         task = self.tasks.get(task_id)
         if task is None:
-            return _json(
-                200,
-                {
-                    "id": task_id,
-                    "status": "Task not found",
-                    "result": None,
-                    "progress": None,
-                    "details": None,
-                    "preview": None,
-                },
-            )
-        return _json(200, self._result_body(task))
+            # live: 404 with a task-shaped body (the spec documents only 200 and 422)
+            return _json(200 if self.spec_only else 404, _task_body(task_id, "Task not found"))
+        status, body = self._result_answer(task)
+        return _json(status, body)
 
     def _finetune_details(self, request: httpx.Request) -> httpx.Response:
         finetune_id = request.url.params.get("finetune_id")
@@ -500,19 +546,54 @@ class FakeBFL:
                 and now >= task.created_at + task.duration
             ):
                 task.webhook_sent = True
-                payload = self._result_body(task)
-                raw = json.dumps(payload, sort_keys=True).encode()
-                headers = {"content-type": "application/json"}
-                if task.webhook_secret:
-                    digest = hmac.new(task.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
-                    headers["x-webhook-signature"] = f"sha256={digest}"
-                delivery = WebhookDelivery(task.webhook_url, payload, headers)
+                delivery = self._webhook_for(task)
                 self.webhooks.append(delivery)
                 if self.webhook_sink is not None:
                     self.webhook_sink(delivery)
 
+    def _webhook_for(self, task: Task) -> WebhookDelivery:
+        assert task.webhook_url is not None
+        body = self._result_body(task)
+        headers = {"content-type": "application/json"}
+        if self.spec_only:  # the fake's own former scheme: an HMAC of a get_result body
+            payload = body
+            if task.webhook_secret:
+                raw = json.dumps(payload, sort_keys=True).encode()
+                digest = hmac.new(task.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
+                headers["x-webhook-signature"] = f"sha256={digest}"
+            return WebhookDelivery(task.webhook_url, payload, headers)
+        # live: the secret comes back verbatim in X-Webhook-Secret (black-forest-labs/
+        # blackforest src/bfl/_webhooks.py), and receivers see SUCCESS / FAILED deliveries
+        ok = body["status"] == "Ready"
+        payload = {
+            "task_id": task.id,
+            "status": "SUCCESS" if ok else "FAILED",
+            "result": body["result"] if ok else None,
+            "error": None if ok else body["status"],
+            "progress": 1.0,
+        }
+        if task.webhook_secret:
+            headers["X-Webhook-Secret"] = task.webhook_secret
+        return WebhookDelivery(task.webhook_url, payload, headers)
+
     def _sign(self, text: str) -> str:
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+#: queue_outcomes() names for polls that end in a status code other than 200
+_TERMINAL_CODES = {"terminal-422": 422, "terminal-503": 503}
+_TERMINAL_STATUSES = {"terminal-422": "Error", "terminal-503": "Error"}
+
+
+def _task_body(task_id: str, status: str) -> dict[str, Any]:
+    return {
+        "id": task_id,
+        "status": status,
+        "result": None,
+        "progress": None,
+        "details": None,
+        "preview": None,
+    }
 
 
 def _seconds(value: float) -> str:

@@ -17,6 +17,7 @@ from .core import FakeBFL, WebhookDelivery
 
 __all__ = ["FakeServer"]
 
+_DELIVERY_ATTEMPTS = 4
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "content-encoding"}
 
 
@@ -121,8 +122,15 @@ class FakeServer:
             return
 
         def send() -> None:
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.post(delivery.url, json=delivery.payload, headers=delivery.headers, timeout=5)
+            # a failed delivery is tried again a few times, as the live service does
+            for attempt in range(_DELIVERY_ATTEMPTS):
+                with contextlib.suppress(httpx.HTTPError):
+                    answer = httpx.post(
+                        delivery.url, json=delivery.payload, headers=delivery.headers, timeout=5
+                    )
+                    if answer.status_code < 500:
+                        return
+                time.sleep(0.2 * 2**attempt)
 
         threading.Thread(target=send, daemon=True).start()
 

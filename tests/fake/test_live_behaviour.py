@@ -1,0 +1,125 @@
+"""The fake answers as BFL's live service does (issue #15), through both client faces;
+`spec_only=True` gives the strictly-spec answers it gave before."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from flux_canny import (
+    APIStatusError,
+    APIValidationError,
+    GenerationError,
+    InsufficientCreditsError,
+    ModerationError,
+    Task,
+    TaskNotFoundError,
+)
+from flux_canny.fake import FakeBFL
+
+ARGS = {"prompt": "a castle", "finetune_id": "my-finetune"}
+
+
+@pytest.fixture
+def fake(clock):
+    return FakeBFL(clock=clock, task_duration=2.0)
+
+
+def _client(face, fake, **options):
+    return face(transport=fake.transport(), api_key="test-key", ledger=False, **options)
+
+
+def test_an_unknown_task_is_a_404_with_a_task_body(face, fake):
+    answer = httpx.Client(transport=fake.transport()).get(
+        "https://api.us1.bfl.ai/v1/get_result", params={"id": "nope"}
+    )
+    assert answer.status_code == 404 and answer.json()["status"] == "Task not found"
+    with pytest.raises(TaskNotFoundError):
+        _client(face, fake).wait(Task(id="nope"))
+    fake.spec_only = True
+    answer = httpx.Client(transport=fake.transport()).get(
+        "https://api.us1.bfl.ai/v1/get_result", params={"id": "nope"}
+    )
+    assert answer.status_code == 200  # what the spec alone says
+
+
+@pytest.mark.parametrize(("outcome", "code"), [("terminal-422", 422), ("terminal-503", 503)])
+def test_a_poll_can_end_in_an_error_status_with_a_terminal_body(face, fake, png, outcome, code):
+    fake.queue_outcomes(outcome)
+    with pytest.raises(GenerationError, match="fake failure") as caught:
+        _client(face, fake).generate(control_image=png, **ARGS)
+    assert caught.value.task_id in fake.tasks
+    assert any(r.status == code for r in fake.records if r.path == "/v1/get_result")
+
+
+def test_a_moderated_request_is_flagged_at_once_and_not_charged(face, fake, png, clock):
+    fake.credits = 10.0
+    fake.queue_outcomes("Request Moderated")
+    client = _client(face, fake)
+    started = clock.monotonic()
+    with pytest.raises(ModerationError, match="Moderation Reasons"):
+        client.generate(control_image=png, **ARGS)
+    assert clock.monotonic() - started < 1.0  # not after the task's two seconds
+    assert fake.credits == 10.0
+    fake.queue_outcomes("Content Moderated")
+    with pytest.raises(ModerationError, match="Moderation Reasons"):
+        client.generate(control_image=png, **ARGS)
+    assert fake.credits == 5.0  # content moderation comes after the work, and is paid
+
+
+def test_out_of_credits_is_402_and_never_retried(face, fake, png):
+    fake.credits, fake.cost_per_task = 5.0, 5.0
+    client = _client(face, fake)
+    client.generate(control_image=png, **ARGS)
+    posts = fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")]
+    with pytest.raises(InsufficientCreditsError, match="Insufficient credits"):
+        client.submit(control_image=png, **ARGS)
+    assert fake.requests[("POST", "/v1/flux-pro-1.0-canny-finetuned")] == posts + 1
+    assert len(fake.tasks) == 1
+
+
+def test_a_402_fault_says_what_bfl_says(face, fake, png):
+    fake.fail_next(1, 402, path="/v1/flux-pro-1.0-canny-finetuned")
+    with pytest.raises(InsufficientCreditsError, match="Insufficient credits"):
+        _client(face, fake).submit(control_image=png, **ARGS)
+
+
+def test_an_unknown_finetune_is_400_and_a_malformed_key_422(face, fake, png):
+    with pytest.raises(APIStatusError, match="Finetune nope not found") as caught:
+        _client(face, fake).submit(control_image=png, prompt="p", finetune_id="nope")
+    assert caught.value.status_code == 400 and not fake.tasks
+    with pytest.raises(APIValidationError, match="Invalid API key format"):
+        face(transport=fake.transport(), api_key="bad/key", ledger=False).submit(
+            control_image=png, **ARGS
+        )
+
+
+def test_a_regional_store_that_does_not_know_a_task_yet_is_waited_out(face, fake, png):
+    fake.fail_next(1, "not-found-404")
+    image = _client(face, fake).generate(control_image=png, **ARGS)
+    assert image.task_id in fake.tasks
+    assert any(r.status == 404 for r in fake.records)
+
+
+def test_ready_results_carry_epoch_times(fake, png, clock):
+    with fake.client() as flux:
+        task = flux.submit(control_image=png, **ARGS)
+        clock.advance(5)
+        result = flux.get_result(task)
+    start = result.raw["result"]["start_time"]
+    assert abs(start - time.time()) < 3600 and result.raw["result"]["duration"] == 2.0
+
+
+def test_spec_only_reproduces_the_strictly_spec_answers(clock, png):
+    fake = FakeBFL(clock=clock, spec_only=True, finetunes=["other"])
+    with fake.client() as flux:
+        task = flux.submit(control_image=png, **ARGS)  # any finetune id
+        seen = []
+        for _ in range(3):
+            seen.append(flux.get_result(task).status)
+            clock.advance(0.6)
+    assert seen == ["Pending", "Pending", "Pending"]
+    fake.queue_outcomes("Content Moderated")
+    with fake.client() as flux, pytest.raises(ModerationError, match="reason"):
+        flux.generate(control_image=png, **ARGS)
