@@ -30,11 +30,13 @@ from .errors import (
     TaskNotFoundError,
     UntrustedURLError,
     WaitTimeoutError,
+    WebhookVerificationError,
 )
 from .images import GeneratedImage, encode_control_image
 from .models import Result, Task
 from .policy import DurationModel, PollPolicy, RetryPolicy
 from .validation import validate_inputs
+from .webhooks import WebhookEvent, parse_webhook
 
 __version__ = "0.1.0"
 
@@ -77,6 +79,9 @@ __all__ = [
     "TaskNotFoundError",
     "UntrustedURLError",
     "WaitTimeoutError",
+    "WebhookEvent",
+    "WebhookVerificationError",
     "encode_control_image",
+    "parse_webhook",
     "validate_inputs",
 ]

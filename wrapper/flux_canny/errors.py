@@ -32,6 +32,7 @@ __all__ = [
     "TaskNotFoundError",
     "UntrustedURLError",
     "WaitTimeoutError",
+    "WebhookVerificationError",
 ]
 
 
@@ -94,6 +95,11 @@ class ImageSaveError(FluxCannyError, OSError):
 
 class ImageExistsError(ImageSaveError, FileExistsError):
     """save(..., overwrite=False) found the file there already; it was not touched."""
+
+
+class WebhookVerificationError(FluxCannyError):
+    """A webhook delivery's X-Webhook-Secret is missing or wrong, or it is not a delivery:
+    do not trust it (answer 401)."""
 
 
 class UntrustedURLError(FluxCannyError):

@@ -21,6 +21,7 @@ from ._exit import EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, exit_code_for,
 from ._mock import mock_server
 from ._single import generate, result, tasks
 from ._spec_diff import spec_diff
+from ._webhooks import webhook_listen
 
 __all__ = ["cli", "main"]
 
@@ -54,6 +55,7 @@ for _command in (
     finetune_details,
     spec_diff,
     mock_server,
+    webhook_listen,
 ):
     cli.add_command(_command)
 

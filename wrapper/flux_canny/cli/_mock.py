@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import threading
 
 import click
 
 from ..fake import FakeBFL, FakeServer
-from ._exit import BadInput
+from ._options import bind, port_option
 
 __all__ = ["mock_server"]
 
@@ -21,9 +20,7 @@ Examples:
   flux-canny mock-server --port 8080 --task-duration 5
   flux-canny mock-server --no-progress --key my-test-key""",
 )
-@click.option(
-    "--port", type=click.IntRange(0, 65535), default=0, help="Port [default: a free one]."
-)
+@port_option
 @click.option(
     "--key",
     "keys",
@@ -63,12 +60,7 @@ def mock_server(
         report_progress=not no_progress,
         max_active_tasks=max_active_tasks,
     )
-    try:
-        server = FakeServer(fake, port=port)
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            raise BadInput(f"port {port} is already in use; pick another with --port") from None
-        raise
+    server = bind(lambda: FakeServer(fake, port=port), port)
     with server:
         click.echo(server.base_url)
         click.echo(

@@ -8,6 +8,7 @@ client. Only the control image is special: it is the positional argument.
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from .._spec import Spec, packaged_spec
 from ..aclient import AsyncFluxCanny
 from ..client import FluxCanny
 from ..errors import ConfigurationError
+from ._exit import BadInput
 
 __all__ = [
     "BASE_URL_ENV",
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 IMAGE_FIELD = "control_image"
@@ -198,3 +201,19 @@ def _settings_named() -> Iterator[None]:
     except ConfigurationError as error:
         said = str(error).replace("base_url", f"--base-url / {BASE_URL_ENV}", 1)
         raise ConfigurationError(said) from error
+
+
+#: --port of the commands that listen on this machine (mock-server, webhook-listen)
+port_option = click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="Port [default: a free one]."
+)
+
+
+def bind(make: Callable[[], T], port: int) -> T:
+    """Make a listening server; a port in use is bad input naming the port."""
+    try:
+        return make()
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise BadInput(f"port {port} is already in use; pick another with --port") from None
+        raise
