@@ -10,6 +10,7 @@ from flux_canny.cli import _exit
 from PIL import Image
 
 from ..conftest import make_image
+from .conftest import GEN
 
 
 def test_edges_writes_an_edge_map_that_follows_the_thresholds(run, workdir):
@@ -65,3 +66,13 @@ def test_account_commands_without_a_key(run, fake, monkeypatch, command):
     monkeypatch.delenv("BFL_API_KEY")
     ran = run(command)
     assert ran.code == _exit.EXIT_BAD_INPUT and "BFL_API_KEY" in ran.err
+
+
+def test_credits_and_running_out_of_them(run, fake):
+    fake.credits, fake.cost_per_task = 5.0, 5.0
+    assert run("credits").out.strip() == "5"
+    assert run("credits --json").json() == {"credits": 5.0}
+    assert run(GEN).code == 0
+    ran = run(GEN)
+    assert ran.code == _exit.EXIT_REJECTED and "out of credits" in ran.err
+    assert "Insufficient credits" in ran.err and len(fake.tasks) == 1

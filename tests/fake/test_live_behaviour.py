@@ -123,3 +123,13 @@ def test_spec_only_reproduces_the_strictly_spec_answers(clock, png):
     fake.queue_outcomes("Content Moderated")
     with fake.client() as flux, pytest.raises(ModerationError, match="reason"):
         flux.generate(control_image=png, **ARGS)
+
+
+def test_credits_through_both_faces(face, fake, png):
+    fake.credits, fake.cost_per_task = 12.5, 5.0
+    client = _client(face, fake)
+    assert client.credits() == 12.5
+    client.generate(control_image=png, **ARGS)
+    assert client.credits() == 7.5
+    fake.credits = None
+    assert client.credits() == 1_000_000.0  # unlimited

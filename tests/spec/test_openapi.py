@@ -82,7 +82,14 @@ def test_auth_servers_and_operations_are_as_the_real_server_publishes_them():
         "/v1/get_result",
         "/v1/my_finetunes",
         "/v1/finetune_details",
+        "/v1/credits",  # copied from BFL's spec history (tests/data/bfl-openapi/08)
     }
+    bfl = json.loads((ROOT / "tests/data/bfl-openapi/08-2026-04-23.json").read_text())
+    assert SPEC["paths"]["/v1/credits"] == bfl["paths"]["/v1/credits"]
+    assert (
+        SPEC["components"]["schemas"]["CreditsResponse"]
+        == bfl["components"]["schemas"]["CreditsResponse"]
+    )
     statuses = SPEC["components"]["schemas"]["StatusResponse"]["enum"]
     assert {"Pending", "Ready", "Error", "Task not found"} <= set(statuses)
 

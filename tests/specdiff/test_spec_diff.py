@@ -137,7 +137,9 @@ def _drop_path(spec):
 
 
 def _add_path(spec):
-    spec["paths"]["/v1/credits"] = {"get": copy.deepcopy(spec["paths"]["/v1/my_finetunes"]["get"])}
+    spec["paths"]["/v1/my_finetunes_too"] = {
+        "get": copy.deepcopy(spec["paths"]["/v1/my_finetunes"]["get"])
+    }
 
 
 MUTATIONS = {

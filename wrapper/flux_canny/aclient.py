@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+from flux_canny_api.api.default import get_credits_v1_credits_get as get_credits
 from flux_canny_api.api.utility import (
     finetune_details_v1_finetune_details_get as finetune_details_get,
 )
@@ -145,6 +146,9 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
     ) -> GeneratedImage:
         task = task if isinstance(task, Task) else Task(id=task)
         return await self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
+
+    async def credits(self) -> float:
+        return float((await self._run(self._core.call(get_credits, "credits"))).credits_)
 
     async def my_finetunes(self) -> list[Any]:
         return list((await self._run(self._core.call(my_finetunes_get, "my_finetunes"))).finetunes)

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+from flux_canny_api.api.default import get_credits_v1_credits_get as get_credits
 from flux_canny_api.api.utility import (
     finetune_details_v1_finetune_details_get as finetune_details_get,
 )
@@ -128,6 +129,10 @@ class FluxCanny(ClientBase[httpx.Client]):
         """Wait for an already-submitted task and download its image."""
         task = task if isinstance(task, Task) else Task(id=task)
         return self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
+
+    def credits(self) -> float:
+        """The credits your key has left (BFL answers 402 on a submit beyond them)."""
+        return float(self._run(self._core.call(get_credits, "credits")).credits_)
 
     def my_finetunes(self) -> list[Any]:
         """The finetune ids your key has created."""

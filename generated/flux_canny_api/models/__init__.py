@@ -2,6 +2,7 @@
 
 from .async_response import AsyncResponse
 from .async_webhook_response import AsyncWebhookResponse
+from .credits_response import CreditsResponse
 from .finetune_canny_inputs import FinetuneCannyInputs
 from .finetune_detail_response import FinetuneDetailResponse
 from .finetune_detail_response_finetune_details import (
@@ -19,6 +20,7 @@ from .validation_error import ValidationError
 __all__ = (
     "AsyncResponse",
     "AsyncWebhookResponse",
+    "CreditsResponse",
     "FinetuneCannyInputs",
     "FinetuneDetailResponse",
     "FinetuneDetailResponseFinetuneDetails",

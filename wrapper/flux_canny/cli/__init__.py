@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ._account import finetune_details, finetunes
+from ._account import credits, finetune_details, finetunes
 from ._batch import batch
 from ._edges import edges
 from ._exit import EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, exit_code_for, one_line
@@ -53,6 +53,7 @@ for _command in (
     edges,
     finetunes,
     finetune_details,
+    credits,
     spec_diff,
     mock_server,
     webhook_listen,

@@ -10,7 +10,22 @@ import click
 from ..errors import APIStatusError
 from ._options import api_options, make_client, settings_from
 
-__all__ = ["finetune_details", "finetunes"]
+__all__ = ["credits", "finetune_details", "finetunes"]
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  flux-canny credits
+  flux-canny credits --json"""
+)
+@click.option("--json", "as_json", is_flag=True, help='Print {"credits": N}.')
+@api_options
+def credits(as_json: bool, **values: Any) -> None:
+    """Show the credits your API key has left."""
+    with make_client(settings_from(values)) as flux:
+        left = flux.credits()
+    click.echo(json.dumps({"credits": left}) if as_json else f"{left:g}")
 
 
 @click.command(

@@ -44,9 +44,18 @@ _FAULT_WORDS = {
 _KEY_SHAPE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _RESULT_PATH = "/v1/get_result"
 _FINETUNES_PATH = "/v1/my_finetunes"
+_CREDITS_PATH = "/v1/credits"
+#: what GET /v1/credits says when the fake's credits are unlimited (credits=None)
+_PLENTY = 1_000_000.0
 _DETAILS_PATH = "/v1/finetune_details"
 _DELIVERY_PREFIX = "/results/"
-_ROUTES = {CANNY_PATH: "POST", _RESULT_PATH: "GET", _FINETUNES_PATH: "GET", _DETAILS_PATH: "GET"}
+_ROUTES = {
+    CANNY_PATH: "POST",
+    _RESULT_PATH: "GET",
+    _FINETUNES_PATH: "GET",
+    _DETAILS_PATH: "GET",
+    _CREDITS_PATH: "GET",
+}
 
 
 @attrs.define
@@ -354,6 +363,8 @@ class FakeBFL:
             return self._submit(request, key)
         if path == _FINETUNES_PATH:
             return _json(200, {"finetunes": list(self.finetunes)})
+        if path == _CREDITS_PATH:  # in BFL's spec history: {"credits": n}
+            return _json(200, {"credits": _PLENTY if self.credits is None else self.credits})
         return self._finetune_details(request)
 
     def _submit(self, request: httpx.Request, key: str) -> httpx.Response:
