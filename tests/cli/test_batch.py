@@ -297,3 +297,17 @@ def shutil_usage(*, free):
     import shutil
 
     return shutil._ntuple_diskusage(10**9, 10**9 - free, free)
+
+
+def test_max_cost_leaves_the_rest_unsubmitted_and_says_what_was_spent(run, fake, workdir):
+    fake.cost_per_task = 5.0
+    _write_jobs(workdir, 5)
+    ran = run("batch jobs.jsonl -o out --json --max-cost 12 --concurrency 1")
+    assert ran.code == 1
+    statuses = [s["status"] for s in ran.json_lines()]
+    assert statuses.count("ok") == 2 and statuses.count("over budget") == 3
+    assert "spent 10 credits on 2 new task(s); 5 each (--max-cost 12)" in ran.err
+    assert sum(fake.tasks_created.values()) == 2
+    again = run("batch jobs.jsonl -o out --json --max-cost 100")
+    assert again.code == 0, again.err
+    assert sum(fake.tasks_created.values()) == 5  # the unsent ones, once each

@@ -133,3 +133,24 @@ def test_credits_through_both_faces(face, fake, png):
     assert client.credits() == 7.5
     fake.credits = None
     assert client.credits() == 1_000_000.0  # unlimited
+
+
+def test_max_cost_stops_submits_before_they_pass_it(png):
+    import asyncio
+
+    from flux_canny import BudgetExhaustedError, GeneratedImage
+
+    fake = FakeBFL(task_duration=0.05, cost_per_task=5.0)
+    fake.submit_latency = 0.05  # answers arrive while other jobs wait to submit
+
+    async def main():
+        async with fake.async_client() as flux:
+            jobs = [{"control_image": png, **ARGS} for _ in range(10)]
+            return await flux.generate_many(jobs, concurrency=10, max_cost=22)
+
+    outcomes = asyncio.run(main())
+    images = [o for o in outcomes if isinstance(o, GeneratedImage)]
+    refused = [o for o in outcomes if isinstance(o, BudgetExhaustedError)]
+    assert (len(images), len(refused)) == (4, 6)  # 4 x 5 = 20 <= 22; a fifth would be 25
+    assert len(fake.tasks) == 4  # the refused ones were never sent
+    assert "max_cost 22" in str(refused[0])

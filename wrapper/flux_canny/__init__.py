@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._auth import DEFAULT_TRUSTED_HOSTS
 from ._base import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, MissingAPIKeyError
+from ._budget import Budget
 from .aclient import BFL_ACTIVE_TASK_LIMIT, AsyncFluxCanny
 from .client import FluxCanny
 from .clock import Clock, SystemClock
@@ -12,6 +13,7 @@ from .errors import (
     APIStatusError,
     APIValidationError,
     AuthenticationError,
+    BudgetExhaustedError,
     ConfigurationError,
     FluxCannyError,
     GenerationError,
@@ -51,6 +53,8 @@ __all__ = [
     "APIValidationError",
     "AsyncFluxCanny",
     "AuthenticationError",
+    "Budget",
+    "BudgetExhaustedError",
     "Clock",
     "ConfigurationError",
     "DurationModel",

@@ -16,6 +16,7 @@ from flux_canny_api.api.utility import (
 from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_finetunes_get
 
 from ._base import ClientBase, shared_tls
+from ._budget import Budget
 from ._flow import Failed, Flow, Sleep, T, advance, interrupt
 from ._wire import SubmitBody
 from .images import GeneratedImage
@@ -74,20 +75,39 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
         return await asyncio.shield(self._start_submit(body))
 
-    async def submit_prepared(self, body: SubmitBody, *, claim: Claim | None = None) -> Task:
-        """Submit a prepared body; `claim` is the ledger's claim on a named job (batches).
+    async def submit_prepared(
+        self, body: SubmitBody, *, claim: Claim | None = None, budget: Budget | None = None
+    ) -> Task:
+        """Submit a prepared body; `claim` is the ledger's claim on a named job (batches),
+        `budget` a spending limit shared with other submits (BudgetExhaustedError when
+        this one would pass it).
 
         Cancelling the caller does not cancel the POST: its answer is a paid task id, which
         the ledger records; `settle_submits()` (and `aclose()`) wait for it."""
         row = claim.entry.row if claim else None
-        return await asyncio.shield(self._start_submit(body, row))
+        return await asyncio.shield(await self._admitted_submit(body, budget, row))
 
-    def _start_submit(self, body: SubmitBody, row: int | None = None) -> asyncio.Future[Task]:
-        """The POST as a task of its own, out of reach of the caller's cancellation."""
+    def _start_submit(
+        self, body: SubmitBody, row: int | None = None, budget: tuple[Budget, float] | None = None
+    ) -> asyncio.Future[Task]:
+        """The POST as a task of its own, out of reach of the caller's cancellation; its
+        cost settles `budget` (a Budget and what was reserved) however it ends."""
         submit = asyncio.ensure_future(self._run(self._core.submit(body, row=row)))
         self._submits_in_flight.add(submit)
         submit.add_done_callback(self._submits_in_flight.discard)
+        if budget is not None:
+            spending, reserved = budget
+            submit.add_done_callback(lambda done: spending.settle_future(reserved, done))
         return submit
+
+    async def _admitted_submit(
+        self, body: SubmitBody, budget: Budget | None, row: int | None = None
+    ) -> asyncio.Future[Task]:
+        """Start a submit once `budget` (if any) has room for it."""
+        if budget is None:
+            return self._start_submit(body, row)
+        reserved = await budget.admit()  # BudgetExhaustedError: not submitted, not paid
+        return self._start_submit(body, row, (budget, reserved))
 
     async def settle_submits(self, timeout: float | None = None) -> None:
         """Wait for the submits still in flight (each answer is a paid task id the ledger
@@ -164,6 +184,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         concurrency: int = BFL_ACTIVE_TASK_LIMIT,
         on_submit: Callable[[int, Task], None] | None = None,
         on_done: Callable[[int, GeneratedImage | Exception], None] | None = None,
+        max_cost: float | None = None,
     ) -> list[GeneratedImage | Exception]:
         """Run many generations, never more than `concurrency` active tasks at once.
 
@@ -176,7 +197,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         """
         outcomes: list[GeneratedImage | Exception | None] = []
         async for index, outcome in self.iter_many(
-            requests, concurrency=concurrency, on_submit=on_submit
+            requests, concurrency=concurrency, on_submit=on_submit, max_cost=max_cost
         ):
             outcomes.extend([None] * (index + 1 - len(outcomes)))
             outcomes[index] = outcome
@@ -190,6 +211,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         *,
         concurrency: int = BFL_ACTIVE_TASK_LIMIT,
         on_submit: Callable[[int, Task], None] | None = None,
+        max_cost: float | None = None,
     ) -> AsyncIterator[tuple[int, GeneratedImage | Exception]]:
         """Like generate_many, yielding `(index, outcome)` as each request finishes.
 
@@ -201,12 +223,15 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         slots = asyncio.Semaphore(concurrency)
+        # max_cost: credits the whole run may spend; a job that would pass it is not
+        # submitted (its outcome is a BudgetExhaustedError), see flux_canny._budget
+        budget = Budget(max_cost) if max_cost is not None else None
         finished: asyncio.Queue[tuple[int, GeneratedImage | Exception]] = asyncio.Queue()
 
         async def one(index: int, job: dict[str, Any]) -> None:
             try:
                 outcome: GeneratedImage | Exception = await self._one_of_many(
-                    index, job, slots, on_submit
+                    index, job, slots, on_submit, budget
                 )
             except Exception as error:  # one outcome per request; the caller sees them all
                 outcome = error
@@ -230,6 +255,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         job: dict[str, Any],
         slots: asyncio.Semaphore,
         on_submit: Callable[[int, Task], None] | None,
+        budget: Budget | None = None,
     ) -> GeneratedImage:
         timeout = job.pop("timeout", None)
         on_update = job.pop("on_update", None)
@@ -245,7 +271,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
                 image, prompt = job.pop("control_image", None), job.pop("prompt", None)
                 finetune_id = job.pop("finetune_id", None)
                 body = self._core.build_body(image, prompt, finetune_id, job, validate)
-                submit = self._start_submit(body)
+                submit = await self._admitted_submit(body, budget)
                 del body
 
                 def handed_over(done: asyncio.Future[Task]) -> None:

@@ -14,6 +14,7 @@ __all__ = [
     "APIStatusError",
     "APIValidationError",
     "AuthenticationError",
+    "BudgetExhaustedError",
     "ConfigurationError",
     "FluxCannyError",
     "GenerationError",
@@ -95,6 +96,10 @@ class ImageSaveError(FluxCannyError, OSError):
 
 class ImageExistsError(ImageSaveError, FileExistsError):
     """save(..., overwrite=False) found the file there already; it was not touched."""
+
+
+class BudgetExhaustedError(FluxCannyError):
+    """Not submitted: the batch's max_cost would be exceeded. Nothing was paid for it."""
 
 
 class WebhookVerificationError(FluxCannyError):

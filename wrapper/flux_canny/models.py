@@ -18,6 +18,17 @@ FINAL_FAILURES = frozenset({"error", "failed"})
 NOT_FOUND = frozenset({"task not found"})
 
 
+def _number(value: Any) -> float | None:
+    """A finite number from a JSON answer, or None (no bool, no NaN, no huge int)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 @attrs.frozen
 class Task:
     """A submitted generation. Keep `id` (and `polling_url`): they are how you resume."""
@@ -32,6 +43,11 @@ class Task:
     submitted_at: float | None = attrs.field(default=None, eq=False, repr=False)
     #: when the server most likely created it: midway between the submit's send and answer
     handled_at: float | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def cost(self) -> float | None:
+        """Credits the submit answer says this task costs (where BFL's SDK reads it)."""
+        return _number(self.raw.get("cost"))
 
 
 @attrs.frozen
@@ -51,6 +67,30 @@ class Result:
     @property
     def is_ready(self) -> bool:
         return self.status.casefold() == READY
+
+    @property
+    def start_time(self) -> float | None:
+        """When the work started, epoch seconds (Ready answers)."""
+        return _number(self._result().get("start_time"))
+
+    @property
+    def end_time(self) -> float | None:
+        """When the work ended, epoch seconds (Ready answers)."""
+        return _number(self._result().get("end_time"))
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the work took, as the server measured it (Ready answers)."""
+        return _number(self._result().get("duration"))
+
+    @property
+    def cost(self) -> float | None:
+        """Credits, when the answer states them (some report them on Ready)."""
+        return _number(self.raw.get("cost", self._result().get("cost")))
+
+    def _result(self) -> Mapping[str, Any]:
+        result = self.raw.get("result")
+        return result if isinstance(result, Mapping) else {}
 
     @property
     def is_final(self) -> bool:
@@ -75,14 +115,7 @@ class Result:
                 raw_seed if isinstance(raw_seed, int) and not isinstance(raw_seed, bool) else None
             )
         progress = body.get("progress")
-        fraction = None
-        if isinstance(progress, int | float) and not isinstance(progress, bool):
-            try:
-                fraction = float(progress)
-            except OverflowError:  # an integer beyond any float
-                fraction = None
-            if fraction is not None and not math.isfinite(fraction):
-                fraction = None  # NaN, Infinity: no information
+        fraction = _number(progress)  # NaN, Infinity, a huge int: no information
         return cls(
             id=body["id"] if isinstance(body.get("id"), str) else task_id,
             status=body["status"],

@@ -25,8 +25,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from .._budget import Budget
 from ..aclient import BFL_ACTIVE_TASK_LIMIT, AsyncFluxCanny
 from ..errors import (
+    BudgetExhaustedError,
     FluxCannyError,
     ImageInputError,
     LedgerError,
@@ -196,6 +198,7 @@ class _Runner:
         timeout: float,
         resubmit_uncertain: bool,
         regenerate_changed: bool,
+        max_cost: float | None = None,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
@@ -205,6 +208,10 @@ class _Runner:
         self.timeout = timeout
         self.resubmit_uncertain = resubmit_uncertain
         self.regenerate_changed = regenerate_changed
+        self.max_cost = max_cost
+        self.budget: Budget | None = None  # made in run(): it belongs to the event loop
+        self.spent = 0.0
+        self.new_tasks = 0
         self.outcomes: dict[str, Outcome] = {}
         self.stopping = False
         self.interrupted = False
@@ -314,9 +321,15 @@ class _Runner:
         if self.stopping:
             self.ledger.release(claim.entry.row)
             return None
-        submitting = flux.submit_prepared(body, claim=claim)  # shielded from cancellation
+        submitting = flux.submit_prepared(body, claim=claim, budget=self.budget)  # shielded
         del body
-        task = await submitting
+        try:
+            task = await submitting
+        except BudgetExhaustedError:
+            self.ledger.release(claim.entry.row)  # never sent
+            raise
+        self.new_tasks += 1
+        self.spent += task.cost or 0.0
         self.progress.started()
         return task
 
@@ -360,6 +373,7 @@ class _Runner:
 
     async def run(self, jobs: list[Job]) -> list[Outcome]:
         loop = asyncio.get_running_loop()
+        self.budget = Budget(self.max_cost) if self.max_cost is not None else None
         async with make_async_client(
             self.settings, wait_timeout=self.timeout, ledger=self.ledger
         ) as flux:
@@ -429,6 +443,8 @@ _SETTLED = frozenset({"ok", "skipped"})
 
 
 def _submit_word(error: FluxCannyError) -> str:
+    if isinstance(error, BudgetExhaustedError):
+        return "over budget"
     if isinstance(error, SubmitUncertainError):
         return "uncertain"
     if isinstance(error, RequestValidationError | ImageInputError):
@@ -516,6 +532,12 @@ submitted), 130 when interrupted."""
     help="Pay for a new image for jobs whose request changed since their image was made.",
 )
 @click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="The most credits this run may spend; jobs past it are not submitted.",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=600.0,
@@ -532,6 +554,7 @@ def batch(
     skip_invalid: bool,
     resubmit_uncertain: bool,
     regenerate_changed: bool,
+    max_cost: float | None,
     timeout: float,
     as_json: bool,
     quiet: bool,
@@ -582,6 +605,7 @@ def batch(
             quiet=quiet,
             resubmit_uncertain=resubmit_uncertain,
             regenerate_changed=regenerate_changed,
+            max_cost=max_cost,
         )
     except LedgerError as error:
         raise BadInput(f"{error}") from error
@@ -628,6 +652,7 @@ def _run(
     quiet: bool,
     resubmit_uncertain: bool,
     regenerate_changed: bool,
+    max_cost: float | None,
 ) -> list[Outcome]:
     progress = BatchProgress(console, len(jobs), quiet=quiet)
     runner = _Runner(
@@ -639,12 +664,21 @@ def _run(
         timeout=timeout,
         resubmit_uncertain=resubmit_uncertain,
         regenerate_changed=regenerate_changed,
+        max_cost=max_cost,
     )
     with progress:
         try:
-            return asyncio.run(runner.run(jobs))
+            outcomes = asyncio.run(runner.run(jobs))
         except KeyboardInterrupt:  # no signal handlers (not the main thread): the rows say
-            return [runner.outcomes.get(job.name) or runner._unfinished(job) for job in jobs]
+            outcomes = [runner.outcomes.get(job.name) or runner._unfinished(job) for job in jobs]
+    if runner.new_tasks:
+        each = f"; {runner.spent / runner.new_tasks:g} each" if runner.spent else ""
+        console.print(
+            f"spent {runner.spent:g} credits on {runner.new_tasks} new task(s){each}"
+            + (f" (--max-cost {max_cost:g})" if max_cost is not None else ""),
+            markup=False,
+        )
+    return outcomes
 
 
 def _tell_interrupted(outcomes: list[Outcome]) -> None:

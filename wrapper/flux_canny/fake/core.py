@@ -428,7 +428,7 @@ class FakeBFL:
         )
         self.tasks[task_id] = task
         self.tasks_created[key] += 1
-        cost = {"cost": 5.0, "input_mp": 1.0, "output_mp": 1.0}
+        cost = {"cost": self.cost_per_task, "input_mp": 1.0, "output_mp": 1.0}
         if task.webhook_url:
             return _json(
                 200, {"id": task_id, "status": "Pending", "webhook_url": task.webhook_url, **cost}
