@@ -154,3 +154,34 @@ def test_max_cost_stops_submits_before_they_pass_it(png):
     assert (len(images), len(refused)) == (4, 6)  # 4 x 5 = 20 <= 22; a fifth would be 25
     assert len(fake.tasks) == 4  # the refused ones were never sent
     assert "max_cost 22" in str(refused[0])
+
+
+def test_tasks_live_on_a_regional_cluster_and_other_regions_do_not_know_them(face, fake, png):
+    fake.polling_host = "api.us2.bfl.ai"
+    client = _client(face, fake)
+    task = client.submit(control_image=png, **ARGS)
+    assert httpx.URL(task.polling_url).host == "api.us2.bfl.ai"
+    assert client.resume(task).task_id == task.id  # polled where the answer said, with the key
+    assert fake.key_seen_by_hosts() == {"api.us1.bfl.ai", "api.us2.bfl.ai"}
+    with pytest.raises(TaskNotFoundError):  # the id alone polls the submit's own region
+        client.wait(Task(id=task.id))
+
+
+def test_the_live_behaviours_through_the_loopback_server(png):
+    from flux_canny import FluxCanny
+    from flux_canny.fake import FakeServer
+
+    with FakeServer(FakeBFL(task_duration=0.1, credits=10.0, cost_per_task=5.0)) as server:
+        server.fake.queue_outcomes("terminal-503", "Request Moderated")
+        with FluxCanny(api_key="test-key", base_url=server.base_url, ledger=False) as flux:
+            with pytest.raises(GenerationError, match="fake failure"):
+                flux.generate(control_image=png, **ARGS)
+            with pytest.raises(ModerationError, match="Moderation Reasons"):
+                flux.generate(control_image=png, **ARGS)
+            assert flux.credits() == 5.0  # the moderated request was not charged
+            server.fake.fail_next(1, "not-found-404")
+            flux.generate(control_image=png, **ARGS)
+            with pytest.raises(InsufficientCreditsError):
+                flux.submit(control_image=png, **ARGS)
+            with pytest.raises(TaskNotFoundError):
+                flux.wait(Task(id="never-made"))

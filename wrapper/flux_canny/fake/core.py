@@ -156,12 +156,15 @@ class FakeBFL:
         spec_only: bool = False,
         credits: float | None = None,
         cost_per_task: float = 5.0,
+        polling_host: str | None = None,
     ) -> None:
         """`spec_only=True` answers strictly as the spec describes (unknown tasks 200,
         one in-flight status, HMAC-signed get_result webhooks, any finetune id); by default
         the fake answers as BFL's live service does (see `_live` notes below).
         `credits`: what the key has left (None: unlimited); each task costs
-        `cost_per_task`, and a submit beyond them is 402."""
+        `cost_per_task`, and a submit beyond them is 402. `polling_host`: the regional
+        cluster tasks live on (live: api.us2, api.eu2...); polling URLs point there, and
+        polls that reach another host are answered 404, as a wrong region is."""
         self.api_keys = set(api_keys)
         self.clock: Clock = clock or SystemClock()
         self._epoch_offset = time.time() - self.clock.monotonic()
@@ -171,6 +174,7 @@ class FakeBFL:
         self.pending_status = pending_status
         self.credits = credits
         self.cost_per_task = cost_per_task
+        self.polling_host = polling_host
         self.max_active_tasks = max_active_tasks
         self.retry_after = retry_after
         #: seconds every submit's answer is held back after its task was created: the
@@ -433,8 +437,9 @@ class FakeBFL:
             return _json(
                 200, {"id": task_id, "status": "Pending", "webhook_url": task.webhook_url, **cost}
             )
+        home = request.url.copy_with(host=self.polling_host) if self.polling_host else request.url
         polling_url = str(
-            request.url.copy_with(path=_RESULT_PATH, query=None).copy_merge_params({"id": task_id})
+            home.copy_with(path=_RESULT_PATH, query=None).copy_merge_params({"id": task_id})
         )
         return _json(200, {"id": task_id, "polling_url": polling_url, **cost})
 
@@ -498,8 +503,10 @@ class FakeBFL:
         if task_id is None:
             return _missing_query("id")
         task = self.tasks.get(task_id)
-        if task is None:
-            # live: 404 with a task-shaped body (the spec documents only 200 and 422)
+        wrong_region = self.polling_host is not None and request.url.host != self.polling_host
+        if task is None or (wrong_region and not self.spec_only):
+            # live: 404 with a task-shaped body (the spec documents only 200 and 422), also
+            # for a task another region holds
             return _json(200 if self.spec_only else 404, _task_body(task_id, "Task not found"))
         status, body = self._result_answer(task)
         return _json(status, body)
