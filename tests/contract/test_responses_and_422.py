@@ -14,6 +14,7 @@ from flux_canny.fake import VirtualClock
 from flux_canny_api.models import (
     AsyncResponse,
     AsyncWebhookResponse,
+    CreditsResponse,
     HTTPValidationError,
     ResultResponse,
 )
@@ -160,3 +161,15 @@ def test_the_servers_422_reaches_the_caller_parsed(field, value, error):
     detail = caught.value.detail
     assert isinstance(detail, HTTPValidationError)
     assert [(e.loc, e.type_) for e in detail.detail] == [(["body", field], error)]
+
+
+@ROUND_TRIP
+@given(component("CreditsResponse"))
+def test_credits_response_round_trips_and_reaches_the_caller(body):
+    """GET /v1/credits, copied from BFL's spec history: any balance the spec allows comes
+    back to the caller as the number it is."""
+    assert CreditsResponse.from_dict(body).to_dict() == body
+    with respx.mock(assert_all_called=False) as api:
+        api.get("https://api.us1.bfl.ai/v1/credits").respond(200, json=body)
+        with FluxCanny(api_key="k", ledger=False) as flux:
+            assert flux.credits() == float(body["credits"])
