@@ -307,6 +307,7 @@ def test_max_cost_leaves_the_rest_unsubmitted_and_says_what_was_spent(run, fake,
     statuses = [s["status"] for s in ran.json_lines()]
     assert statuses.count("ok") == 2 and statuses.count("over budget") == 3
     assert "spent 10 credits on 2 new task(s); 5 each (--max-cost 12)" in ran.err
+    assert "the 3 job(s) left would cost about 15 more" in ran.err
     assert sum(fake.tasks_created.values()) == 2
     again = run("batch jobs.jsonl -o out --json --max-cost 100")
     assert again.code == 0, again.err

@@ -672,10 +672,14 @@ def _run(
         except KeyboardInterrupt:  # no signal handlers (not the main thread): the rows say
             outcomes = [runner.outcomes.get(job.name) or runner._unfinished(job) for job in jobs]
     if runner.new_tasks:
-        each = f"; {runner.spent / runner.new_tasks:g} each" if runner.spent else ""
+        rate = runner.spent / runner.new_tasks
+        each = f"; {rate:g} each" if runner.spent else ""
+        left = sum(1 for o in outcomes if o.status == "over budget")
+        rest = f"; the {left} job(s) left would cost about {left * rate:g} more" if left else ""
         console.print(
             f"spent {runner.spent:g} credits on {runner.new_tasks} new task(s){each}"
-            + (f" (--max-cost {max_cost:g})" if max_cost is not None else ""),
+            + (f" (--max-cost {max_cost:g})" if max_cost is not None else "")
+            + rest,
             markup=False,
         )
     return outcomes
