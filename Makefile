@@ -34,10 +34,10 @@ check-generated: $(STAMP)
 	echo "generated/ matches openapi.json"
 
 test: $(STAMP)
-	$(PY) -m pytest --hypothesis-profile=ci --hypothesis-show-statistics -q -n auto $(PYTEST_ARGS)
+	$(PY) -m pytest --hypothesis-profile=ci --hypothesis-show-statistics -q -n auto --dist worksteal $(PYTEST_ARGS)
 
 test-thorough: $(STAMP)
-	$(PY) -m pytest --hypothesis-profile=thorough --hypothesis-show-statistics -q -n auto --timeout=1800 $(PYTEST_ARGS)
+	$(PY) -m pytest --hypothesis-profile=thorough --hypothesis-show-statistics -q -n auto --dist worksteal --timeout=1800 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check wrapper tests bench tools
