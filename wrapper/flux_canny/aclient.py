@@ -22,6 +22,7 @@ from ._wire import SubmitBody
 from .images import GeneratedImage
 from .ledger import Claim
 from .models import Result, Task
+from .probe import ProbeReport, probe_flow
 
 __all__ = ["BFL_ACTIVE_TASK_LIMIT", "AsyncFluxCanny"]
 
@@ -166,6 +167,10 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
     ) -> GeneratedImage:
         task = task if isinstance(task, Task) else Task(id=task)
         return await self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
+
+    async def probe(self) -> ProbeReport:
+        report: ProbeReport = await self._run(probe_flow(self._core))
+        return report
 
     async def credits(self) -> float:
         return float((await self._run(self._core.call(get_credits, "credits"))).credits_)

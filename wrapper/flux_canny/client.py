@@ -20,6 +20,7 @@ from ._wire import SubmitBody
 from .images import GeneratedImage
 from .ledger import Claim
 from .models import Result, Task
+from .probe import ProbeReport, probe_flow
 
 __all__ = ["FluxCanny"]
 
@@ -129,6 +130,12 @@ class FluxCanny(ClientBase[httpx.Client]):
         """Wait for an already-submitted task and download its image."""
         task = task if isinstance(task, Task) else Task(id=task)
         return self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
+
+    def probe(self) -> ProbeReport:
+        """Check, at no cost, that the server still enforces every constraint of the
+        request schema in openapi.json (see flux_canny.probe)."""
+        report: ProbeReport = self._run(probe_flow(self._core))
+        return report
 
     def credits(self) -> float:
         """The credits your key has left (BFL answers 402 on a submit beyond them)."""

@@ -19,6 +19,7 @@ from ._batch import batch
 from ._edges import edges
 from ._exit import EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, exit_code_for, one_line
 from ._mock import mock_server
+from ._probe import probe
 from ._single import generate, result, tasks
 from ._spec_diff import spec_diff
 from ._webhooks import webhook_listen
@@ -57,6 +58,7 @@ for _command in (
     spec_diff,
     mock_server,
     webhook_listen,
+    probe,
 ):
     cli.add_command(_command)
 

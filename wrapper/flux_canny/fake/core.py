@@ -8,6 +8,7 @@ client's local validation, and answered in FastAPI's 422 shape.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -157,6 +158,7 @@ class FakeBFL:
         credits: float | None = None,
         cost_per_task: float = 5.0,
         polling_host: str | None = None,
+        constraints: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """`spec_only=True` answers strictly as the spec describes (unknown tasks 200,
         one in-flight status, HMAC-signed get_result webhooks, any finetune id); by default
@@ -183,7 +185,8 @@ class FakeBFL:
         self.sample_ttl = sample_ttl
         self.delivery_base = delivery_base.rstrip("/")
         self.finetunes = list(finetunes)
-        self.validator = RequestValidator(spec or packaged_spec())
+        # constraints={"steps": {"maximum": 60}}: a server whose rules moved, for the probe
+        self.validator = RequestValidator(_constrained(spec or packaged_spec(), constraints or {}))
         self.tasks: dict[str, Task] = {}
         self.tasks_created: Counter[str] = Counter()
         self.requests: Counter[tuple[str, str]] = Counter()
@@ -612,6 +615,36 @@ def _task_body(task_id: str, status: str) -> dict[str, Any]:
         "details": None,
         "preview": None,
     }
+
+
+def _constrained(spec: Spec, constraints: Mapping[str, Mapping[str, Any]]) -> Spec:
+    """The spec with some request fields' rules changed: keys of a field's schema to set
+    ("maximum": 60, "type": "string", "enum": [...]), None to drop one, and "required"
+    True/False to make the field required or not."""
+    if not constraints:
+        return spec
+    document = copy.deepcopy(dict(spec.document))
+    name = spec.request_schema_name()
+    schema = document["components"]["schemas"][name]
+    required = list(schema.get("required", []))
+    for field, changes in constraints.items():
+        prop = schema["properties"][field]
+        branches = prop.get("anyOf")
+        if branches:  # the non-null branch, inlined so an enum $ref can change here alone
+            index = next(i for i, b in enumerate(branches) if b.get("type") != "null")
+            target = dict(spec.resolve(branches[index]))
+            branches[index] = target
+        else:
+            target = prop
+        for key, value in changes.items():
+            if key == "required":
+                required = [r for r in required if r != field] + ([field] if value else [])
+            elif value is None:
+                target.pop(key, None)
+            else:
+                target[key] = value
+    schema["required"] = required
+    return Spec(document)
 
 
 def _seconds(value: float) -> str:
