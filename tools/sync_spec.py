@@ -31,7 +31,7 @@ def _step(console: Console, text: str) -> None:
     console.print(f"\n== {text}", markup=False)
 
 
-def _validate(path: Path) -> dict[str, object]:
+def _validate(path: str) -> dict[str, object]:
     document = dict(load_document(path))
     try:
         from openapi_spec_validator import validate
@@ -43,7 +43,7 @@ def _validate(path: Path) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make sync-spec", description=__doc__)
-    parser.add_argument("spec", type=Path, help="the new OpenAPI document (JSON)")
+    parser.add_argument("spec", help="the new OpenAPI document: a JSON file or an https:// URL")
     args = parser.parse_args(argv)
     console = Console(highlight=False, width=120)
     current = ROOT / "openapi.json"
@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     print_diff(diff, console)
 
     _step(console, "replacing openapi.json and regenerating generated/")
-    if args.spec.resolve() != current.resolve():
+    if args.spec.startswith(("https://", "http://")):
+        current.write_text(json.dumps(new, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    elif Path(args.spec).resolve() != current.resolve():
         shutil.copyfile(args.spec, current)
     venv = Path(sys.executable).parent.parent
     subprocess.run(["make", "-s", "generate", f"VENV={venv}"], cwd=ROOT, check=True)

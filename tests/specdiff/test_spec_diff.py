@@ -284,3 +284,24 @@ def test_unreadable_documents_exit_2(capsys, tmp_path):
     assert "cannot read" in capsys.readouterr().err
     (tmp_path / "list.json").write_text("[]")
     assert main(["spec-diff", str(tmp_path / "list.json"), str(ROOT / "openapi.json")]) == 2
+
+
+def test_spec_diff_reads_a_published_document_from_a_url_and_says_when_it_cannot(capsys):
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = ROOT / "tests/data/bfl-openapi"
+    quiet = type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/08-2026-04-23.json"
+        code = main(["spec-diff", str(ROOT / "openapi.json"), url])
+    finally:
+        server.shutdown()
+    assert code == 1 and "POST /v1/flux-pro-1.0-canny-finetuned removed" in capsys.readouterr().out
+    offline = main(["spec-diff", str(ROOT / "openapi.json"), "https://127.0.0.1:9/openapi.json"])
+    err = capsys.readouterr().err
+    assert offline == 2 and "cannot fetch https://127.0.0.1:9/openapi.json" in err
+    assert "offline" in err

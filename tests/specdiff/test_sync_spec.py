@@ -79,3 +79,17 @@ def test_sync_spec_refuses_a_document_that_is_not_openapi(tmp_path):
     assert (ROOT / "openapi.json").read_text() == (
         ROOT / "wrapper/flux_canny/openapi.json"
     ).read_text()
+
+
+def test_sync_spec_from_an_unreachable_url_fails_cleanly_and_changes_nothing():
+    before = (ROOT / "openapi.json").read_text()
+    ran = subprocess.run(
+        [sys.executable, str(ROOT / "tools/sync_spec.py"), "https://127.0.0.1:9/openapi.json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    said = " ".join(ran.stdout.split())
+    assert ran.returncode == 2 and "cannot fetch https://127.0.0.1:9/openapi.json" in said
+    assert (ROOT / "openapi.json").read_text() == before

@@ -92,8 +92,28 @@ class SpecDiff:
         )
 
 
+#: how long fetching a published document may take
+FETCH_TIMEOUT = 30.0
+
+
+def read_text(source: str | Path) -> str:
+    """A document's text from a file, or from an http(s) URL (BFL publishes its spec)."""
+    if isinstance(source, str) and source.startswith(("https://", "http://")):
+        import httpx
+
+        try:
+            answer = httpx.get(source, timeout=FETCH_TIMEOUT, follow_redirects=True)
+            answer.raise_for_status()
+        except httpx.HTTPError as error:
+            raise ValueError(
+                f"cannot fetch {source}: {error} (offline, or the address moved?)"
+            ) from error
+        return answer.text
+    return Path(source).read_text(encoding="utf-8")
+
+
 def load_document(path: str | Path) -> Mapping[str, Any]:
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    document = json.loads(read_text(path))
     if not isinstance(document, Mapping) or "paths" not in document:
         raise ValueError(f"{path} is not an OpenAPI document (no 'paths')")
     return document

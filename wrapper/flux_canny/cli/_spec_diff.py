@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from rich.console import Console
 from rich.table import Table
@@ -46,15 +44,17 @@ def print_diff(diff: SpecDiff, console: Console) -> None:
 Examples:
   flux-canny spec-diff openapi.json new-openapi.json
   flux-canny spec-diff old.json new.json --json | jq '.changes[] | select(.breaking)'
+  flux-canny spec-diff openapi.json https://api.bfl.ai/openapi.json
 \b
 Exit status: 0 when nothing breaks, 1 when a change breaks a client of OLD,
 2 when a file cannot be read.""",
 )
-@click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("old")
+@click.argument("new")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as one JSON object.")
-def spec_diff(old: Path, new: Path, as_json: bool) -> None:
-    """List every change from OLD to NEW (two OpenAPI documents) and whether it breaks.
+def spec_diff(old: str, new: str, as_json: bool) -> None:
+    """List every change from OLD to NEW (two OpenAPI documents, files or https:// URLs)
+    and whether it breaks.
 
     $refs are resolved: a change inside a shared schema is listed once, with every
     operation it reaches. Defaults and descriptions are reported too (defaults change
