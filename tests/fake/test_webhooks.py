@@ -42,20 +42,22 @@ def _listen(secret, count):
     return proc, f"http://127.0.0.1:{port}/hook"
 
 
+def _submit_with_hook(server, hook, secret):
+    with FluxCanny(api_key="test-key", base_url=server.base_url, ledger=False) as flux:
+        return flux.submit(
+            control_image=make_image("PNG", (256, 256)),
+            prompt="p",
+            finetune_id="my-finetune",
+            webhook_url=hook,
+            webhook_secret=secret,
+        )
+
+
 def test_a_delivery_goes_from_the_fake_to_webhook_listen_and_is_printed():
     listener, hook = _listen("s3cret", count=1)
     try:
-        with (
-            FakeServer(FakeBFL(task_duration=0.2)) as server,
-            FluxCanny(api_key="test-key", base_url=server.base_url, ledger=False) as flux,
-        ):
-            task = flux.submit(
-                control_image=make_image("PNG", (256, 256)),
-                prompt="p",
-                finetune_id="my-finetune",
-                webhook_url=hook,
-                webhook_secret="s3cret",
-            )
+        with FakeServer(FakeBFL(task_duration=0.2)) as server:
+            task = _submit_with_hook(server, hook, "s3cret")
             out, _err = listener.communicate(timeout=30)
     finally:
         listener.kill()
@@ -68,17 +70,8 @@ def test_a_delivery_goes_from_the_fake_to_webhook_listen_and_is_printed():
 def test_a_wrong_secret_is_refused_on_every_retry():
     listener, hook = _listen("the-right-one", count=1)
     try:
-        with (
-            FakeServer(FakeBFL(task_duration=0.1)) as server,
-            FluxCanny(api_key="test-key", base_url=server.base_url, ledger=False) as flux,
-        ):
-            flux.submit(
-                control_image=make_image("PNG", (256, 256)),
-                prompt="p",
-                finetune_id="my-finetune",
-                webhook_url=hook,
-                webhook_secret="a-wrong-one",
-            )
+        with FakeServer(FakeBFL(task_duration=0.1)) as server:
+            _submit_with_hook(server, hook, "a-wrong-one")
             with pytest.raises(subprocess.TimeoutExpired):
                 listener.communicate(timeout=4)  # nothing accepted, so it never exits
     finally:

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
+from ..client import FluxCanny
 from ..errors import APIStatusError
 from ._options import api_options, make_client, settings_from
 
 __all__ = ["credits", "finetune_details", "finetunes"]
+
+T = TypeVar("T")
+
+
+def _ask(values: dict[str, Any], question: Callable[[FluxCanny], T]) -> T:
+    """One question to the API with the command's settings, the client closed after."""
+    with make_client(settings_from(values)) as flux:
+        return question(flux)
 
 
 @click.command(
@@ -23,8 +33,7 @@ Examples:
 @api_options
 def credits(as_json: bool, **values: Any) -> None:
     """Show the credits your API key has left."""
-    with make_client(settings_from(values)) as flux:
-        left = flux.credits()
+    left = _ask(values, lambda flux: flux.credits())
     click.echo(json.dumps({"credits": left}) if as_json else f"{left:g}")
 
 
@@ -38,8 +47,7 @@ Examples:
 @api_options
 def finetunes(as_json: bool, **values: Any) -> None:
     """List the finetune ids your API key has created, one per line."""
-    with make_client(settings_from(values)) as flux:
-        ids = [str(i) for i in flux.my_finetunes()]
+    ids = [str(i) for i in _ask(values, lambda flux: flux.my_finetunes())]
     if as_json:
         click.echo(json.dumps(ids))
     else:
