@@ -206,6 +206,38 @@ def ledger_appends(writers: int = 8, tasks: int = 500) -> dict[str, Any]:
     }
 
 
+def fake_request_cost(rounds: int = 400) -> dict[str, Any]:
+    """The fake's cost of one submit and one poll with 100 and with 10,000 tasks held (all
+    still running: the case a scan over every task was slowest in)."""
+    from flux_canny.fake import VirtualClock
+
+    body = {"prompt": "p", "finetune_id": "my-finetune", "control_image": "aGk="}
+    url = "https://api.us1.bfl.ai/v1/flux-pro-1.0-canny-finetuned"
+    costs = {}
+    for held in (100, 10_000):
+        fake = FakeBFL(clock=VirtualClock(), task_duration=10**6, max_active_tasks=10**9)
+        with httpx.Client(transport=fake.transport()) as http:
+            ids = [
+                http.post(url, json=body, headers={"x-key": KEY}).json()["id"] for _ in range(held)
+            ]
+            times = []
+            for i in range(rounds):
+                t = time.perf_counter()
+                http.post(url, json=body, headers={"x-key": KEY})
+                http.get(
+                    "https://api.us1.bfl.ai/v1/get_result",
+                    params={"id": ids[i % held]},
+                    headers={"x-key": KEY},
+                )
+                times.append(time.perf_counter() - t)
+        costs[held] = statistics.median(times) / 2
+    return {
+        "held_100_us": costs[100] * 1e6,
+        "held_10000_us": costs[10_000] * 1e6,
+        "ratio": costs[10_000] / costs[100],
+    }
+
+
 def image_overhead() -> dict[str, Any]:
     # the largest control image BFL accepts: 20 megapixels, and a file whose base64 fits
     # its 20 MB (a 30 MB 24-megapixel PNG, as benchmarked before, is refused up front now)
@@ -303,6 +335,7 @@ def main() -> int:
         "submit_ledger": submit_overhead(ledger=True),
         "ledger": ledger_appends(),
         "image": image_overhead(),
+        "fake": fake_request_cost(),
         "seconds": 0.0,
     }
     results["seconds"] = time.monotonic() - started
@@ -322,7 +355,7 @@ def render(results: dict[str, Any]) -> str:
             f"| {r['p95']:.3f} s | {r['polls']:.1f} |"
         )
     b, s, i = results["batch"], results["submit"], results["image"]
-    sl, lg = results["submit_ledger"], results["ledger"]
+    sl, lg, fk = results["submit_ledger"], results["ledger"], results["fake"]
     lines += [
         "",
         "| measure | figure | baseline | ratio |",
@@ -341,6 +374,8 @@ def render(results: dict[str, Any]) -> str:
         f"{i['peak_over_file']:.2f}× the file) |",
         f"| the same body through json= (a str, dumped, encoded) | {i['via_json_s']:.3f} s "
         f"| base64 {i['b64_s']:.3f} s | {i['via_json_ratio']:.2f} |",
+        f"| the fake: a request with 10,000 tasks held | {fk['held_10000_us']:.0f} us "
+        f"| with 100 held: {fk['held_100_us']:.0f} us | {fk['ratio']:.2f} |",
         "",
         f"total {results['seconds']:.0f} s",
     ]

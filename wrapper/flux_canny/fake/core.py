@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import heapq
 import hmac
 import json
 import re
@@ -32,6 +33,8 @@ from . import _render
 __all__ = ["FakeBFL", "Fault", "Reply", "RequestRecord", "Task", "WebhookDelivery"]
 
 FaultKind = Literal["status", "connect", "drop", "slow", "malformed", "not-found-404"]
+#: requests and webhook deliveries remembered (the newest)
+_KEPT_RECORDS = 100_000
 #: what BFL says with each status a fault can inject
 _FAULT_WORDS = {
     402: "Insufficient credits",  # docs.bfl.ai: "402: out of credits"
@@ -159,6 +162,7 @@ class FakeBFL:
         cost_per_task: float = 5.0,
         polling_host: str | None = None,
         constraints: Mapping[str, Mapping[str, Any]] | None = None,
+        retention: float = 3600.0,
     ) -> None:
         """`spec_only=True` answers strictly as the spec describes (unknown tasks 200,
         one in-flight status, HMAC-signed get_result webhooks, any finetune id); by default
@@ -190,8 +194,16 @@ class FakeBFL:
         self.tasks: dict[str, Task] = {}
         self.tasks_created: Counter[str] = Counter()
         self.requests: Counter[tuple[str, str]] = Counter()
+        # lists (tests compare them), trimmed to the newest _KEPT_RECORDS now and then: a
+        # fake left running for a day of tests must not grow without bound
         self.records: list[RequestRecord] = []
         self.webhooks: list[WebhookDelivery] = []
+        # O(log n) per request in the tasks held: the active ones per key by end time,
+        # webhooks by when they fall due, and every task by when it is forgotten
+        self.retention = retention
+        self._active: dict[str, list[tuple[float, str]]] = {}
+        self._webhooks_due: list[tuple[float, str]] = []
+        self._forget_at: deque[tuple[float, str]] = deque()
         self.webhook_sink: Any = None  # callable(delivery) set by the loopback face
         self._faults: deque[Fault] = deque()
         self._drifts: list[_Drift] = []
@@ -281,9 +293,21 @@ class FakeBFL:
 
     def active_tasks(self, key: str) -> int:
         now = self.clock.monotonic()
-        return sum(
-            1 for t in self.tasks.values() if t.key == key and now < t.created_at + t.duration
-        )
+        running = self._active.setdefault(key, [])
+        while running and running[0][0] <= now:
+            heapq.heappop(running)
+        return len(running)
+
+    def _forget_old(self) -> None:
+        """Results are kept about an hour on the live API; so here, in fake time."""
+        for kept in (self.records, self.webhooks):
+            if len(kept) > 2 * _KEPT_RECORDS:  # amortised: one trim per _KEPT_RECORDS
+                del kept[:-_KEPT_RECORDS]
+        now = self.clock.monotonic()
+        while self._forget_at and self._forget_at[0][0] <= now:
+            _, task_id = self._forget_at.popleft()
+            self.tasks.pop(task_id, None)
+            self._renders.pop(task_id, None)
 
     def key_seen_by_hosts(self) -> set[str]:
         """Hosts that received a request carrying an x-key header."""
@@ -293,6 +317,7 @@ class FakeBFL:
 
     def handle(self, request: httpx.Request) -> Reply:
         with self._lock:
+            self._forget_old()
             path = request.url.path
             fault = next((f for f in self._faults if f.matches(path)), None)
             if fault is not None:
@@ -324,6 +349,7 @@ class FakeBFL:
     def tick(self) -> None:
         """Deliver webhooks of tasks that finished (the loopback face calls it regularly)."""
         with self._lock:
+            self._forget_old()
             self._deliver_webhooks()
 
     def _fault_reply(self, fault: Fault) -> Reply:
@@ -434,6 +460,11 @@ class FakeBFL:
             webhook_secret=normalised.get("webhook_secret"),
         )
         self.tasks[task_id] = task
+        ends = task.created_at + task.duration
+        heapq.heappush(self._active.setdefault(key, []), (ends, task_id))
+        if task.webhook_url:
+            heapq.heappush(self._webhooks_due, (ends, task_id))
+        self._forget_at.append((task.created_at + self.retention, task_id))
         self.tasks_created[key] += 1
         cost = {"cost": self.cost_per_task, "input_mp": 1.0, "output_mp": 1.0}
         if task.webhook_url:
@@ -555,17 +586,17 @@ class FakeBFL:
                 task.seed,
                 task.body.get("output_format"),
             )
+            # the sample is drawn: the control image is no longer needed (megabytes a task)
+            task.body.pop("control_image", None)
         data, fmt = self._renders[task.id]
         return httpx.Response(200, content=data, headers={"content-type": f"image/{fmt}"})
 
     def _deliver_webhooks(self) -> None:
         now = self.clock.monotonic()
-        for task in self.tasks.values():
-            if (
-                task.webhook_url
-                and not task.webhook_sent
-                and now >= task.created_at + task.duration
-            ):
+        while self._webhooks_due and self._webhooks_due[0][0] <= now:
+            _, task_id = heapq.heappop(self._webhooks_due)
+            task = self.tasks.get(task_id)
+            if task is not None and not task.webhook_sent:
                 task.webhook_sent = True
                 delivery = self._webhook_for(task)
                 self.webhooks.append(delivery)
