@@ -206,6 +206,103 @@ def ledger_appends(writers: int = 8, tasks: int = 500) -> dict[str, Any]:
     }
 
 
+SCALE = (100, 1_000, 5_000)
+
+
+def batch_scale(counts: tuple[int, ...] = SCALE) -> dict[str, Any]:
+    """Client CPU per task for generate_many and for `flux-canny batch`, at growing N, with
+    the fake in a process of its own (mock-server) so only the client's CPU is counted.
+    Flat is the goal: per-task work must not grow with the batch."""
+    import os
+    import resource
+    import subprocess
+    import tempfile
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flux_canny.fake", "--task-duration", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert server.stdout is not None
+    base = server.stdout.readline().strip()
+    rows: dict[str, Any] = {"library": {}, "cli": {}}
+    try:
+        for n in counts:
+            rows["library"][n] = _library_cpu_per_task(base, n)
+            rows["cli"][n] = _cli_cpu_per_task(base, n, os, resource, subprocess, tempfile)
+    finally:
+        server.terminate()
+        server.wait(10)
+    big, mid = counts[-1], counts[-2]
+    rows["library_flat"] = rows["library"][big] / rows["library"][mid]
+    rows["cli_flat"] = rows["cli"][big] / rows["cli"][mid]
+    return rows
+
+
+def _library_cpu_per_task(base: str, n: int) -> float:
+    async def run() -> float:
+        async with AsyncFluxCanny(api_key=KEY, base_url=base, ledger=False) as flux:
+            jobs = [
+                {"control_image": PNG, "prompt": f"p{i}", "finetune_id": "my-finetune"}
+                for i in range(n)
+            ]
+            started = time.process_time()
+            async for _ in flux.iter_many(jobs, concurrency=24):
+                pass
+            return (time.process_time() - started) / n * 1e3
+
+    return asyncio.run(run())
+
+
+def _cli_cpu_per_task(
+    base: str, n: int, os: Any, resource: Any, subprocess: Any, tempfile: Any
+) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        (work / "c.png").write_bytes(PNG)
+        (work / "jobs.jsonl").write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "name": f"j{i}",
+                        "control_image": "c.png",
+                        "prompt": f"p{i}",
+                        "finetune_id": "my-finetune",
+                    }
+                )
+                + "\n"
+                for i in range(n)
+            )
+        )
+        env = {
+            **os.environ,
+            "BFL_API_KEY": KEY,
+            "BFL_BASE_URL": base,
+            "FLUX_CANNY_STATE_DIR": str(work / "state"),
+        }
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "flux_canny",
+                "batch",
+                str(work / "jobs.jsonl"),
+                "-o",
+                str(work / "out"),
+                "-q",
+                "--json",
+            ],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return float(spent) / n * 1e3
+
+
 def fake_request_cost(rounds: int = 400) -> dict[str, Any]:
     """The fake's cost of one submit and one poll with 100 and with 10,000 tasks held (all
     still running: the case a scan over every task was slowest in)."""
@@ -336,6 +433,7 @@ def main() -> int:
         "ledger": ledger_appends(),
         "image": image_overhead(),
         "fake": fake_request_cost(),
+        "scale": batch_scale(),
         "seconds": 0.0,
     }
     results["seconds"] = time.monotonic() - started
@@ -356,6 +454,7 @@ def render(results: dict[str, Any]) -> str:
         )
     b, s, i = results["batch"], results["submit"], results["image"]
     sl, lg, fk = results["submit_ledger"], results["ledger"], results["fake"]
+    sc = results["scale"]
     lines += [
         "",
         "| measure | figure | baseline | ratio |",
@@ -376,6 +475,17 @@ def render(results: dict[str, Any]) -> str:
         f"| base64 {i['b64_s']:.3f} s | {i['via_json_ratio']:.2f} |",
         f"| the fake: a request with 10,000 tasks held | {fk['held_10000_us']:.0f} us "
         f"| with 100 held: {fk['held_100_us']:.0f} us | {fk['ratio']:.2f} |",
+        "",
+        "| client CPU per task | N = "
+        + " / ".join(f"{n:,}" for n in SCALE)
+        + " | flat (largest / middle) |",
+        "| --- | --- | --- |",
+        "| generate_many | "
+        + " / ".join(f"{sc['library'][n]:.2f} ms" for n in SCALE)
+        + f" | {sc['library_flat']:.2f} |",
+        "| flux-canny batch (process start-up included) | "
+        + " / ".join(f"{sc['cli'][n]:.2f} ms" for n in SCALE)
+        + f" | {sc['cli_flat']:.2f} |",
         "",
         f"total {results['seconds']:.0f} s",
     ]
