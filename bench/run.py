@@ -135,18 +135,25 @@ def submit_overhead(rounds: int = 150, *, ledger: bool = False) -> dict[str, Any
             "finetune_id": "my-finetune",
         }
         url = f"{server.base_url}/v1/flux-pro-1.0-canny-finetuned"
-        ours, theirs = [], []
+        ours, theirs, our_cpu, their_cpu = [], [], [], []
         for _ in range(rounds):  # interleaved, so drift hits both alike
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()  # this thread: not the server's
             raw.post(url, json=body, headers={"x-key": KEY}).raise_for_status()
             theirs.append(time.perf_counter() - t)
-            t = time.perf_counter()
+            their_cpu.append(time.thread_time() - c)
+            t, c = time.perf_counter(), time.thread_time()
             flux.submit(control_image=PNG, prompt="p", finetune_id="my-finetune")
             ours.append(time.perf_counter() - t)
+            our_cpu.append(time.thread_time() - c)
+    cpu, raw_cpu = statistics.median(our_cpu), statistics.median(their_cpu)
     return {
         "submit_ms": statistics.median(ours) * 1e3,
         "raw_post_ms": statistics.median(theirs) * 1e3,
         "ratio": statistics.median(ours) / statistics.median(theirs),
+        "cpu_us": cpu * 1e6,
+        "raw_cpu_us": raw_cpu * 1e6,
+        # what the wrapper adds to a request's client CPU (validation, encoding, the flow)
+        "wrapper_share": max(0.0, cpu - raw_cpu) / cpu if cpu else 0.0,
     }
 
 
@@ -462,6 +469,9 @@ def render(results: dict[str, Any]) -> str:
         f"| batch: 100 × 2 s tasks, cap 24 | {b['makespan']:.2f} s makespan | ideal {b['ideal']:.0f} s "
         f"| {b['ratio']:.3f} (429s: {b['rate_limited']}, lost {b['lost']}, duplicated {b['duplicated']}) |",
         f"| submit(), ledger=False | {s['submit_ms']:.2f} ms | raw httpx POST {s['raw_post_ms']:.2f} ms | {s['ratio']:.2f} |",
+        f"| submit(), ledger=False: client CPU | {s['cpu_us']:.0f} us a request, "
+        f"{s['wrapper_share']:.0%} of it the wrapper's own | raw httpx POST {s['raw_cpu_us']:.0f} us "
+        f"| {s['cpu_us'] / s['raw_cpu_us']:.2f} |",
         f"| submit() with the ledger (default) | {sl['submit_ms']:.2f} ms | raw httpx POST {sl['raw_post_ms']:.2f} ms | {sl['ratio']:.2f} |",
         f"| ledger: {lg['writers']} processes × {lg['tasks']} tasks, 300-char non-ASCII prompts | "
         f"a write: median {lg['median_ms']:.2f} ms, p99 {lg['p99_ms']:.2f} ms, p99.9 {lg['p999_ms']:.1f} ms, "

