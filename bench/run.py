@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import math
+import random
 import statistics
 import sys
 import time
@@ -47,7 +48,9 @@ async def measure(
 ) -> dict[str, Any]:
     """Latency from the moment the task became ready to the poll that saw it, and polls per task."""
     fake = server.fake
-    async with AsyncFluxCanny(api_key=KEY, base_url=server.base_url, poll=policy) as flux:
+    async with AsyncFluxCanny(
+        api_key=KEY, base_url=server.base_url, poll=policy, ledger=False
+    ) as flux:
 
         async def one() -> tuple[float, int]:
             polls = [0]
@@ -96,6 +99,108 @@ async def polling(with_progress: FakeServer, without: FakeServer) -> list[dict[s
         {"setting": s, "duration": d, "policy": p, **r}
         for (s, d, p, _), r in zip(jobs, results, strict=True)
     ]
+
+
+#: durations that vary, as a user of this endpoint sees them (no progress reported): the
+#: model's own spread, a heavy tail, and a queue before the task starts
+VARIED: dict[str, Any] = {
+    "uniform ±8 %": lambda rng: 5.0 * rng.uniform(0.92, 1.08),
+    "lognormal, CV 0.3": lambda rng: 5.0 * math.exp(rng.gauss(0.0, math.sqrt(math.log(1.09)))),
+    "queue (exp., mean 2 s) + 5 s ±3 %": lambda rng: (
+        rng.expovariate(0.5) + 5.0 * rng.uniform(0.97, 1.03)
+    ),
+}
+VARIED_POLICIES = {
+    "default": PollPolicy(),
+    "fixed 1s": PollPolicy.fixed(1.0),
+    "fixed 0.5s": PollPolicy.fixed(0.5),
+}
+WAVES = 5  # the first, uninformed, is not counted
+
+
+async def measure_varied(server: FakeServer, policy: PollPolicy, draw: Any) -> dict[str, Any]:
+    """Waves of TASKS tasks whose durations are drawn from `draw` (the same sequence for
+    every policy); the client learns from each wave. Latency and polls of waves 2..WAVES."""
+    fake = server.fake
+    rng = random.Random(20261126)
+    latencies: list[float] = []
+    polls: list[int] = []
+    async with AsyncFluxCanny(
+        api_key=KEY, base_url=server.base_url, poll=policy, ledger=False
+    ) as flux:
+
+        async def one(duration: float) -> tuple[float, int]:
+            count = [0]
+            seen: list[float] = []
+            task = await flux.submit(control_image=PNG, prompt="bench", finetune_id="my-finetune")
+            fake_task = fake.tasks[task.id]
+            fake_task.duration = duration
+
+            def update(result: Any) -> None:
+                count[0] += 1
+                if result.is_ready:
+                    seen.append(time.monotonic())
+
+            await flux.wait(task, on_update=update)
+            return seen[0] - (fake_task.created_at + duration), count[0]
+
+        for wave in range(WAVES):
+            runs = await asyncio.gather(*(one(draw(rng)) for _ in range(TASKS)))
+            if wave:
+                latencies += [r[0] for r in runs]
+                polls += [r[1] for r in runs]
+    return {
+        "p50": statistics.median(latencies),
+        "p95": pct(latencies, 0.95),
+        "polls": statistics.mean(polls),
+    }
+
+
+async def varied(server: FakeServer) -> list[dict[str, Any]]:
+    jobs = [
+        (setting, name, measure_varied(server, policy, draw))
+        for setting, draw in VARIED.items()
+        for name, policy in VARIED_POLICIES.items()
+    ]
+    results = await asyncio.gather(*(j[2] for j in jobs))
+    return [{"setting": s, "policy": p, **r} for (s, p, _), r in zip(jobs, results, strict=True)]
+
+
+def varied_goals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The goals of issue #19, read off one run's rows."""
+
+    def row(setting: str, policy: str) -> dict[str, Any]:
+        return next(r for r in rows if r["setting"] == setting and r["policy"] == policy)
+
+    uniform, one_s = row("uniform ±8 %", "default"), row("uniform ±8 %", "fixed 1s")
+    out = {
+        "uniform_request_ratio": uniform["polls"] / one_s["polls"],
+        "uniform_p50": uniform["p50"],
+    }
+    for setting in list(VARIED)[1:]:
+        mine, base = row(setting, "default"), row(setting, "fixed 1s")
+        out[setting] = {
+            "request_ratio": mine["polls"] / base["polls"],
+            "p50": mine["p50"],
+            "p50_1s": base["p50"],
+        }
+    return out
+
+
+async def varied_rounds(rounds: int) -> None:
+    """The varied-duration rows alone, `rounds` times: their spread between runs."""
+    with FakeServer(FakeBFL(max_active_tasks=10**6, report_progress=False)) as quiet:
+        print(
+            "| round | ±8 %: requests vs 1 s, p50 | lognormal: ratio, p50 (1 s: p50) | queue: ratio, p50 (1 s: p50) |"
+        )
+        print("| --- | --- | --- | --- |")
+        for n in range(1, rounds + 1):
+            g = varied_goals(await varied(quiet))
+            cells = [f"{g['uniform_request_ratio']:.2f}×, {g['uniform_p50']:.3f} s"]
+            for setting in list(VARIED)[1:]:
+                v = g[setting]
+                cells.append(f"{v['request_ratio']:.2f}×, {v['p50']:.3f} s ({v['p50_1s']:.3f} s)")
+            print(f"| {n} | " + " | ".join(cells) + " |", flush=True)
 
 
 async def batch() -> dict[str, Any]:
@@ -421,6 +526,9 @@ def main() -> int:
     if sys.argv[1:2] == ["--polling-rounds"]:
         asyncio.run(polling_rounds(int(sys.argv[2])))
         return 0
+    if sys.argv[1:2] == ["--varied-rounds"]:
+        asyncio.run(varied_rounds(int(sys.argv[2])))
+        return 0
     started = time.monotonic()
     import os
     import tempfile
@@ -432,8 +540,11 @@ def main() -> int:
         FakeServer(FakeBFL(max_active_tasks=10**6, report_progress=False)) as quiet,
     ):
         poll = asyncio.run(polling(progress, quiet))
+        spread = asyncio.run(varied(quiet))
     results = {
         "polling": poll,
+        "varied": spread,
+        "varied_goals": varied_goals(spread),
         "batch": asyncio.run(batch()),
         "submit": submit_overhead(),
         "submit_ledger": submit_overhead(ledger=True),
@@ -458,6 +569,16 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"| {r['setting']} | {r['duration']:.0f} s | {r['policy']} | {r['p50']:.3f} s "
             f"| {r['p95']:.3f} s | {r['polls']:.1f} |"
+        )
+    lines += [
+        "",
+        "| durations (no progress) | policy | p50 latency | p95 latency | polls/task |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in results["varied"]:
+        lines.append(
+            f"| {r['setting']} | {r['policy']} | {r['p50']:.3f} s | {r['p95']:.3f} s "
+            f"| {r['polls']:.1f} |"
         )
     b, s, i = results["batch"], results["submit"], results["image"]
     sl, lg, fk = results["submit_ledger"], results["ledger"], results["fake"]

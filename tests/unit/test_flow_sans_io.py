@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import math
+import random
+import statistics
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -86,7 +90,7 @@ def test_a_refused_connection_is_retried_after_a_backoff_sleep():
 
 
 def test_progress_aims_polls_at_the_finish():
-    schedule = PollSchedule(PollPolicy(), learned=None)
+    schedule = PollSchedule(PollPolicy())
     assert schedule.next_delay(elapsed=1.0, progress=0.1) == pytest.approx(7.2)  # 80 % of 9 s
     assert schedule.next_delay(elapsed=8.2, progress=0.82) == pytest.approx(1.8)
     assert schedule.next_delay(elapsed=10.0, progress=0.999) == 0.05  # dense at the end
@@ -94,12 +98,12 @@ def test_progress_aims_polls_at_the_finish():
 
 
 def test_percent_progress_is_understood():
-    schedule = PollSchedule(PollPolicy(), learned=None)
+    schedule = PollSchedule(PollPolicy())
     assert schedule.next_delay(elapsed=2.0, progress=50) == pytest.approx(2.0)
 
 
 def test_without_information_the_gap_grows_to_a_cap():
-    schedule = PollSchedule(PollPolicy(jitter=0), learned=None)
+    schedule = PollSchedule(PollPolicy(jitter=0))
     gaps = [schedule.next_delay(elapsed=i, progress=None) for i in range(10)]
     assert gaps[0] == 0.7 and gaps == sorted(gaps) and max(gaps) == PollPolicy().max_interval
 
@@ -138,32 +142,93 @@ def test_staggered_tasks_poll_out_of_step_and_their_brackets_tile_the_gap():
     assert PollSchedule(policy, phase=0.9).next_delay(1.0, 0.5) == pytest.approx(1.0)
 
 
-def test_learned_durations_aim_the_first_poll_and_sweep_the_window():
+def _bracket(duration: float, schedule: PollSchedule) -> tuple[int, float, float | None, float]:
+    """Polls a task of `duration` s by `schedule`: (polls, latency, last pending, first ready)."""
+    at, polls, last = schedule.first_delay(), 1, None
+    while at < duration:
+        last, at, polls = at, at + schedule.next_delay(at, None), polls + 1
+    return polls, at - duration, last, at
+
+
+def _learned_run(
+    draw: Callable[[random.Random], float], policy: PollPolicy, waves: int = 6
+) -> tuple[float, float]:
+    """Waves of 8 tasks, each wave aimed by what the earlier ones taught: mean polls and
+    median latency after the first (uninformed) wave."""
+    rng = random.Random(7)
+    model = DurationModel(start=0.3)
+    polls, late = [], []
+    for wave in range(waves):
+        plan = model.plan(request_cost=policy.request_cost, min_gap=policy.min_interval)
+        seen = []
+        for _ in range(8):
+            schedule = PollSchedule(policy, plan=plan, phase=model.next_phase())
+            count, latency, last, ready = _bracket(draw(rng), schedule)
+            seen.append((last, ready))
+            if wave:
+                polls.append(count)
+                late.append(latency)
+        for last, ready in seen:
+            model.observe(last, ready)
+    return statistics.mean(polls), statistics.median(late)
+
+
+def _fixed_run(draw: Callable[[random.Random], float], gap: float) -> tuple[float, float]:
+    rng = random.Random(7)
+    durations = [draw(rng) for _ in range(48)][8:]
+    polls = [math.ceil(d / gap) for d in durations]
+    return statistics.mean(polls), statistics.median(
+        n * gap - d for n, d in zip(polls, durations, strict=True)
+    )
+
+
+def test_learned_durations_spread_within_8_percent_cost_under_half_a_1s_pollers_requests():
+    def draw(rng: random.Random) -> float:
+        return 5.0 * rng.uniform(0.92, 1.08)
+
+    polls, latency = _learned_run(draw, PollPolicy())
+    fixed_polls, fixed_latency = _fixed_run(draw, 1.0)
+    assert polls < 0.6 * fixed_polls and latency < 0.12 < fixed_latency
+
+
+def test_widely_spread_durations_still_cost_fewer_requests_than_a_1s_poller_and_less_latency():
+    def draw(rng: random.Random) -> float:  # lognormal, CV 0.3
+        return 5.0 * math.exp(rng.gauss(0, math.sqrt(math.log(1.09))))
+
+    polls, latency = _learned_run(draw, PollPolicy())
+    fixed_polls, fixed_latency = _fixed_run(draw, 1.0)
+    assert polls < fixed_polls and latency < fixed_latency
+    # the one knob: a dearer request buys fewer polls, a cheaper one lower latency
+    frugal, slow = _learned_run(draw, PollPolicy(request_cost=0.2))
+    eager, fast = _learned_run(draw, PollPolicy(request_cost=0.01))
+    assert frugal < polls < eager and fast < latency < slow
+
+
+def test_a_fixed_duration_is_learned_to_one_or_two_polls_seen_within_tens_of_ms():
+    polls, latency = _learned_run(lambda rng: 10.0 + rng.uniform(0, 0.005), PollPolicy())
+    assert polls <= 1.5 and latency < 0.06
+
+
+def test_the_distribution_is_the_brackets_maximum_likelihood_fit():
     model = DurationModel()
-    for lo, hi in [(1.4, 2.3), (1.9, 2.8), (1.2, 2.1)]:  # wide brackets, one duration
+    for lo, hi in [(1.4, 2.3), (1.9, 2.8), (1.2, 2.1), (0.0, 2.05)]:  # one duration, four views
         model.observe(lo, hi)
-    assert model.window() == pytest.approx((1.9, 2.1))  # their intersection
-    assert model.estimate() == pytest.approx(2.0)
-    varied = DurationModel()
-    for lo, hi in [(1.0, 1.2), (3.0, 3.2), (5.0, 5.2)]:  # disjoint: the median bracket
-        varied.observe(lo, hi)
-    assert varied.window() == pytest.approx((3.0, 3.2))
-    schedule = PollSchedule(PollPolicy(), window=model.window())
-    assert schedule.first_delay() == pytest.approx(1.85)  # just before the window
-    step = (2.1 - 1.9) / PollPolicy().sweep_steps
-    assert schedule.next_delay(elapsed=1.9, progress=None) == pytest.approx(max(0.05, step))
-    assert schedule.next_delay(elapsed=2.05, progress=None) == pytest.approx(max(0.05, step))
-    assert schedule.next_delay(elapsed=2.2, progress=None) == 0.05  # later than all: dense
-    assert schedule.next_delay(elapsed=2.25, progress=None) == pytest.approx(0.075)
-    # a far window is slept towards, not swept from the start
-    far = PollSchedule(PollPolicy(), window=(8.0, 9.0))
-    assert far.first_delay() == 7.95 and far.next_delay(elapsed=3.0, progress=None) == 5.0
-    # a wide window is swept in short steps: tasks started together all pay the step
-    assert far.next_delay(elapsed=8.0, progress=None) == PollPolicy().max_sweep_step < 1 / 6
+    low, high = model.window()
+    assert 1.8 < low < high < 2.2  # their intersection (1.9, 2.05], smoothed a little
+    assert model.estimate() == pytest.approx(1.975, abs=0.02)
+    plan = model.plan(request_cost=0.05, min_gap=0.05)
+    assert plan is not None and plan[0] > 1.85 and plan[-1] < 2.3
+    # a task slower than every similar one: dense polls past the plan, then sparser
+    schedule = PollSchedule(PollPolicy(), plan=plan, phase=0.5)
+    assert schedule.first_delay() == pytest.approx(plan[0])
+    assert schedule.next_delay(elapsed=plan[-1] + 0.01, progress=None) == 0.05
+    assert schedule.next_delay(elapsed=plan[-1] + 0.06, progress=None) == pytest.approx(0.075)
+    # a far plan is slept towards, not polled from the start
+    assert PollSchedule(PollPolicy(), plan=(8.0, 9.0), phase=0.5).next_delay(3.0, None) == 5.0
 
 
 def test_fixed_policy_is_fixed():
-    schedule = PollSchedule(PollPolicy.fixed(0.5), learned=3.0)
+    schedule = PollSchedule(PollPolicy.fixed(0.5), plan=(3.0,))
     assert schedule.first_delay() == 0.5
     assert {schedule.next_delay(elapsed=e, progress=0.9) for e in range(5)} == {0.5}
 
@@ -194,5 +259,28 @@ def test_durations_are_learned_from_request_midpoints_progress_from_answers():
     clock.advance(0.1)
     ready = {"id": "t", "status": "Ready", "result": {"sample": "https://d/x"}}
     assert advance(flow, httpx.Response(200, json=ready)).effect is None
-    low, high = c.durations.window()
+    [(low, high)] = c.durations.brackets()
     assert low == 0.0 and high == pytest.approx(sent + 0.05 - (t0 + 0.2))
+
+
+def test_a_new_client_starts_from_the_durations_the_ledger_kept(tmp_path, png):
+    from flux_canny.fake import FakeBFL
+
+    fake = FakeBFL(clock=VirtualClock(), report_progress=False, task_duration=6.0)
+    request = {"control_image": png, "prompt": "p", "finetune_id": "my-finetune"}
+
+    def polls_of_first_task(client) -> int:
+        before = fake.requests[("GET", "/v1/get_result")]
+        client.wait(client.submit(**request))
+        return fake.requests[("GET", "/v1/get_result")] - before
+
+    with fake.client(ledger=tmp_path / "ledger.sqlite3") as first:
+        uninformed = polls_of_first_task(first)
+        for _ in range(4):
+            polls_of_first_task(first)
+    with fake.client(ledger=tmp_path / "ledger.sqlite3") as second:
+        informed = polls_of_first_task(second)
+        assert len(second.durations.brackets()) == 6  # five from the ledger, its own
+    with fake.client(ledger=False) as forgetful:
+        assert polls_of_first_task(forgetful) == uninformed
+    assert uninformed >= 8 and informed <= 2

@@ -15,6 +15,7 @@ and statuses outside Python's HTTPStatus (Cloudflare's 520-530) stay ordinary 5x
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import email.utils
 import json
@@ -413,6 +414,7 @@ class Core:
     #: the longest one download may take, however steadily its bytes arrive
     download_deadline: float = 300.0
     _urls: dict[str, httpx.URL] = attrs.field(factory=dict, init=False, repr=False)
+    _durations_loaded: bool = attrs.field(default=False, init=False, repr=False)
 
     def url(self, path: str) -> httpx.URL:
         """An API path under base_url, joined as httpx joins it (a base path is kept)."""
@@ -685,9 +687,9 @@ class Core:
         # under different loads still agree on them.
         origin = task.handled_at if task.handled_at is not None else started
         deadline = None if limit is None else now + limit
-        window = self.durations.window()
-        schedule = PollSchedule(self.poll, window=window, phase=self.durations.next_phase())
-        since = now - (origin if window is not None else started)
+        plan = self._plan()
+        schedule = PollSchedule(self.poll, plan=plan, phase=self.durations.next_phase())
+        since = now - (origin if plan is not None else started)
         delay = schedule.first_delay() - since if task.submitted_at is not None else 0.0
         last_pending: float | None = None
         last_handled: float | None = None
@@ -704,9 +706,14 @@ class Core:
                 if on_update is not None:
                     on_update(result)
                 if result.is_ready:
+                    took: dict[str, float] = {}
                     if task.submitted_at is not None and self.poll.learn:
                         self.durations.observe(last_handled, handled - origin)
-                    self._record(lambda ledger: ledger.task_state(task.id, State.READY), task.id)
+                        took = {"duration_low": last_handled or 0.0}
+                        took["duration_high"] = handled - origin
+                    self._record(
+                        lambda ledger: ledger.task_state(task.id, State.READY, **took), task.id
+                    )
                     return result
                 kind = result.status.casefold()
                 fresh = task.submitted_at is not None and now - started < _NOT_FOUND_GRACE
@@ -741,6 +748,21 @@ class Core:
         except FluxCannyError as error:
             error.attach_task(task.id, task.polling_url)
             raise
+
+    def _plan(self) -> tuple[float, ...] | None:
+        """Poll times learned from finished tasks: this client's, and on its first wait,
+        those the ledger kept from earlier runs against the same API."""
+        if not self.poll.learn or self.poll.fixed_interval is not None:
+            return None
+        if not self._durations_loaded:
+            self._durations_loaded = True
+            if self.ledger is not None and not self.durations.brackets():
+                with contextlib.suppress(LedgerError):
+                    for low, high in self.ledger.durations(str(self.base_url)):
+                        self.durations.observe(low, high)
+        return self.durations.plan(
+            request_cost=self.poll.request_cost, min_gap=self.poll.min_interval
+        )
 
     def _submitted_at(self, task: Task) -> float | None:
         """When the ledger says `task` was submitted, on this client's clock."""

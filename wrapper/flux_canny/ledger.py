@@ -127,6 +127,10 @@ class Entry:
     pid: int | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    #: the task's duration as its polls bracketed it: pending at `low` s, Ready at `high` s
+    #: (the poll schedule of later runs learns from these)
+    duration_low: float | None = attrs.field(default=None, repr=False)
+    duration_high: float | None = attrs.field(default=None, repr=False)
 
     @property
     def is_open(self) -> bool:
@@ -172,13 +176,18 @@ CREATE TABLE IF NOT EXISTS tasks (
     owner TEXT,
     pid INTEGER,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    duration_low REAL,
+    duration_high REAL
 );
 CREATE INDEX IF NOT EXISTS tasks_job ON tasks (scope, name, row);
 CREATE INDEX IF NOT EXISTS tasks_task ON tasks (task_id);
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state);
 CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);
 """
+
+#: columns added since the first schema, with the version that reads them
+_ADDED_COLUMNS = ("duration_low", "duration_high")
 
 
 class _Owner:
@@ -307,6 +316,11 @@ class Ledger:
         known = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'tasks_created'"
         if db.execute(known).fetchone() is None:
             db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+        for added in _ADDED_COLUMNS:
+            if added not in columns:  # a ledger from an earlier version
+                with contextlib.suppress(sqlite3.OperationalError):  # another process did it
+                    db.execute(f"ALTER TABLE tasks ADD COLUMN {added} REAL")
         return db
 
     def _error(self, doing: str, error: BaseException) -> LedgerError:
@@ -450,6 +464,16 @@ class Ledger:
             fields.setdefault("error", None)
         with self._write() as db:
             self._update(db, "task_id = ?", (task_id,), **fields)
+
+    def durations(self, base_url: str, limit: int = 64) -> list[tuple[float, float]]:
+        """The newest `limit` duration brackets of tasks submitted to `base_url`, oldest
+        first: what a new client's poll schedule starts from."""
+        query = (
+            "SELECT * FROM tasks WHERE duration_high IS NOT NULL "
+            "AND base_url = ? ORDER BY updated_at DESC LIMIT ?"
+        )
+        rows = self._read(query, (base_url, limit))
+        return [(e.duration_low or 0.0, e.duration_high or 0.0) for e in reversed(rows)]
 
     def adopt(self, task_id: str, **fields: Any) -> None:
         """Record a task submitted elsewhere (or by an older version) if it is not known."""
