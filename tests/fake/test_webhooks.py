@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
 
 import pytest
 from flux_canny import FluxCanny, WebhookVerificationError, parse_webhook
@@ -72,8 +73,12 @@ def test_a_wrong_secret_is_refused_on_every_retry():
     try:
         with FakeServer(FakeBFL(task_duration=0.1)) as server:
             _submit_with_hook(server, hook, "a-wrong-one")
+            deadline = time.monotonic() + 10
+            while not server.fake.webhooks and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert server.fake.webhooks  # delivered, then answered:
             with pytest.raises(subprocess.TimeoutExpired):
-                listener.communicate(timeout=4)  # nothing accepted, so it never exits
+                listener.communicate(timeout=1)  # nothing accepted, so it never exits
     finally:
         listener.kill()
         out, err = listener.communicate()

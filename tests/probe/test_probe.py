@@ -9,7 +9,7 @@ import respx
 from flux_canny import FluxCanny
 from flux_canny._spec import packaged_spec
 from flux_canny.cli import _exit, _options
-from flux_canny.fake import FakeBFL
+from flux_canny.fake import FakeBFL, VirtualClock
 from flux_canny.probe import plan_bodies
 from flux_canny.validation import default_validator
 
@@ -104,8 +104,10 @@ def test_a_server_that_accepts_a_probe_body_stops_it_at_once_loudly():
 
 def test_probe_from_the_command_line(run, monkeypatch):
     for constraints, code in ((None, 0), ({"steps": {"maximum": 60}}, _exit.EXIT_ERROR)):
-        fake = FakeBFL(constraints=constraints)
-        monkeypatch.setattr(_options, "_CLIENT_OPTIONS", {"transport": fake.transport()})
+        fake = FakeBFL(constraints=constraints, clock=VirtualClock())
+        # the probe's 0.2 s pace between requests passes on the fake's clock, not the wall's
+        options = {"transport": fake.transport(), "clock": fake.clock}
+        monkeypatch.setattr(_options, "_CLIENT_OPTIONS", options)
         ran = run("probe")
         assert ran.code == code, ran.err
         first = ran.out.splitlines()[0]
@@ -118,9 +120,10 @@ def test_probe_from_the_command_line(run, monkeypatch):
 
 
 def test_a_rate_limited_probe_waits_and_an_api_refusal_exits_3(run, monkeypatch):
-    fake = FakeBFL()
+    fake = FakeBFL(clock=VirtualClock())
     fake.fail_next(1, 429, path="/v1/flux-pro-1.0-canny-finetuned", retry_after=0.01)
-    monkeypatch.setattr(_options, "_CLIENT_OPTIONS", {"transport": fake.transport()})
+    options = {"transport": fake.transport(), "clock": fake.clock}
+    monkeypatch.setattr(_options, "_CLIENT_OPTIONS", options)
     assert run("probe").code == 0  # the 429 was honoured and retried
     ran = run("probe --api-key wrong-key")
     assert ran.code == _exit.EXIT_REJECTED and "refused" in ran.err

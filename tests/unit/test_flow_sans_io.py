@@ -282,5 +282,29 @@ def test_a_new_client_starts_from_the_durations_the_ledger_kept(tmp_path, png):
         informed = polls_of_first_task(second)
         assert len(second.durations.brackets()) == 6  # five from the ledger, its own
     with fake.client(ledger=False) as forgetful:
-        assert polls_of_first_task(forgetful) == uninformed
+        assert polls_of_first_task(forgetful) >= 8  # nothing learned: the plain backoff
     assert uninformed >= 8 and informed <= 2
+
+
+def test_a_wait_timeout_also_bounds_the_retries_of_an_unreachable_poll_host():
+    from flux_canny import APIConnectionError
+
+    clock = VirtualClock()
+    start = clock.monotonic()
+    task = Task(id="t", polling_url="https://api.us1.bfl.ai/v1/get_result?id=t", submitted_at=start)
+    flow = core(clock).wait(task, timeout=2.0)
+
+    def drive() -> None:
+        step = advance(flow, None)
+        while True:
+            if isinstance(step.effect, Sleep):
+                clock.advance(step.effect.seconds)
+                step = advance(flow, None)
+            else:
+                step = advance(flow, Failed(httpx.ConnectError("refused")))
+
+    with pytest.raises(APIConnectionError) as raised:
+        drive()
+    # four retries back off 0.25 + 0.5 + 1 + 2 s: they stop at the 2 s the caller gave
+    assert clock.monotonic() - start <= 2.0
+    assert raised.value.task_id == "t"

@@ -472,7 +472,10 @@ class Core:
         parse: Callable[[Any], T],
         accept: Container[int] | Callable[[Any], bool] = (),
         conform: bool = True,
+        until: float | None = None,
     ) -> Flow[T]:
+        """Send `effect`, retrying what may be retried; never sleep past `until` (a wait's
+        deadline: `--timeout 2` must not become 8 s of retries)."""
         failures = rate_limited = 0
         while True:
             sent = self.clock.monotonic()
@@ -512,6 +515,8 @@ class Core:
             if not verdict.retry or attempt > budget or too_long:
                 raise verdict.error from verdict.cause
             delay = self.retry.delay(attempt, verdict.retry_after)
+            if until is not None and self.clock.monotonic() + delay > until:
+                raise verdict.error from verdict.cause
             log.info(
                 "%s failed (%s); retry %d/%d in %.2f s", what, verdict.error, attempt, budget, delay
             )
@@ -648,7 +653,7 @@ class Core:
             raise error
         return task.polling_url
 
-    def get_result(self, task: Task) -> Flow[Result]:
+    def get_result(self, task: Task, *, until: float | None = None) -> Flow[Result]:
         url = self.polling_url(task)
 
         def parse(response: Any) -> Result:
@@ -661,6 +666,7 @@ class Core:
                 idempotent=True,
                 parse=parse,
                 accept=_task_shaped,
+                until=until,
             )
         )
 
@@ -701,19 +707,12 @@ class Core:
                     delay = min(delay, deadline - self.clock.monotonic())
                 if delay > 0:
                     yield Sleep(delay)
-                result, handled = yield from self._stamped(self.get_result(task))
+                result, handled = yield from self._stamped(self.get_result(task, until=deadline))
                 now = self.clock.monotonic()
                 if on_update is not None:
                     on_update(result)
                 if result.is_ready:
-                    took: dict[str, float] = {}
-                    if task.submitted_at is not None and self.poll.learn:
-                        self.durations.observe(last_handled, handled - origin)
-                        took = {"duration_low": last_handled or 0.0}
-                        took["duration_high"] = handled - origin
-                    self._record(
-                        lambda ledger: ledger.task_state(task.id, State.READY, **took), task.id
-                    )
+                    self._record(self._ready_writer(task, last_handled, handled - origin), task.id)
                     return result
                 kind = result.status.casefold()
                 fresh = task.submitted_at is not None and now - started < _NOT_FOUND_GRACE
@@ -748,6 +747,21 @@ class Core:
         except FluxCannyError as error:
             error.attach_task(task.id, task.polling_url)
             raise
+
+    def _ready_writer(
+        self, task: Task, last_pending: float | None, ready: float
+    ) -> Callable[[Ledger], None]:
+        """Learn the task's duration bracket, and write it down with the Ready state, so
+        the next run's first polls are aimed too."""
+        took: dict[str, float] = {}
+        if task.submitted_at is not None and self.poll.learn:
+            self.durations.observe(last_pending, ready)
+            took = {"duration_low": last_pending or 0.0, "duration_high": ready}
+
+        def write(ledger: Ledger) -> None:
+            ledger.task_state(task.id, State.READY, **took)
+
+        return write
 
     def _plan(self) -> tuple[float, ...] | None:
         """Poll times learned from finished tasks: this client's, and on its first wait,
