@@ -15,18 +15,20 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[all]' --group dev
 	touch $(STAMP)
 
 ## Rewrite generated/ and the packaged spec copy from openapi.json.
 generate: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(GEN_CMD) --output-path $(GEN_PKG)
+	touch $(GEN_PKG)/py.typed  # typed for users' mypy (the generator's --meta none omits it)
 	cp openapi.json wrapper/flux_canny/openapi.json
 
 ## Regenerate into a temporary directory; fail with the diff when generated/ has drifted.
 check-generated: $(STAMP)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(GEN_CMD) --output-path "$$tmp/flux_canny_api" >/dev/null && \
+	touch "$$tmp/flux_canny_api/py.typed" && \
 	status=0 && \
 	{ diff -ru "$(GEN_PKG)" "$$tmp/flux_canny_api" -x __pycache__ || status=1; } && \
 	{ diff -u openapi.json wrapper/flux_canny/openapi.json || status=1; } && \

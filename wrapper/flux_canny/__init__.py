@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._auth import DEFAULT_TRUSTED_HOSTS
-from ._base import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, MissingAPIKeyError
+from ._base import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from ._budget import Budget
-from .aclient import BFL_ACTIVE_TASK_LIMIT, AsyncFluxCanny
 from .client import FluxCanny
 from .clock import Clock, SystemClock
 from .errors import (
@@ -23,6 +24,7 @@ from .errors import (
     ImageSaveError,
     InsufficientCreditsError,
     LedgerError,
+    MissingAPIKeyError,
     ModerationError,
     RateLimitError,
     RequestValidationError,
@@ -38,9 +40,37 @@ from .images import GeneratedImage, encode_control_image
 from .models import Result, Task
 from .policy import DurationModel, PollPolicy, RetryPolicy
 from .validation import validate_inputs
-from .webhooks import WebhookEvent, parse_webhook
+
+if TYPE_CHECKING:
+    from .aclient import BFL_ACTIVE_TASK_LIMIT, AsyncFluxCanny
+    from .webhooks import WebhookEvent, parse_webhook
 
 __version__ = "0.1.0"
+
+#: loaded on first use (PEP 562), so `import flux_canny` pays only for the sync client:
+#: the async face brings asyncio, webhooks their HTTP parsing
+_LAZY = {
+    "AsyncFluxCanny": "aclient",
+    "BFL_ACTIVE_TASK_LIMIT": "aclient",
+    "WebhookEvent": "webhooks",
+    "parse_webhook": "webhooks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flux_canny' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "API_KEY_ENV",

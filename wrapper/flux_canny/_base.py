@@ -10,7 +10,7 @@ import os
 import re
 import ssl
 from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -19,11 +19,13 @@ from ._flow import Core
 from ._spec import packaged_spec
 from ._wire import SubmitBody
 from .clock import Clock, SystemClock
-from .conformance import ConformanceReport, ResponseChecker, wanted_from_env
-from .errors import ConfigurationError, FluxCannyError
+from .errors import ConfigurationError, MissingAPIKeyError
 from .ledger import Ledger
 from .policy import DurationModel, PollPolicy, RetryPolicy
 from .validation import default_validator
+
+if TYPE_CHECKING:
+    from .conformance import ConformanceReport, ResponseChecker
 
 DEFAULT_BASE_URL = "https://api.us1.bfl.ai"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0, write=120.0)
@@ -32,10 +34,6 @@ BASE_URL_ENV = "BFL_BASE_URL"
 _KEY_SHAPE = re.compile(r"^[\x21-\x7e]+$")
 
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
-
-
-class MissingAPIKeyError(FluxCannyError, ValueError):
-    """No API key was given and BFL_API_KEY is not set."""
 
 
 def shared_tls() -> ssl.SSLContext:
@@ -49,8 +47,18 @@ def _tls_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=True)
 
 
+CHECK_RESPONSES_ENV = "FLUX_CANNY_CHECK_RESPONSES"
+
+
+def wanted_from_env() -> bool:
+    """Live conformance asked for by the environment (FLUX_CANNY_CHECK_RESPONSES=1)."""
+    return os.environ.get(CHECK_RESPONSES_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @functools.cache
 def _checker() -> ResponseChecker:
+    from .conformance import ResponseChecker  # jsonschema: the [conformance] extra
+
     return ResponseChecker(packaged_spec())
 
 
@@ -126,9 +134,11 @@ class ClientBase(Generic[HttpT]):
         if check_responses is None:
             check_responses = wanted_from_env()
         #: deviations of the live API from its spec (None unless check_responses is on)
-        self.conformance: ConformanceReport | None = (
-            ConformanceReport() if check_responses else None
-        )
+        self.conformance: ConformanceReport | None = None
+        if check_responses:
+            from .conformance import ConformanceReport
+
+            self.conformance = ConformanceReport()
         self._core = Core(
             base_url=url,
             hosts=hosts,

@@ -8,12 +8,14 @@ overshoot the limit together, which a check of "spent so far" alone would let th
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .errors import BudgetExhaustedError, SubmitUncertainError
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Budget"]
 
@@ -24,7 +26,16 @@ class Budget:
     spent: float = 0.0
     _reserved: float = 0.0
     _estimate: float | None = None
-    _probing: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+    #: made on first use: a Budget is built before any event loop runs
+    _probing_lock: asyncio.Lock | None = None
+
+    @property
+    def _probing(self) -> asyncio.Lock:
+        if self._probing_lock is None:
+            import asyncio
+
+            self._probing_lock = asyncio.Lock()
+        return self._probing_lock
 
     async def admit(self) -> float:
         """Reserve room for one submit, or raise BudgetExhaustedError. Returns the amount

@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Callable, Container, Generator, Mapping
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import httpx
@@ -39,7 +39,6 @@ from flux_canny_api.models.http_validation_error import HTTPValidationError
 from ._auth import HostPolicy
 from ._wire import AnswerTooLarge, AnswerTooSlow, Send, SubmitBody, submit_body
 from .clock import Clock
-from .conformance import ConformanceReport, ResponseChecker
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -64,6 +63,9 @@ from .ledger import Ledger, State
 from .models import FINAL_FAILURES, MODERATED, NOT_FOUND, PENDING, Result, Task
 from .policy import DurationModel, PollPolicy, PollSchedule, RetryPolicy
 from .validation import RequestValidator
+
+if TYPE_CHECKING:
+    from .conformance import ConformanceReport, ResponseChecker
 
 log = logging.getLogger("flux_canny")
 T = TypeVar("T")

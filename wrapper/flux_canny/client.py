@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 from flux_canny_api.api.default import get_credits_v1_credits_get as get_credits
@@ -20,7 +20,9 @@ from ._wire import SubmitBody
 from .images import GeneratedImage
 from .ledger import Claim
 from .models import Result, Task
-from .probe import ProbeReport, probe_flow
+
+if TYPE_CHECKING:
+    from .probe import ProbeReport
 
 __all__ = ["FluxCanny"]
 
@@ -134,6 +136,8 @@ class FluxCanny(ClientBase[httpx.Client]):
     def probe(self) -> ProbeReport:
         """Check, at no cost, that the server still enforces every constraint of the
         request schema in openapi.json (see flux_canny.probe)."""
+        from .probe import probe_flow
+
         report: ProbeReport = self._run(probe_flow(self._core))
         return report
 

@@ -13,23 +13,38 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import jsonschema
 
+from ._base import CHECK_RESPONSES_ENV
 from ._spec import Spec
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["CHECK_RESPONSES_ENV", "ConformanceReport", "Deviation", "ResponseChecker"]
 
-CHECK_RESPONSES_ENV = "FLUX_CANNY_CHECK_RESPONSES"
 log = logging.getLogger("flux_canny.conformance")
 _KEEP = 1000  # deviations kept in full; beyond, only counted
+
+
+def _jsonschema() -> Any:
+    """jsonschema, loaded only when responses are checked (the [conformance] extra)."""
+    try:
+        import jsonschema
+    except ImportError:
+        raise ConfigurationError(
+            "checking responses (check_responses=True or FLUX_CANNY_CHECK_RESPONSES) needs "
+            "jsonschema, which comes with the [conformance] extra: "
+            "pip install 'flux-canny[conformance]'"
+        ) from None
+    return jsonschema
 
 
 @attrs.frozen
@@ -133,6 +148,7 @@ class ResponseChecker:
                 entry = _Operation(f"{method.upper()} {path}", pattern, operation["responses"])
                 self._operations.setdefault(method.upper(), []).append(entry)
         self._validators: dict[tuple[str, str], jsonschema.protocols.Validator | None] = {}
+        _jsonschema()  # asked for, so missing is said now, before any request
 
     def find(self, method: str, path: str) -> _Operation | None:
         for operation in self._operations.get(method.upper(), ()):
@@ -153,7 +169,7 @@ class ResponseChecker:
                 # the response schema, with the document's components beside it so that
                 # "#/components/schemas/..." refs resolve
                 root = {**schema, "components": self._components}
-                self._validators[key] = jsonschema.Draft202012Validator(root)
+                self._validators[key] = _jsonschema().Draft202012Validator(root)
         return self._validators[key]
 
     def check(self, method: str, path: str, status_code: int, content: bytes) -> list[Deviation]:
@@ -243,7 +259,3 @@ def _deviation(operation: str, status: int, error: jsonschema.ValidationError) -
         closest = min(branches.values(), key=len)
         return _deviation(operation, status, min(closest, key=lambda e: len(e.absolute_path)))
     return Deviation(operation, status, "schema-violation", where, error.message[:200])
-
-
-def wanted_from_env() -> bool:
-    return os.environ.get(CHECK_RESPONSES_ENV, "").strip().lower() in ("1", "true", "yes", "on")

@@ -24,6 +24,7 @@ __all__ = [
     "ImageSaveError",
     "InsufficientCreditsError",
     "LedgerError",
+    "MissingAPIKeyError",
     "ModerationError",
     "RateLimitError",
     "RequestValidationError",
@@ -71,6 +72,10 @@ class RequestValidationError(FluxCannyError, ValueError):
         self.errors = errors
         parts = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in errors]
         super().__init__("invalid request, nothing was sent: " + "; ".join(parts))
+
+
+class MissingAPIKeyError(FluxCannyError, ValueError):
+    """No API key was given and BFL_API_KEY is not set."""
 
 
 class ConfigurationError(FluxCannyError, ValueError):

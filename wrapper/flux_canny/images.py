@@ -23,7 +23,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import ImageDecodeError, ImageExistsError, ImageInputError, ImageSaveError
+from .errors import (
+    ConfigurationError,
+    FluxCannyError,
+    ImageDecodeError,
+    ImageExistsError,
+    ImageInputError,
+    ImageSaveError,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -275,8 +282,22 @@ def _encode_pil(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+_PILLOW_HINT = "pip install 'flux-canny[images]'"
+
+
+def _pillow(needed_for: str, error: type[FluxCannyError]) -> Any:
+    """Pillow, loaded when first needed (the [images] extra), or `error` saying so."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise error(
+            f"{needed_for} needs Pillow, which comes with the [images] extra: {_PILLOW_HINT}"
+        ) from None
+    return Image
+
+
 def _encode_array(array: Any) -> bytes:
-    from PIL import Image
+    Image = _pillow("a numpy control image (encoded once as PNG)", ImageInputError)
 
     if array.dtype.name != "uint8":
         raise ImageInputError(
@@ -486,12 +507,12 @@ class GeneratedImage:
     def to_pil(self) -> Image.Image:
         """Decode with Pillow. A decompression bomb (more than Pillow's pixel limit) or a
         file Pillow cannot read is an ImageDecodeError naming the task, not PIL's own."""
-        from PIL import Image
+        pil = _pillow("GeneratedImage.to_pil()", ConfigurationError)
 
         try:
-            image = Image.open(io.BytesIO(self.data))
+            image: Image.Image = pil.open(io.BytesIO(self.data))
             image.load()
-        except (Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
+        except (pil.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
             raise ImageDecodeError(
                 f"the image of task {self.task_id} cannot be decoded: {error}",
                 task_id=self.task_id,

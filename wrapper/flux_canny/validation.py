@@ -19,9 +19,9 @@ import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional, Union
 
+# `import pydantic` is lazy by itself; its names are reached only when the validator is
+# built (a client's first use), so `import flux_canny` does not pay for them
 import pydantic
-from pydantic import Field, UrlConstraints
-from pydantic_core import Url
 
 from ._spec import CANNY_PATH, Spec, packaged_spec
 from .errors import RequestValidationError
@@ -55,9 +55,9 @@ class _ModelBuilder:
         for name, prop in schema.get("properties", {}).items():
             annotation = self._annotation(prop)
             if name in required:
-                fields[name] = (annotation, Field(...))
+                fields[name] = (annotation, pydantic.Field(...))
             else:
-                fields[name] = (annotation, Field(default=prop.get("default")))
+                fields[name] = (annotation, pydantic.Field(default=prop.get("default")))
         config = pydantic.ConfigDict(extra="ignore", protected_namespaces=())
         title = str(schema.get("title", "Body"))
         model: type[pydantic.BaseModel] = pydantic.create_model(title, __config__=config, **fields)
@@ -92,7 +92,7 @@ class _ModelBuilder:
         if kind == "array":
             item = self._annotation(prop.get("items", {}))
             lengths: dict[str, Any] = self._length(prop, "Items")
-            return Annotated[list[item], Field(**lengths)]  # type: ignore[valid-type]
+            return Annotated[list[item], pydantic.Field(**lengths)]  # type: ignore[valid-type]
         if kind == "object":
             return dict[str, Any]
         if kind == "string" and prop.get("format") == "uri":
@@ -106,7 +106,7 @@ class _ModelBuilder:
             constraints.update(self._length(prop, "Length"))
             if "pattern" in prop:
                 constraints["pattern"] = prop["pattern"]
-        return Annotated[base, Field(**constraints)] if constraints else base
+        return Annotated[base, pydantic.Field(**constraints)] if constraints else base
 
     @staticmethod
     def _length(prop: Mapping[str, Any], suffix: str) -> dict[str, int]:
@@ -122,7 +122,9 @@ class _ModelBuilder:
         max_length = prop.get("maxLength")
         if max_length == _HTTP_URL_MAX_LENGTH:
             return pydantic.HttpUrl
-        return Annotated[Url, UrlConstraints(max_length=max_length)]
+        import pydantic_core
+
+        return Annotated[pydantic_core.Url, pydantic.UrlConstraints(max_length=max_length)]
 
     def _ref(self, ref: str) -> Any:
         target = self._spec.resolve({"$ref": ref})

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 
 import click
 
-from .._base import DEFAULT_BASE_URL, MissingAPIKeyError
+from .._base import DEFAULT_BASE_URL
 from ..errors import (
     APIStatusError,
     ConfigurationError,
     FluxCannyError,
     ImageInputError,
+    MissingAPIKeyError,
     ModerationError,
     RequestValidationError,
     SampleExpiredError,

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 import click
 
-from .._base import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, MissingAPIKeyError, resolve_key
+from .._base import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, resolve_key
 from .._spec import Spec, packaged_spec
 from ..aclient import AsyncFluxCanny
 from ..client import FluxCanny
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, MissingAPIKeyError
 from ._exit import BadInput
 
 __all__ = [

@@ -28,7 +28,6 @@ import httpx
 from .._spec import CANNY_PATH, Spec, packaged_spec
 from ..clock import Clock, SystemClock
 from ..validation import RequestValidator
-from . import _render
 
 __all__ = ["FakeBFL", "Fault", "Reply", "RequestRecord", "Task", "WebhookDelivery"]
 
@@ -171,6 +170,7 @@ class FakeBFL:
         `cost_per_task`, and a submit beyond them is 402. `polling_host`: the regional
         cluster tasks live on (live: api.us2, api.eu2...); polling URLs point there, and
         polls that reach another host are answered 404, as a wrong region is."""
+        self._render = _renderer()
         self.api_keys = set(api_keys)
         self.clock: Clock = clock or SystemClock()
         self._epoch_offset = time.time() - self.clock.monotonic()
@@ -579,7 +579,7 @@ class FakeBFL:
         if self.clock.monotonic() > expires:
             return httpx.Response(403, text="AuthenticationFailed: Signed expiry time has passed.")
         if task.id not in self._renders:
-            self._renders[task.id] = _render.render(
+            self._renders[task.id] = self._render.render(
                 task.body["control_image"],
                 task.body.get("canny_low_threshold", 50),
                 task.body.get("canny_high_threshold", 200),
@@ -630,6 +630,20 @@ class FakeBFL:
 
     def _sign(self, text: str) -> str:
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _renderer() -> Any:
+    """The image renderer (numpy and Pillow: the [fake] extra), or what to install."""
+    try:
+        from . import _render
+    except ImportError as missing:
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"the fake BFL API draws its images with {missing.name}, which comes with the "
+            "[fake] extra: pip install 'flux-canny[fake]'"
+        ) from None
+    return _render
 
 
 #: queue_outcomes() names for polls that end in a status code other than 200
