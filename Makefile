@@ -23,6 +23,7 @@ generate: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(GEN_CMD) --output-path $(GEN_PKG)
 	touch $(GEN_PKG)/py.typed  # typed for users' mypy (the generator's --meta none omits it)
 	cp openapi.json wrapper/flux_canny/openapi.json
+	$(PY) tools/gen_params.py openapi.json
 
 ## Regenerate into a temporary directory; fail with the diff when generated/ has drifted.
 check-generated: $(STAMP)
@@ -32,6 +33,7 @@ check-generated: $(STAMP)
 	status=0 && \
 	{ diff -ru "$(GEN_PKG)" "$$tmp/flux_canny_api" -x __pycache__ || status=1; } && \
 	{ diff -u openapi.json wrapper/flux_canny/openapi.json || status=1; } && \
+	{ $(PY) tools/gen_params.py openapi.json --check || status=1; } && \
 	if [ $$status -ne 0 ]; then echo "generated/ or the packaged spec is out of date with openapi.json: run 'make generate'" >&2; exit 1; fi && \
 	echo "generated/ matches openapi.json"
 

@@ -10,12 +10,13 @@ import os
 import re
 import ssl
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
 import httpx
 
 from ._auth import DEFAULT_TRUSTED_HOSTS, HostPolicy, KeyAuth, is_loopback
 from ._flow import Core
+from ._params import GenerationParams
 from ._spec import packaged_spec
 from ._wire import SubmitBody
 from .clock import Clock, SystemClock
@@ -169,7 +170,7 @@ class ClientBase(Generic[HttpT]):
         prompt: str,
         finetune_id: str,
         validate: bool | None = None,
-        **params: Any,
+        **params: Unpack[GenerationParams],
     ) -> SubmitBody:
         """Validate the parameters and encode the image, with no network call: bad input
         fails here, before anything could be paid for. Send it with `submit_prepared`."""

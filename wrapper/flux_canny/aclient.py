@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import httpx
 from flux_canny_api.api.default import get_credits_v1_credits_get as get_credits
@@ -18,6 +18,7 @@ from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_fi
 from ._base import ClientBase, shared_tls
 from ._budget import Budget
 from ._flow import Failed, Flow, Sleep, T, advance, interrupt
+from ._params import GenerationParams
 from ._wire import SubmitBody
 from .images import GeneratedImage
 from .ledger import Claim
@@ -71,7 +72,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         prompt: str,
         finetune_id: str,
         validate: bool | None = None,
-        **params: Any,
+        **params: Unpack[GenerationParams],
     ) -> Task:
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
         return await asyncio.shield(self._start_submit(body))
@@ -151,7 +152,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         on_update: Callable[[Result], None] | None = None,
         on_submit: Callable[[Task], None] | None = None,
         validate: bool | None = None,
-        **params: Any,
+        **params: Unpack[GenerationParams],
     ) -> GeneratedImage:
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
         return await self._run(

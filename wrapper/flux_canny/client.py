@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import httpx
 from flux_canny_api.api.default import get_credits_v1_credits_get as get_credits
@@ -16,6 +16,7 @@ from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_fi
 
 from ._base import ClientBase, shared_tls
 from ._flow import Failed, Flow, Sleep, T, advance, interrupt
+from ._params import GenerationParams
 from ._wire import SubmitBody
 from .images import GeneratedImage
 from .ledger import Claim
@@ -74,7 +75,7 @@ class FluxCanny(ClientBase[httpx.Client]):
         prompt: str,
         finetune_id: str,
         validate: bool | None = None,
-        **params: Any,
+        **params: Unpack[GenerationParams],
     ) -> Task:
         """Submit one generation; returns at once with the task id and polling URL."""
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
@@ -114,7 +115,7 @@ class FluxCanny(ClientBase[httpx.Client]):
         on_update: Callable[[Result], None] | None = None,
         on_submit: Callable[[Task], None] | None = None,
         validate: bool | None = None,
-        **params: Any,
+        **params: Unpack[GenerationParams],
     ) -> GeneratedImage:
         """Submit, wait and download in one call."""
         body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
