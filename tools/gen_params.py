@@ -17,8 +17,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "wrapper" / "flux_canny" / "_params.py"
-sys.path.insert(0, str(ROOT / "wrapper"))
 
+# the project's own reading of a spec ($ref resolution included), from the installed package
 from flux_canny._spec import Spec  # noqa: E402
 
 #: passed as named parameters of their own (the image goes through encode_control_image)

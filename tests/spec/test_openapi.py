@@ -111,9 +111,10 @@ def test_check_generated_fails_when_a_bound_changes_without_regenerating(tmp_pat
         ROOT / "generated", tmp_path / "generated", ignore=shutil.ignore_patterns("__pycache__")
     )
     (tmp_path / "wrapper" / "flux_canny").mkdir(parents=True)
-    shutil.copy2(
-        ROOT / "wrapper/flux_canny/openapi.json", tmp_path / "wrapper/flux_canny/openapi.json"
-    )
+    for name in ("openapi.json", "_params.py"):
+        shutil.copy2(ROOT / "wrapper/flux_canny" / name, tmp_path / "wrapper/flux_canny" / name)
+    (tmp_path / "tools").mkdir()
+    shutil.copy2(ROOT / "tools/gen_params.py", tmp_path / "tools/gen_params.py")
     os.utime(tmp_path / "pyproject.toml", (0, 0))  # older than the venv: no reinstall
     make = ["make", "-s", "check-generated", f"VENV={venv}"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from flux_canny import PollPolicy, RetryPolicy, SubmitUncertainError, Task
 from flux_canny._auth import HostPolicy
-from flux_canny._flow import Core, Failed, Sleep, advance
+from flux_canny._effects import Failed, Sleep, advance
+from flux_canny._flow import Core
 from flux_canny._wire import Send, SubmitBody, submit_body
 from flux_canny.fake import VirtualClock
 from flux_canny.policy import DurationModel, PollSchedule

@@ -17,10 +17,9 @@ from typing import Any
 
 import attrs
 import httpx
-from flux_canny_api.api.models import (
-    flux_pro_1_0_canny_finetuned_v1_flux_pro_1_0_canny_finetuned_post as canny_post,
-)
 from flux_canny_api.models.finetune_canny_inputs import FinetuneCannyInputs
+
+from ._generated import SUBMIT
 
 __all__ = [
     "ANSWER_DEADLINE",
@@ -184,7 +183,7 @@ def submit_body(fields: Mapping[str, Any], image_base64: bytes) -> SubmitBody:
     # A marker no user text can hold by chance (128 random bits), checked to occur once.
     marker = f"flux-canny-image-{secrets.token_hex(16)}"
     inputs = FinetuneCannyInputs.from_dict({**fields, "control_image": marker})
-    request = canny_post._get_kwargs(body=inputs)
+    request = SUBMIT.request(body=inputs)
     # httpx's own `json=` encoding, so the bytes are what the generated call would send.
     text = json.dumps(
         request.pop("json"), ensure_ascii=False, separators=(",", ":"), allow_nan=False

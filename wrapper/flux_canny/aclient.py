@@ -9,15 +9,11 @@ from types import TracebackType
 from typing import Any, Self, Unpack
 
 import httpx
-from flux_canny_api.api.default import get_credits_v1_credits_get as get_credits
-from flux_canny_api.api.utility import (
-    finetune_details_v1_finetune_details_get as finetune_details_get,
-)
-from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_finetunes_get
 
 from ._base import ClientBase, shared_tls
 from ._budget import Budget
-from ._flow import Failed, Flow, Sleep, T, advance, interrupt
+from ._effects import Failed, Flow, Sleep, T, advance, interrupt
+from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._params import GenerationParams
 from ._wire import SubmitBody
 from .images import GeneratedImage
@@ -174,13 +170,13 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         return report
 
     async def credits(self) -> float:
-        return float((await self._run(self._core.call(get_credits, "credits"))).credits_)
+        return float((await self._run(self._core.call(CREDITS))).credits_)
 
     async def my_finetunes(self) -> list[Any]:
-        return list((await self._run(self._core.call(my_finetunes_get, "my_finetunes"))).finetunes)
+        return list((await self._run(self._core.call(MY_FINETUNES))).finetunes)
 
     async def finetune_details(self, finetune_id: str) -> dict[str, Any]:
-        flow = self._core.call(finetune_details_get, "finetune_details", finetune_id=finetune_id)
+        flow = self._core.call(FINETUNE_DETAILS, finetune_id=finetune_id)
         return dict((await self._run(flow)).finetune_details.to_dict())
 
     async def generate_many(

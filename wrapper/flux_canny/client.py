@@ -8,14 +8,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import httpx
-from flux_canny_api.api.default import get_credits_v1_credits_get as get_credits
-from flux_canny_api.api.utility import (
-    finetune_details_v1_finetune_details_get as finetune_details_get,
-)
-from flux_canny_api.api.utility import my_finetunes_v1_my_finetunes_get as my_finetunes_get
 
 from ._base import ClientBase, shared_tls
-from ._flow import Failed, Flow, Sleep, T, advance, interrupt
+from ._effects import Failed, Flow, Sleep, T, advance, interrupt
+from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._params import GenerationParams
 from ._wire import SubmitBody
 from .images import GeneratedImage
@@ -144,17 +140,15 @@ class FluxCanny(ClientBase[httpx.Client]):
 
     def credits(self) -> float:
         """The credits your key has left (BFL answers 402 on a submit beyond them)."""
-        return float(self._run(self._core.call(get_credits, "credits")).credits_)
+        return float(self._run(self._core.call(CREDITS)).credits_)
 
     def my_finetunes(self) -> list[Any]:
         """The finetune ids your key has created."""
-        return list(self._run(self._core.call(my_finetunes_get, "my_finetunes")).finetunes)
+        return list(self._run(self._core.call(MY_FINETUNES)).finetunes)
 
     def finetune_details(self, finetune_id: str) -> dict[str, Any]:
         """Training parameters and metadata of one finetune."""
-        parsed = self._run(
-            self._core.call(finetune_details_get, "finetune_details", finetune_id=finetune_id)
-        )
+        parsed = self._run(self._core.call(FINETUNE_DETAILS, finetune_id=finetune_id))
         return dict(parsed.finetune_details.to_dict())
 
     def close(self) -> None:

@@ -273,7 +273,7 @@ def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
     def send(cases: list[Case]) -> Ask:
         _guarded(validator, cases)
         if report.requests:
-            from ._flow import Sleep
+            from ._effects import Sleep
 
             yield Sleep(PACE)
         report.requests += 1

@@ -1,0 +1,115 @@
+"""Downloading a ready task's image: without the key, bounded, refreshed once if expired.
+
+A sans-IO flow (see `_effects`) driven by both faces through `Core.download`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ._effects import Flow
+from ._wire import Send
+from .errors import (
+    FluxCannyError,
+    GenerationError,
+    SampleExpiredError,
+    UntrustedURLError,
+    clean,
+)
+from .images import GeneratedImage, sniff_format
+from .ledger import State
+from .models import Result, Task
+
+if TYPE_CHECKING:
+    from ._flow import Core
+
+__all__ = ["download"]
+
+log = logging.getLogger("flux_canny")
+
+#: a delivery host's answers to an expired signed URL
+_EXPIRED = frozenset({403, 404, 410})
+
+
+def download(core: Core, result: Result, task: Task | None = None) -> Flow[GeneratedImage]:
+    """GET the sample without the API key; refresh the URL once if it expired.
+
+    Any failure names the task, so the image can still be fetched later.
+    """
+    task = task or Task(id=result.id)
+    try:
+        image = yield from _download(core, result, task)
+    except SampleExpiredError as error:
+        said = str(error)
+        core._record(lambda ledger: ledger.task_state(task.id, State.EXPIRED, error=said))
+        error.attach_task(task.id, task.polling_url)
+        raise
+    except FluxCannyError as error:
+        error.attach_task(task.id, task.polling_url)
+        raise
+    seed = image.seed
+    core._record(lambda ledger: ledger.task_state(task.id, State.DOWNLOADED, seed=seed), task.id)
+    return image
+
+
+def _download(core: Core, result: Result, task: Task) -> Flow[GeneratedImage]:
+    if not result.is_ready or not result.sample:
+        raise GenerationError(
+            f"task {task.id} has no image to download (status {clean(result.status)!r}, "
+            "no result.sample in the answer)",
+            task_id=task.id,
+            polling_url=task.polling_url,
+            status=result.status,
+            result=result,
+        )
+    sample: str = result.sample
+    seed = result.seed
+    for attempt in range(2):
+        if httpx.URL(sample).scheme not in ("http", "https"):
+            raise UntrustedURLError(f"refusing to download a non-http(s) sample URL for {task.id}")
+        response = yield from core._send(
+            Send(
+                "GET",
+                sample,
+                with_key=False,
+                max_bytes=core.max_download_bytes,
+                deadline=core.download_deadline,
+            ),
+            what=f"download task {task.id}",
+            idempotent=True,
+            parse=lambda r: r,
+            accept=_EXPIRED,
+            conform=False,  # delivery hosts are not operations of the spec
+        )
+        if int(response.status_code) not in _EXPIRED:
+            data = response.content
+            fmt = sniff_format(data)
+            if fmt is None:
+                raise GenerationError(
+                    f"task {task.id}: the downloaded sample is not an image "
+                    f"({response.headers.get('content-type')})",
+                    task_id=task.id,
+                    polling_url=task.polling_url,
+                    status=result.status,
+                    result=result,
+                )
+            return GeneratedImage(
+                data=data, format=fmt, task_id=task.id, seed=seed, sample_url=sample
+            )
+        if attempt == 0:
+            log.info(
+                "sample URL of task %s expired (HTTP %s); asking for a fresh one",
+                task.id,
+                response.status_code,
+            )
+            fresh = yield from core.get_result(task)
+            if fresh.is_ready and fresh.sample:
+                sample, seed = fresh.sample, fresh.seed if fresh.seed is not None else seed
+                continue
+    raise SampleExpiredError(
+        f"task {task.id}: the result URL expired (they last about 10 minutes); "
+        "download sooner after the task is ready"
+    )

@@ -1,0 +1,202 @@
+"""Polling one task until it is final: the schedule, the not-found grace, the ledger.
+
+A sans-IO flow (see `_effects`) driven by both faces through `Core.wait`. The schedule's
+decisions live in `policy` and `_durations`; this module keeps the bookkeeping around
+them: the two clocks a poll is measured on, what the ledger knows of a resumed task,
+statuses outside the spec, and which final statuses raise which TaskError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._effects import Flow, Sleep
+from .errors import (
+    FluxCannyError,
+    GenerationError,
+    LedgerError,
+    ModerationError,
+    TaskNotFoundError,
+    WaitTimeoutError,
+    clean,
+)
+from .ledger import Ledger, State
+from .models import FINAL_FAILURES, MODERATED, NOT_FOUND, PENDING, Result, Task
+from .policy import PollSchedule
+
+if TYPE_CHECKING:
+    from ._flow import Core
+
+__all__ = ["wait"]
+
+log = logging.getLogger("flux_canny")
+
+#: a fresh task another region's store does not know yet: tolerated this long, this often
+_NOT_FOUND_GRACE = 10.0
+_NOT_FOUND_POLLS = 3
+#: in-progress statuses the live API sends beyond the spec's enum
+_LIVE_IN_PROGRESS = ("reasoning", "generating")
+
+
+def wait(
+    core: Core,
+    task: Task,
+    *,
+    timeout: float | None = None,
+    on_update: Callable[[Result], None] | None = None,
+) -> Flow[Result]:
+    """Poll until a final status: Ready returns, others raise a TaskError."""
+    limit = core.wait_timeout if timeout is None else timeout
+    now = core.clock.monotonic()
+    # A task resumed by id: when it was submitted, if the ledger knows, so progress is
+    # read against the task's real age. Without that, progress says nothing about
+    # when it will finish (50 % after 0.01 s since resuming reads as "any moment now",
+    # and it was polled ten times a second), so it is not extrapolated at all.
+    resumed_at = _submitted_at(core, task) if task.submitted_at is None else None
+    knows_start = task.submitted_at is not None or resumed_at is not None
+    started = task.submitted_at if task.submitted_at is not None else resumed_at or now
+    # Two clocks. Progress is extrapolated from when the submit returned: late, so the
+    # finish is foreseen early, never late. Durations are learned from when the server
+    # most likely handled each request (send/answer midpoints), so tasks submitted
+    # under different loads still agree on them.
+    origin = task.handled_at if task.handled_at is not None else started
+    deadline = None if limit is None else now + limit
+    plan = _plan(core)
+    schedule = PollSchedule(core.poll, plan=plan, phase=core.durations.next_phase())
+    since = now - (origin if plan is not None else started)
+    delay = schedule.first_delay() - since if task.submitted_at is not None else 0.0
+    last_pending: float | None = None
+    last_handled: float | None = None
+    unknown_seen: set[str] = set()
+    not_found = 0
+    try:
+        while True:
+            if deadline is not None:
+                delay = min(delay, deadline - core.clock.monotonic())
+            if delay > 0:
+                yield Sleep(delay)
+            result, handled = yield from core._stamped(core.get_result(task, until=deadline))
+            now = core.clock.monotonic()
+            if on_update is not None:
+                on_update(result)
+            if result.is_ready:
+                core._record(_ready_writer(core, task, last_handled, handled - origin), task.id)
+                return result
+            kind = result.status.casefold()
+            fresh = task.submitted_at is not None and now - started < _NOT_FOUND_GRACE
+            if kind in NOT_FOUND and fresh and not_found < _NOT_FOUND_POLLS:
+                # another region's store may not know a brand-new task for a moment
+                not_found += 1
+            else:
+                _raise_if_failed(core, result, task)
+            if kind not in (PENDING, *NOT_FOUND, *_LIVE_IN_PROGRESS) and kind not in unknown_seen:
+                unknown_seen.add(kind)
+                log.warning(
+                    "task %s reports status %r, which the spec does not list; "
+                    "treating it as in progress",
+                    task.id,
+                    result.status,
+                )
+            last_pending, last_handled = now - started, handled - origin
+            if deadline is not None and now >= deadline:
+                raise WaitTimeoutError(
+                    f"task {task.id} not ready after {limit:.0f} s (last status "
+                    f"{clean(result.status)!r}); it may still finish",
+                    task_id=task.id,
+                    polling_url=task.polling_url,
+                    status=result.status,
+                    result=result,
+                )
+            progress = result.progress if knows_start else None
+            delay = schedule.next_delay(last_pending, progress, learned=last_handled)
+    except FluxCannyError as error:
+        error.attach_task(task.id, task.polling_url)
+        raise
+
+
+def _ready_writer(
+    core: Core, task: Task, last_pending: float | None, ready: float
+) -> Callable[[Ledger], None]:
+    """Learn the task's duration bracket, and write it down with the Ready state, so
+    the next run's first polls are aimed too."""
+    took: dict[str, float] = {}
+    if task.submitted_at is not None and core.poll.learn:
+        core.durations.observe(last_pending, ready)
+        took = {"duration_low": last_pending or 0.0, "duration_high": ready}
+
+    def write(ledger: Ledger) -> None:
+        ledger.task_state(task.id, State.READY, **took)
+
+    return write
+
+
+def _plan(core: Core) -> tuple[float, ...] | None:
+    """Poll times learned from finished tasks: this client's, and on its first wait,
+    those the ledger kept from earlier runs against the same API."""
+    if not core.poll.learn or core.poll.fixed_interval is not None:
+        return None
+    if not core._durations_loaded:
+        core._durations_loaded = True
+        if core.ledger is not None and not core.durations.brackets():
+            with contextlib.suppress(LedgerError):
+                for low, high in core.ledger.durations(str(core.base_url)):
+                    core.durations.observe(low, high)
+    return core.durations.plan(request_cost=core.poll.request_cost, min_gap=core.poll.min_interval)
+
+
+def _submitted_at(core: Core, task: Task) -> float | None:
+    """When the ledger says `task` was submitted, on this client's clock."""
+    if core.ledger is None:
+        return None
+    try:
+        entry = core.ledger.find(task.id)
+    except LedgerError:
+        return None
+    if entry is None:
+        return None
+    return core.clock.monotonic() - max(0.0, time.time() - entry.created_at)
+
+
+def _raise_if_failed(core: Core, result: Result, task: Task) -> None:
+    kind = result.status.casefold()
+    gone = (
+        State.MODERATED
+        if kind in MODERATED
+        else State.FAILED
+        if kind in FINAL_FAILURES
+        else State.NOT_FOUND
+        if kind in NOT_FOUND
+        else None
+    )
+    if gone is not None:
+        said = f"{result.status}"
+        core._record(lambda ledger: ledger.task_state(task.id, gone, error=said), task.id)
+    details = clean(str(result.raw.get("details") or result.raw.get("result")))[:500]
+    args: dict[str, Any] = {
+        "task_id": task.id,
+        "polling_url": task.polling_url,
+        "status": result.status,
+        "result": result,
+    }
+    if kind in MODERATED:
+        raise ModerationError(
+            f"task {task.id}: {result.status} (no image); rephrase the prompt, use another "
+            f"control image, or raise safety_tolerance. Details: {details}",
+            **args,
+        )
+    if kind in FINAL_FAILURES:
+        raise GenerationError(
+            f"task {task.id}: generation failed ({result.status}). Details: {details}; "
+            "submitting again usually works",
+            **args,
+        )
+    if kind in NOT_FOUND:
+        raise TaskNotFoundError(
+            f"task {task.id}: the server does not know this task (results expire, and tasks "
+            "belong to the key that made them)",
+            **args,
+        )

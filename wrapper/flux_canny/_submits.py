@@ -1,0 +1,166 @@
+"""Submitting: the body checked and built before any network call, then one POST.
+
+The POST is the one paid request. It is written to the ledger as `sending` before it
+leaves, moved to `submitted` with the task id when the answer comes, and to `uncertain`
+when anything (an error, Ctrl-C, a cancellation) leaves its outcome unknown: a submit is
+never retried once it may have reached the server.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import httpx
+from flux_canny_api.models.async_response import AsyncResponse
+from flux_canny_api.models.async_webhook_response import AsyncWebhookResponse
+
+from ._effects import Flow
+from ._generated import SUBMIT
+from ._verdicts import Malformed
+from ._wire import SubmitBody, submit_body
+from .errors import (
+    FluxCannyError,
+    RequestValidationError,
+    SubmitUncertainError,
+)
+from .images import base64_control_image
+from .models import Task
+
+if TYPE_CHECKING:
+    from ._flow import Core
+
+__all__ = ["build_body", "submit"]
+
+log = logging.getLogger("flux_canny")
+
+
+def _row(row: int | None) -> int:
+    assert row is not None  # set whenever a ledger is
+    return row
+
+
+def _check_encodable(body: Mapping[str, Any]) -> None:
+    """Text that cannot become UTF-8 (a lone surrogate from a mis-decoded file name) is
+    refused as pydantic would, not found by the encoder after validation said yes."""
+    errors = []
+    for name, value in body.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            errors.append(
+                {
+                    "type": "string_unicode",
+                    "loc": ["body", name],
+                    "msg": "Input should be a valid string, unable to parse raw data as a "
+                    "unicode string",
+                    "input": value.encode("utf-8", "backslashreplace").decode("utf-8"),
+                }
+            )
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def build_body(
+    core: Core,
+    control_image: Any,
+    prompt: Any,
+    finetune_id: Any,
+    params: Mapping[str, Any],
+    validate: bool | None,
+) -> SubmitBody:
+    """Validate the parameters, then encode the image: all before any network call."""
+    unknown = sorted(set(params) - core.validator.field_names)
+    if unknown:
+        hints = [difflib.get_close_matches(u, core.validator.field_names, 1) for u in unknown]
+        said = ", ".join(
+            f"{u!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
+            for u, h in zip(unknown, hints, strict=True)
+        )
+        raise TypeError(
+            f"unknown request parameter {said}; valid: "
+            + ", ".join(sorted(core.validator.field_names))
+        )
+    body: dict[str, Any] = {**params, "prompt": prompt, "finetune_id": finetune_id}
+    check = core.validate if validate is None else validate
+    if check:
+        body = core.validator.normalise({**body, "control_image": ""})
+    body.pop("control_image", None)
+    _check_encodable(body)
+    return submit_body(body, base64_control_image(control_image))
+
+
+# -- one request, with the retry rules ------------------------------------------------
+
+
+def submit(core: Core, body: SubmitBody, *, row: int | None = None) -> Flow[Task]:
+    """POST once (retried only where no task can exist), written ahead in the ledger.
+
+    `row` is a ledger row claimed for this submit (a batch job); without one a row is
+    made. A LedgerError here is raised before anything is sent.
+    """
+    if core.ledger is not None:
+        row = core.ledger.sending(row, base_url=str(core.base_url), **body.summary)
+    inflight = [False]
+    try:
+        task, handled = yield from core._stamped(
+            core._send(
+                core.request(body.request),
+                what="submit",
+                idempotent=False,
+                parse=lambda response: _parse_task(core, response),
+            ),
+            inflight,
+        )
+    except BaseException as error:
+        _record_unsent(core, _row(row) if core.ledger else None, error, sending=inflight[0])
+        raise
+    core._record(lambda ledger: ledger.submitted(_row(row), task.id, task.polling_url), task.id)
+    task = attrs.evolve(task, handled_at=handled)
+    log.info("submitted task %s", task.id)
+    return task
+
+
+def _record_unsent(core: Core, row: int | None, error: BaseException, *, sending: bool) -> None:
+    """A submit that returned no task: uncertain where one may exist, else rejected."""
+    if row is None:
+        return
+    if isinstance(error, SubmitUncertainError):
+        uncertain, said = True, str(error)
+    elif isinstance(error, FluxCannyError):
+        uncertain, said = False, str(error)
+    else:  # Ctrl-C, a cancellation, a bug: what matters is whether the POST was out
+        kind = type(error).__name__
+        uncertain = sending
+        said = f"interrupted ({kind}) " + (
+            "while the submit was sent" if sending else "before sending"
+        )
+    if uncertain:
+        core._record(lambda ledger: ledger.uncertain(row, said))
+    else:
+        core._record(lambda ledger: ledger.rejected(row, said))
+
+
+def _parse_task(core: Core, response: httpx.Response) -> Task:
+    parsed = SUBMIT.parse(response)
+    if isinstance(parsed, AsyncResponse):
+        return Task(
+            id=parsed.id,
+            polling_url=parsed.polling_url,
+            raw=parsed.to_dict(),
+            submitted_at=core.clock.monotonic(),
+        )
+    if isinstance(parsed, AsyncWebhookResponse):
+        return Task(
+            id=parsed.id,
+            webhook_url=parsed.webhook_url,
+            status=parsed.status,
+            raw=parsed.to_dict(),
+            submitted_at=core.clock.monotonic(),
+        )
+    raise Malformed("the submit answer has neither polling_url nor webhook_url")
