@@ -12,6 +12,7 @@ import json
 import math
 import random
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -43,6 +44,26 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
+async def timed_task(flux: AsyncFluxCanny, fake: Any, duration: float) -> tuple[float, int]:
+    """One task of `duration` s: latency from the moment it became ready to the poll that
+    saw it, and the polls it took."""
+    polls = [0]
+    seen: list[float] = []
+    task = await flux.submit(
+        control_image=PNG, prompt="bench", finetune_id="my-finetune", seed=int(duration * 10)
+    )
+    fake_task = fake.tasks[task.id]
+    fake_task.duration = duration
+
+    def update(result: Any) -> None:
+        polls[0] += 1
+        if result.is_ready:
+            seen.append(time.monotonic())
+
+    await flux.wait(task, on_update=update)
+    return seen[0] - (fake_task.created_at + duration), polls[0]
+
+
 async def measure(
     server: FakeServer, policy: PollPolicy, duration: float, warmup: int
 ) -> dict[str, Any]:
@@ -53,24 +74,7 @@ async def measure(
     ) as flux:
 
         async def one() -> tuple[float, int]:
-            polls = [0]
-            seen: list[float] = []
-            task = await flux.submit(
-                control_image=PNG,
-                prompt="bench",
-                finetune_id="my-finetune",
-                seed=int(duration * 10),
-            )
-            fake_task = fake.tasks[task.id]
-            fake_task.duration = duration
-
-            def update(result: Any) -> None:
-                polls[0] += 1
-                if result.is_ready:
-                    seen.append(time.monotonic())
-
-            await flux.wait(task, on_update=update)
-            return seen[0] - (fake_task.created_at + duration), polls[0]
+            return await timed_task(flux, fake, duration)
 
         if warmup:
             await asyncio.gather(*(one() for _ in range(warmup)))
@@ -128,24 +132,8 @@ async def measure_varied(server: FakeServer, policy: PollPolicy, draw: Any) -> d
     async with AsyncFluxCanny(
         api_key=KEY, base_url=server.base_url, poll=policy, ledger=False
     ) as flux:
-
-        async def one(duration: float) -> tuple[float, int]:
-            count = [0]
-            seen: list[float] = []
-            task = await flux.submit(control_image=PNG, prompt="bench", finetune_id="my-finetune")
-            fake_task = fake.tasks[task.id]
-            fake_task.duration = duration
-
-            def update(result: Any) -> None:
-                count[0] += 1
-                if result.is_ready:
-                    seen.append(time.monotonic())
-
-            await flux.wait(task, on_update=update)
-            return seen[0] - (fake_task.created_at + duration), count[0]
-
         for wave in range(WAVES):
-            runs = await asyncio.gather(*(one(draw(rng)) for _ in range(TASKS)))
+            runs = await asyncio.gather(*(timed_task(flux, fake, draw(rng)) for _ in range(TASKS)))
             if wave:
                 latencies += [r[0] for r in runs]
                 polls += [r[1] for r in runs]
@@ -522,9 +510,39 @@ async def polling_rounds(rounds: int) -> None:
                 print(f"| {n} | {setting} | {cells[0]} | {cells[1]} | {polls} |")
 
 
+def _import_us(statement: str) -> int:
+    """Microseconds the top-level imports of `statement` took in a fresh interpreter
+    (-X importtime's cumulative column)."""
+    ran = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", statement],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    total = 0
+    for line in ran.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and not parts[2].startswith("  ") and parts[1].strip().isdigit():
+            total += int(parts[1])
+    return total
+
+
+def import_time(rounds: int = 7) -> dict[str, Any]:
+    """`import flux_canny` against `import httpx, pydantic`, alternated in one run."""
+    ours, base = [], []
+    for _ in range(rounds):
+        base.append(_import_us("import httpx, pydantic"))
+        ours.append(_import_us("import flux_canny"))
+    mine, theirs = statistics.median(ours), statistics.median(base)
+    return {"flux_canny_ms": mine / 1e3, "baseline_ms": theirs / 1e3, "ratio": mine / theirs}
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--polling-rounds"]:
         asyncio.run(polling_rounds(int(sys.argv[2])))
+        return 0
+    if sys.argv[1:2] == ["--import-time"]:
+        print(json.dumps(import_time(), indent=2))
         return 0
     if sys.argv[1:2] == ["--varied-rounds"]:
         asyncio.run(varied_rounds(int(sys.argv[2])))
@@ -552,6 +570,7 @@ def main() -> int:
         "image": image_overhead(),
         "fake": fake_request_cost(),
         "scale": batch_scale(),
+        "import": import_time(),
         "seconds": 0.0,
     }
     results["seconds"] = time.monotonic() - started
@@ -582,6 +601,7 @@ def render(results: dict[str, Any]) -> str:
         )
     b, s, i = results["batch"], results["submit"], results["image"]
     sl, lg, fk = results["submit_ledger"], results["ledger"], results["fake"]
+    im = results["import"]
     sc = results["scale"]
     lines += [
         "",
@@ -606,6 +626,8 @@ def render(results: dict[str, Any]) -> str:
         f"| base64 {i['b64_s']:.3f} s | {i['via_json_ratio']:.2f} |",
         f"| the fake: a request with 10,000 tasks held | {fk['held_10000_us']:.0f} us "
         f"| with 100 held: {fk['held_100_us']:.0f} us | {fk['ratio']:.2f} |",
+        f"| `import flux_canny` (median of 7, -X importtime) | {im['flux_canny_ms']:.0f} ms "
+        f"| `import httpx, pydantic`: {im['baseline_ms']:.0f} ms | {im['ratio']:.2f} |",
         "",
         "| client CPU per task | N = "
         + " / ".join(f"{n:,}" for n in SCALE)

@@ -57,13 +57,11 @@ def download(core: Core, result: Result, task: Task | None = None) -> Flow[Gener
 
 def _download(core: Core, result: Result, task: Task) -> Flow[GeneratedImage]:
     if not result.is_ready or not result.sample:
-        raise GenerationError(
+        raise GenerationError.about(
             f"task {task.id} has no image to download (status {clean(result.status)!r}, "
             "no result.sample in the answer)",
-            task_id=task.id,
-            polling_url=task.polling_url,
-            status=result.status,
-            result=result,
+            task,
+            result,
         )
     sample: str = result.sample
     seed = result.seed
@@ -88,13 +86,11 @@ def _download(core: Core, result: Result, task: Task) -> Flow[GeneratedImage]:
             data = response.content
             fmt = sniff_format(data)
             if fmt is None:
-                raise GenerationError(
+                raise GenerationError.about(
                     f"task {task.id}: the downloaded sample is not an image "
                     f"({response.headers.get('content-type')})",
-                    task_id=task.id,
-                    polling_url=task.polling_url,
-                    status=result.status,
-                    result=result,
+                    task,
+                    result,
                 )
             return GeneratedImage(
                 data=data, format=fmt, task_id=task.id, seed=seed, sample_url=sample

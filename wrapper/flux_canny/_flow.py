@@ -241,34 +241,11 @@ class Core:
             )
         )
 
-    def wait(
-        self,
-        task: Task,
-        *,
-        timeout: float | None = None,
-        on_update: Callable[[Result], None] | None = None,
-    ) -> Flow[Result]:
-        """Poll until a final status: Ready returns, others raise a TaskError."""
-        return _polling.wait(self, task, timeout=timeout, on_update=on_update)
-
-    def download(self, result: Result, task: Task | None = None) -> Flow[GeneratedImage]:
-        """GET the sample without the API key; refresh the URL once if it expired."""
-        return _downloads.download(self, result, task)
-
-    def build_body(
-        self,
-        control_image: Any,
-        prompt: Any,
-        finetune_id: Any,
-        params: Mapping[str, Any],
-        validate: bool | None,
-    ) -> SubmitBody:
-        """Check and encode a request before anything is sent (see `_submits`)."""
-        return _submits.build_body(self, control_image, prompt, finetune_id, params, validate)
-
-    def submit(self, body: SubmitBody, *, row: int | None = None) -> Flow[Task]:
-        """POST a prepared body once; written to the ledger before it is sent."""
-        return _submits.submit(self, body, row=row)
+    # the operations, written as functions of the Core in modules of their own
+    build_body = _submits.build_body
+    submit = _submits.submit
+    wait = _polling.wait
+    download = _downloads.download
 
     def generate(
         self,

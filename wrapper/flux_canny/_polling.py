@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._effects import Flow, Sleep
 from .errors import (
@@ -103,13 +103,11 @@ def wait(
                 )
             last_pending, last_handled = now - started, handled - origin
             if deadline is not None and now >= deadline:
-                raise WaitTimeoutError(
+                raise WaitTimeoutError.about(
                     f"task {task.id} not ready after {limit:.0f} s (last status "
                     f"{clean(result.status)!r}); it may still finish",
-                    task_id=task.id,
-                    polling_url=task.polling_url,
-                    status=result.status,
-                    result=result,
+                    task,
+                    result,
                 )
             progress = result.progress if knows_start else None
             delay = schedule.next_delay(last_pending, progress, learned=last_handled)
@@ -176,27 +174,24 @@ def _raise_if_failed(core: Core, result: Result, task: Task) -> None:
         said = f"{result.status}"
         core._record(lambda ledger: ledger.task_state(task.id, gone, error=said), task.id)
     details = clean(str(result.raw.get("details") or result.raw.get("result")))[:500]
-    args: dict[str, Any] = {
-        "task_id": task.id,
-        "polling_url": task.polling_url,
-        "status": result.status,
-        "result": result,
-    }
     if kind in MODERATED:
-        raise ModerationError(
+        raise ModerationError.about(
             f"task {task.id}: {result.status} (no image); rephrase the prompt, use another "
             f"control image, or raise safety_tolerance. Details: {details}",
-            **args,
+            task,
+            result,
         )
     if kind in FINAL_FAILURES:
-        raise GenerationError(
+        raise GenerationError.about(
             f"task {task.id}: generation failed ({result.status}). Details: {details}; "
             "submitting again usually works",
-            **args,
+            task,
+            result,
         )
     if kind in NOT_FOUND:
-        raise TaskNotFoundError(
+        raise TaskNotFoundError.about(
             f"task {task.id}: the server does not know this task (results expire, and tasks "
             "belong to the key that made them)",
-            **args,
+            task,
+            result,
         )

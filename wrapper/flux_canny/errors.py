@@ -7,7 +7,7 @@ task is never lost to an exception. No message ever contains the API key.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "APIConnectionError",
@@ -192,6 +192,17 @@ class TaskError(FluxCannyError):
         self.attach_task(task_id, polling_url)
         self.status = status
         self.result = result
+
+    @classmethod
+    def about(cls, message: str, task: Any, result: Any) -> Self:
+        """This error about `task` (its id and polling URL), with its last answer."""
+        return cls(
+            message,
+            task_id=task.id,
+            polling_url=task.polling_url,
+            status=result.status,
+            result=result,
+        )
 
 
 class ModerationError(TaskError):
