@@ -8,10 +8,8 @@ client's local validation, and answered in FastAPI's 422 shape.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import heapq
-import hmac
 import json
 import re
 import threading
@@ -19,8 +17,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
@@ -28,107 +25,48 @@ import httpx
 from .._spec import CANNY_PATH, Spec, packaged_spec
 from ..clock import Clock, SystemClock
 from ..validation import RequestValidator
+from . import _answers, _faults, _webhooks
+from ._records import (
+    DELIVERY_PREFIX,
+    RESULT_PATH,
+    Drift,
+    FakeTask,
+    Fault,
+    Reply,
+    RequestRecord,
+    WebhookDelivery,
+    answer_422,
+    constrained,
+    json_answer,
+    missing_query,
+    renderer,
+    seconds,
+)
 
-__all__ = ["FakeBFL", "Fault", "Reply", "RequestRecord", "Task", "WebhookDelivery"]
+if TYPE_CHECKING:
+    from ..aclient import AsyncFluxCanny
+    from ..client import FluxCanny
+    from .transport import FakeTransport
 
-FaultKind = Literal["status", "connect", "drop", "slow", "malformed", "not-found-404"]
+__all__ = ["FakeBFL", "FakeTask", "Fault", "Reply", "RequestRecord", "WebhookDelivery"]
+
 #: requests and webhook deliveries remembered (the newest)
 _KEPT_RECORDS = 100_000
-#: what BFL says with each status a fault can inject
-_FAULT_WORDS = {
-    402: "Insufficient credits",  # docs.bfl.ai: "402: out of credits"
-    429: "Too many requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
 #: a key the live API calls malformed (422) rather than unknown (403): seen live,
 #: {"detail": "Invalid API key format"}
 _KEY_SHAPE = re.compile(r"^[A-Za-z0-9_.:-]+$")
-_RESULT_PATH = "/v1/get_result"
 _FINETUNES_PATH = "/v1/my_finetunes"
 _CREDITS_PATH = "/v1/credits"
 #: what GET /v1/credits says when the fake's credits are unlimited (credits=None)
 _PLENTY = 1_000_000.0
 _DETAILS_PATH = "/v1/finetune_details"
-_DELIVERY_PREFIX = "/results/"
 _ROUTES = {
     CANNY_PATH: "POST",
-    _RESULT_PATH: "GET",
+    RESULT_PATH: "GET",
     _FINETUNES_PATH: "GET",
     _DETAILS_PATH: "GET",
     _CREDITS_PATH: "GET",
 }
-
-
-@attrs.define
-class Fault:
-    """One injected failure. `status`, `connect`: the request is not processed; `drop`,
-    `slow`, `malformed`: it is processed (a task may be created) and the answer is lost,
-    late or garbled: the cases where a client must not submit twice."""
-
-    kind: FaultKind
-    status: int = 500
-    delay: float = 0.0
-    retry_after: float | None = None
-    path: str | None = None
-    path_task: str | None = None
-
-    def matches(self, path: str) -> bool:
-        return self.path is None or path == self.path or path.startswith(self.path)
-
-
-@attrs.frozen
-class _Drift:
-    path: str
-    drop: tuple[str, ...]
-    replace: dict[str, Any]
-    status: int | None
-
-
-def _walk(body: Any, parents: list[str]) -> Any:
-    for part in parents:
-        body = body.get(part) if isinstance(body, dict) else None
-    return body
-
-
-@attrs.frozen
-class Reply:
-    """The core's answer: a response, and what the I/O face must do to it."""
-
-    response: httpx.Response
-    fault: FaultKind | None = None
-    delay: float = 0.0
-
-
-@attrs.frozen
-class RequestRecord:
-    method: str
-    host: str
-    path: str
-    key: str | None
-    status: int
-
-
-@attrs.frozen
-class WebhookDelivery:
-    url: str
-    payload: dict[str, Any]
-    headers: dict[str, str]
-
-
-@attrs.define
-class Task:
-    id: str
-    key: str
-    body: dict[str, Any]
-    created_at: float
-    duration: float
-    outcome: str
-    seed: int
-    webhook_url: str | None
-    webhook_secret: str | None
-    webhook_sent: bool = False
 
 
 class FakeBFL:
@@ -140,6 +78,9 @@ class FakeBFL:
     Counters: tasks_created (per key), requests (per method and path), records (one per
     request: host, whether it carried the key), webhooks (deliveries).
     """
+
+    #: the key fakes accept by default (and that clients wired by client() use)
+    api_key = "test-key"
 
     def __init__(
         self,
@@ -170,7 +111,7 @@ class FakeBFL:
         `cost_per_task`, and a submit beyond them is 402. `polling_host`: the regional
         cluster tasks live on (live: api.us2, api.eu2...); polling URLs point there, and
         polls that reach another host are answered 404, as a wrong region is."""
-        self._render = _renderer()
+        self._render = renderer()
         self.api_keys = set(api_keys)
         self.clock: Clock = clock or SystemClock()
         self._epoch_offset = time.time() - self.clock.monotonic()
@@ -190,8 +131,8 @@ class FakeBFL:
         self.delivery_base = delivery_base.rstrip("/")
         self.finetunes = list(finetunes)
         # constraints={"steps": {"maximum": 60}}: a server whose rules moved, for the probe
-        self.validator = RequestValidator(_constrained(spec or packaged_spec(), constraints or {}))
-        self.tasks: dict[str, Task] = {}
+        self.validator = RequestValidator(constrained(spec or packaged_spec(), constraints or {}))
+        self.tasks: dict[str, FakeTask] = {}
         self.tasks_created: Counter[str] = Counter()
         self.requests: Counter[tuple[str, str]] = Counter()
         # lists (tests compare them), trimmed to the newest _KEPT_RECORDS now and then: a
@@ -206,7 +147,7 @@ class FakeBFL:
         self._forget_at: deque[tuple[float, str]] = deque()
         self.webhook_sink: Any = None  # callable(delivery) set by the loopback face
         self._faults: deque[Fault] = deque()
-        self._drifts: list[_Drift] = []
+        self._drifts: list[Drift] = []
         self._outcomes: deque[str] = deque()
         # task ids are unique across fakes (journals outlive them) unless a seed asks for
         # a repeatable run
@@ -216,80 +157,13 @@ class FakeBFL:
         self._renders: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.RLock()
 
-    # -- knobs ------------------------------------------------------------------------------
+    # -- knobs: faults, outcomes and drift (see _faults) --------------------------------------
 
-    def fail_next(
-        self,
-        count: int = 1,
-        kind: FaultKind | int = 500,
-        *,
-        path: str | None = None,
-        delay: float = 0.0,
-        retry_after: float | None = None,
-    ) -> None:
-        """Fail the next `count` matching requests. `kind` is an HTTP status (500, 502,
-        503, 429...) or one of "connect", "drop", "slow", "malformed"."""
-        if kind == "not-found-404":  # a regional store that does not know the task yet
-            path = path or _RESULT_PATH
-        fault = (
-            Fault("status", status=kind, retry_after=retry_after, path=path)
-            if isinstance(kind, int)
-            else Fault(kind, delay=delay, path=path)
-        )
-        with self._lock:
-            self._faults.extend(attrs.evolve(fault) for _ in range(count))
-
-    def clear_faults(self) -> None:
-        """Forget the faults not yet used: the outage is over."""
-        with self._lock:
-            self._faults.clear()
-
-    def queue_outcomes(self, *statuses: str) -> None:
-        """Final statuses for the next tasks, in order (default "Ready")."""
-        with self._lock:
-            self._outcomes.extend(statuses)
-
-    def drift(
-        self,
-        path: str,
-        *,
-        drop: Iterable[str] = (),
-        replace: Mapping[str, Any] | None = None,
-        status: int | None = None,
-    ) -> None:
-        """Make successful JSON answers on `path` differ from the spec, as the live API
-        sometimes does: `drop` fields and `replace` values (dotted paths such as
-        "result.seed"), or answer with another 2xx `status`. Stays until `drift_off()`."""
-        with self._lock:
-            self._drifts.append(_Drift(path, tuple(drop), dict(replace or {}), status))
-
-    def drift_off(self) -> None:
-        with self._lock:
-            self._drifts.clear()
-
-    def _drifted(self, path: str, response: httpx.Response) -> httpx.Response:
-        if not self._drifts or response.status_code != 200:
-            return response
-        drifts = [d for d in self._drifts if path.startswith(d.path)]
-        if not drifts:
-            return response
-        body = json.loads(response.content)
-        status = response.status_code
-        for drift in drifts:
-            for dotted in drift.drop:
-                *parents, leaf = dotted.split(".")
-                node = _walk(body, parents)
-                if isinstance(node, dict):
-                    node.pop(leaf, None)
-            for dotted, value in drift.replace.items():
-                *parents, leaf = dotted.split(".")
-                node = _walk(body, parents)
-                if isinstance(node, dict):
-                    node[leaf] = value
-            status = drift.status or status
-        skip = {"content-length", "content-type"}
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in skip}
-        return httpx.Response(status, json=body, headers=headers)
+    fail_next = _faults.fail_next
+    clear_faults = _faults.clear_faults
+    queue_outcomes = _faults.queue_outcomes
+    drift = _faults.drift
+    drift_off = _faults.drift_off
 
     def active_tasks(self, key: str) -> int:
         now = self.clock.monotonic()
@@ -326,11 +200,11 @@ class FakeBFL:
             if fault is not None and fault.kind == "not-found-404":
                 fault = attrs.evolve(fault, path_task=request.url.params.get("id"))
             if fault is not None and fault.kind in ("status", "connect", "not-found-404"):
-                reply = self._fault_reply(fault)
+                reply = _faults.fault_reply(self, fault)
             else:
-                reply = Reply(self._drifted(path, self._route(request, key)))
+                reply = Reply(_faults.drifted(self, path, self._route(request, key)))
                 if fault is not None:
-                    reply = self._garble(reply, fault)
+                    reply = _faults.garble(reply, fault)
                 elif path == CANNY_PATH and self.submit_latency > 0:
                     reply = Reply(reply.response, fault="slow", delay=self.submit_latency)
             self.requests[(request.method, path)] += 1
@@ -339,7 +213,7 @@ class FakeBFL:
                     request.method, request.url.host, path, key, reply.response.status_code
                 )
             )
-            self._deliver_webhooks()
+            _webhooks.deliver_due(self)
             return reply
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -350,65 +224,41 @@ class FakeBFL:
         """Deliver webhooks of tasks that finished (the loopback face calls it regularly)."""
         with self._lock:
             self._forget_old()
-            self._deliver_webhooks()
-
-    def _fault_reply(self, fault: Fault) -> Reply:
-        if fault.kind == "connect":
-            return Reply(httpx.Response(599), fault="connect")
-        headers = {}
-        if fault.status == 429:
-            headers["retry-after"] = _seconds(
-                fault.retry_after if fault.retry_after is not None else self.retry_after
-            )
-        if fault.kind == "not-found-404":
-            return Reply(_json(404, _task_body(fault.path_task or "unknown", "Task not found")))
-        said = _FAULT_WORDS.get(fault.status, "Internal Server Error")
-        return Reply(httpx.Response(fault.status, json={"detail": said}, headers=headers))
-
-    @staticmethod
-    def _garble(reply: Reply, fault: Fault) -> Reply:
-        if fault.kind == "malformed":
-            response = httpx.Response(
-                reply.response.status_code,
-                content=b'{"id": "trunc',
-                headers={"content-type": "application/json"},
-            )
-            return Reply(response)
-        return Reply(reply.response, fault=fault.kind, delay=fault.delay)
+            _webhooks.deliver_due(self)
 
     def _route(self, request: httpx.Request, key: str | None) -> httpx.Response:
         path = request.url.path
-        if path.startswith(_DELIVERY_PREFIX) and request.method == "GET":
-            return self._download(request)
+        if path.startswith(DELIVERY_PREFIX) and request.method == "GET":
+            return _answers.download(self, request)
         if path not in _ROUTES:
-            return _json(404, {"detail": "Not Found"})
+            return json_answer(404, {"detail": "Not Found"})
         if request.method != _ROUTES[path]:
-            return _json(405, {"detail": "Method Not Allowed"}, {"allow": _ROUTES[path]})
-        if path == _RESULT_PATH:
-            return self._get_result(request)
+            return json_answer(405, {"detail": "Method Not Allowed"}, {"allow": _ROUTES[path]})
+        if path == RESULT_PATH:
+            return _answers.get_result(self, request)
         if key is None:
-            return _json(401, {"detail": "Not authenticated"}, {"www-authenticate": "APIKey"})
+            return json_answer(401, {"detail": "Not authenticated"}, {"www-authenticate": "APIKey"})
         if key not in self.api_keys:
             if not self.spec_only and not _KEY_SHAPE.match(key):
-                return _json(422, {"detail": "Invalid API key format"})
-            return _json(403, {"detail": "Invalid API key"})
+                return json_answer(422, {"detail": "Invalid API key format"})
+            return json_answer(403, {"detail": "Invalid API key"})
         if path == CANNY_PATH:
             return self._submit(request, key)
         if path == _FINETUNES_PATH:
-            return _json(200, {"finetunes": list(self.finetunes)})
+            return json_answer(200, {"finetunes": list(self.finetunes)})
         if path == _CREDITS_PATH:  # in BFL's spec history: {"credits": n}
-            return _json(200, {"credits": _PLENTY if self.credits is None else self.credits})
+            return json_answer(200, {"credits": _PLENTY if self.credits is None else self.credits})
         return self._finetune_details(request)
 
     def _submit(self, request: httpx.Request, key: str) -> httpx.Response:
         if not request.content:
-            return _422(
+            return answer_422(
                 [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
             )
         try:
             body = json.loads(request.content)
         except ValueError as exc:
-            return _422(
+            return answer_422(
                 [
                     {
                         "type": "json_invalid",
@@ -421,21 +271,21 @@ class FakeBFL:
             )
         errors = self.validator.errors(body)
         if errors:
-            return _422(errors)
+            return answer_422(errors)
         finetune = body.get("finetune_id")
         if not self.spec_only and finetune not in self.finetunes:
             # live: an unknown finetune is refused with 400 before anything runs
-            return _json(400, {"detail": f"Finetune {finetune} not found"})
+            return json_answer(400, {"detail": f"Finetune {finetune} not found"})
         if not self.spec_only and self.credits is not None and self.credits < self.cost_per_task:
-            return _json(402, {"detail": "Insufficient credits"})  # docs.bfl.ai: 402
+            return json_answer(402, {"detail": "Insufficient credits"})  # docs.bfl.ai: 402
         if self.active_tasks(key) >= self.max_active_tasks:
-            return _json(
+            return json_answer(
                 429,
                 {
                     "detail": f"You have reached the limit of {self.max_active_tasks} "
                     "active tasks. Please wait for some to finish."
                 },
-                {"retry-after": _seconds(self.retry_after)},
+                {"retry-after": seconds(self.retry_after)},
             )
         normalised = self.validator.normalise(body)
         self._ids += 1
@@ -446,7 +296,7 @@ class FakeBFL:
         if self.credits is not None and not flagged_at_once:
             self.credits -= self.cost_per_task
         seed = normalised.get("seed")
-        task = Task(
+        task = FakeTask(
             id=task_id,
             key=key,
             body=normalised,
@@ -468,90 +318,22 @@ class FakeBFL:
         self.tasks_created[key] += 1
         cost = {"cost": self.cost_per_task, "input_mp": 1.0, "output_mp": 1.0}
         if task.webhook_url:
-            return _json(
+            return json_answer(
                 200, {"id": task_id, "status": "Pending", "webhook_url": task.webhook_url, **cost}
             )
         home = request.url.copy_with(host=self.polling_host) if self.polling_host else request.url
         polling_url = str(
-            home.copy_with(path=_RESULT_PATH, query=None).copy_merge_params({"id": task_id})
+            home.copy_with(path=RESULT_PATH, query=None).copy_merge_params({"id": task_id})
         )
-        return _json(200, {"id": task_id, "polling_url": polling_url, **cost})
-
-    def _in_flight_status(self, fraction: float) -> str:
-        if self.pending_status is not None:
-            return self.pending_status
-        if self.spec_only:
-            return "Pending"
-        # live runs report Pending, then Reasoning, then Generating (the spec lists only
-        # Pending): DEVELOPERS.md's facts, issue #15's sources
-        return "Pending" if fraction < 0.2 else "Reasoning" if fraction < 0.4 else "Generating"
-
-    def _result_answer(self, task: Task) -> tuple[int, dict[str, Any]]:
-        """(status code, body) of a poll: 200 unless the live API ends it otherwise."""
-        now = self.clock.monotonic()
-        elapsed = now - task.created_at
-        if elapsed < task.duration:
-            fraction = elapsed / task.duration
-            body = _task_body(task.id, self._in_flight_status(fraction))
-            body["progress"] = round(fraction, 4) if self.report_progress else None
-            return 200, body
-        terminal = _TERMINAL_CODES.get(task.outcome)
-        if terminal is not None and not self.spec_only:
-            # live: a poll may end in 422 or 503 with a terminal Error body
-            body = _task_body(task.id, "Error")
-            body["details"] = {"error": f"fake failure ({task.outcome})"}
-            return terminal, body
-        if task.outcome != "Ready":
-            body = _task_body(task.id, _TERMINAL_STATUSES.get(task.outcome, task.outcome))
-            if self.spec_only:
-                body["details"] = {"reason": f"fake outcome {task.outcome}"}
-            elif "Moderated" in task.outcome:  # live: the reasons in a list under this key
-                body["details"] = {"Moderation Reasons": [f"fake {task.outcome.lower()}"]}
-            else:
-                body["details"] = {"error": f"fake outcome {task.outcome}"}
-            return 200, body
-        ext = "png" if task.body.get("output_format") == "png" else "jpg"
-        expires = now + self.sample_ttl
-        sig = self._sign(f"{task.id}:{expires!r}")
-        sample = (
-            f"{self.delivery_base}{_DELIVERY_PREFIX}{task.id}/sample.{ext}?se={expires!r}&sig={sig}"
-        )
-        # live: start and end are epoch seconds
-        offset = 0.0 if self.spec_only else self._epoch_offset
-        body = _task_body(task.id, "Ready")
-        body["result"] = {
-            "sample": sample,
-            "prompt": task.body.get("prompt"),
-            "seed": task.seed,
-            "start_time": task.created_at + offset,
-            "end_time": task.created_at + task.duration + offset,
-            "duration": task.duration,
-        }
-        return 200, body
-
-    def _result_body(self, task: Task) -> dict[str, Any]:
-        return self._result_answer(task)[1]
-
-    def _get_result(self, request: httpx.Request) -> httpx.Response:
-        task_id = request.url.params.get("id")
-        if task_id is None:
-            return _missing_query("id")
-        task = self.tasks.get(task_id)
-        wrong_region = self.polling_host is not None and request.url.host != self.polling_host
-        if task is None or (wrong_region and not self.spec_only):
-            # live: 404 with a task-shaped body (the spec documents only 200 and 422), also
-            # for a task another region holds
-            return _json(200 if self.spec_only else 404, _task_body(task_id, "Task not found"))
-        status, body = self._result_answer(task)
-        return _json(status, body)
+        return json_answer(200, {"id": task_id, "polling_url": polling_url, **cost})
 
     def _finetune_details(self, request: httpx.Request) -> httpx.Response:
         finetune_id = request.url.params.get("finetune_id")
         if finetune_id is None:
-            return _missing_query("finetune_id")
+            return missing_query("finetune_id")
         if finetune_id not in self.finetunes:
-            return _json(404, {"detail": f"Finetune {finetune_id} not found"})
-        return _json(
+            return json_answer(404, {"detail": f"Finetune {finetune_id} not found"})
+        return json_answer(
             200,
             {
                 "finetune_details": {
@@ -565,147 +347,30 @@ class FakeBFL:
             },
         )
 
-    def _download(self, request: httpx.Request) -> httpx.Response:
-        parts = request.url.path[len(_DELIVERY_PREFIX) :].split("/")
-        params = parse_qs(request.url.query.decode())
-        task = self.tasks.get(parts[0]) if parts else None
-        try:
-            expires = float(params["se"][0])
-            valid = hmac.compare_digest(params["sig"][0], self._sign(f"{parts[0]}:{expires!r}"))
-        except (KeyError, ValueError, IndexError):
-            valid, expires = False, 0.0
-        if task is None or not valid:
-            return httpx.Response(404, text="BlobNotFound: The specified blob does not exist.")
-        if self.clock.monotonic() > expires:
-            return httpx.Response(403, text="AuthenticationFailed: Signed expiry time has passed.")
-        if task.id not in self._renders:
-            self._renders[task.id] = self._render.render(
-                task.body["control_image"],
-                task.body.get("canny_low_threshold", 50),
-                task.body.get("canny_high_threshold", 200),
-                task.seed,
-                task.body.get("output_format"),
-            )
-            # the sample is drawn: the control image is no longer needed (megabytes a task)
-            task.body.pop("control_image", None)
-        data, fmt = self._renders[task.id]
-        return httpx.Response(200, content=data, headers={"content-type": f"image/{fmt}"})
+    # -- wiring clients to it --------------------------------------------------------------
 
-    def _deliver_webhooks(self) -> None:
-        now = self.clock.monotonic()
-        while self._webhooks_due and self._webhooks_due[0][0] <= now:
-            _, task_id = heapq.heappop(self._webhooks_due)
-            task = self.tasks.get(task_id)
-            if task is not None and not task.webhook_sent:
-                task.webhook_sent = True
-                delivery = self._webhook_for(task)
-                self.webhooks.append(delivery)
-                if self.webhook_sink is not None:
-                    self.webhook_sink(delivery)
+    def transport(self) -> FakeTransport:
+        """An httpx transport (sync and async) serving requests from this fake."""
+        from .transport import FakeTransport
 
-    def _webhook_for(self, task: Task) -> WebhookDelivery:
-        assert task.webhook_url is not None
-        body = self._result_body(task)
-        headers = {"content-type": "application/json"}
-        if self.spec_only:  # the fake's own former scheme: an HMAC of a get_result body
-            payload = body
-            if task.webhook_secret:
-                raw = json.dumps(payload, sort_keys=True).encode()
-                digest = hmac.new(task.webhook_secret.encode(), raw, hashlib.sha256).hexdigest()
-                headers["x-webhook-signature"] = f"sha256={digest}"
-            return WebhookDelivery(task.webhook_url, payload, headers)
-        # live: the secret comes back verbatim in X-Webhook-Secret (black-forest-labs/
-        # blackforest src/bfl/_webhooks.py), and receivers see SUCCESS / FAILED deliveries
-        ok = body["status"] == "Ready"
-        payload = {
-            "task_id": task.id,
-            "status": "SUCCESS" if ok else "FAILED",
-            "result": body["result"] if ok else None,
-            "error": None if ok else body["status"],
-            "progress": 1.0,
-        }
-        if task.webhook_secret:
-            headers["X-Webhook-Secret"] = task.webhook_secret
-        return WebhookDelivery(task.webhook_url, payload, headers)
+        return FakeTransport(self)
 
-    def _sign(self, text: str) -> str:
-        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()[:32]
+    def _client_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        options.setdefault("api_key", next(iter(sorted(self.api_keys)), self.api_key))
+        options.setdefault("transport", self.transport())
+        options.setdefault("clock", self.clock)
+        # a fake's tasks cost nothing: they stay out of the user's ledger unless asked for
+        options.setdefault("ledger", False)
+        return options
 
+    def client(self, **options: Any) -> FluxCanny:
+        """A FluxCanny wired to this fake (on its clock; no ledger unless asked)."""
+        from ..client import FluxCanny
 
-def _renderer() -> Any:
-    """The image renderer (numpy and Pillow: the [fake] extra), or what to install."""
-    try:
-        from . import _render
-    except ImportError as missing:
-        from ..errors import ConfigurationError
+        return FluxCanny(**self._client_options(options))
 
-        raise ConfigurationError(
-            f"the fake BFL API draws its images with {missing.name}, which comes with the "
-            "[fake] extra: pip install 'flux-canny[fake]'"
-        ) from None
-    return _render
+    def async_client(self, **options: Any) -> AsyncFluxCanny:
+        """An AsyncFluxCanny wired to this fake."""
+        from ..aclient import AsyncFluxCanny
 
-
-#: queue_outcomes() names for polls that end in a status code other than 200
-_TERMINAL_CODES = {"terminal-422": 422, "terminal-503": 503}
-_TERMINAL_STATUSES = {"terminal-422": "Error", "terminal-503": "Error"}
-
-
-def _task_body(task_id: str, status: str) -> dict[str, Any]:
-    return {
-        "id": task_id,
-        "status": status,
-        "result": None,
-        "progress": None,
-        "details": None,
-        "preview": None,
-    }
-
-
-def _constrained(spec: Spec, constraints: Mapping[str, Mapping[str, Any]]) -> Spec:
-    """The spec with some request fields' rules changed: keys of a field's schema to set
-    ("maximum": 60, "type": "string", "enum": [...]), None to drop one, and "required"
-    True/False to make the field required or not."""
-    if not constraints:
-        return spec
-    document = copy.deepcopy(dict(spec.document))
-    name = spec.request_schema_name()
-    schema = document["components"]["schemas"][name]
-    required = list(schema.get("required", []))
-    for field, changes in constraints.items():
-        prop = schema["properties"][field]
-        branches = prop.get("anyOf")
-        if branches:  # the non-null branch, inlined so an enum $ref can change here alone
-            index = next(i for i, b in enumerate(branches) if b.get("type") != "null")
-            target = dict(spec.resolve(branches[index]))
-            branches[index] = target
-        else:
-            target = prop
-        for key, value in changes.items():
-            if key == "required":
-                required = [r for r in required if r != field] + ([field] if value else [])
-            elif value is None:
-                target.pop(key, None)
-            else:
-                target[key] = value
-    schema["required"] = required
-    return Spec(document)
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
-
-
-def _422(errors: list[dict[str, Any]]) -> httpx.Response:
-    return _json(422, {"detail": errors})
-
-
-def _missing_query(name: str) -> httpx.Response:
-    """FastAPI's answer to a missing required query parameter."""
-    return _422(
-        [{"type": "missing", "loc": ["query", name], "msg": "Field required", "input": None}]
-    )
+        return AsyncFluxCanny(**self._client_options(options))

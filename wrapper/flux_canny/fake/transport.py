@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 
-from .core import FakeBFL, Reply
+from ._records import Reply
+
+if TYPE_CHECKING:
+    from .core import FakeBFL
 
 __all__ = ["FakeTransport"]
 
