@@ -1,0 +1,174 @@
+"""The jobs file of `batch`: every line checked before the first submit (fields, names,
+images, output paths), so a typo on line 900 costs nothing."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..errors import (
+    BudgetExhaustedError,
+    FluxCannyError,
+    ImageInputError,
+    RequestValidationError,
+    SubmitUncertainError,
+)
+from ..images import CheckedImageFile, check_image_file
+from ..validation import default_validator
+from ._exit import BadInput, one_line
+from ._options import IMAGE_FIELD
+from ._outputs import (
+    extension_for,
+    name_problem,
+    requested_format,
+)
+
+__all__ = ["SETTLED", "Job", "Outcome", "read_jobs", "submit_word"]
+
+_NAME = re.compile(r"^[\w][\w.-]{0,127}$")
+
+
+@attrs.frozen
+class Job:
+    line: int
+    name: str
+    fields: Mapping[str, Any]
+    output: Path
+    #: the request as the server would see it: every field and the image's bytes
+    request_hash: str = ""
+    #: a rough size of the image it will make, for the free-space check
+    expected_bytes: int = 0
+    #: its control image, checked once here; read again (not re-checked) when sent
+    image: CheckedImageFile | None = None
+
+
+@attrs.define
+class Outcome:
+    job: Job
+    status: str  # ok, skipped, uncertain, changed, busy, kept, or a failure word
+    task_id: str | None = None
+    path: Path | None = None
+    error: str | None = None
+
+
+# -- reading and checking the jobs file ------------------------------------------------------
+
+
+def _default_name(line: int, job: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{line:04d}-{digest}"
+
+
+def _request_hash(body: Mapping[str, Any], image: bytes) -> str:
+    """Fields and image bytes: a job whose prompt or picture changed is a changed job."""
+    fields = {k: v for k, v in body.items() if k != IMAGE_FIELD}
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode())
+    digest.update(hashlib.sha256(image).digest())
+    return digest.hexdigest()
+
+
+def _check_job(line: int, raw: str, base: Path, out_dir: Path) -> tuple[Job | None, list[str]]:
+    try:
+        job = json.loads(raw)
+    except json.JSONDecodeError as bad:
+        return None, [f"line {line}: not JSON ({bad.msg})"]
+    if not isinstance(job, dict):
+        return None, [f"line {line}: a job is a JSON object, got {type(job).__name__}"]
+    problems: list[str] = []
+    name = job.pop("name", None) or _default_name(line, job)
+    if not isinstance(name, str) or not _NAME.match(name):
+        problems.append(f"line {line}: name {name!r} must be letters, digits, '.', '-', '_'")
+    validator = default_validator()
+    unknown = sorted(set(job) - validator.field_names)
+    for field in unknown:
+        close = difflib.get_close_matches(field, validator.field_names, 1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"line {line}: unknown field {field!r}{hint}")
+    image = job.get(IMAGE_FIELD)
+    data = b""
+    pixels = 0
+    checked: CheckedImageFile | None = None
+    if not isinstance(image, str) or not image:
+        problems.append(f"line {line}: {IMAGE_FIELD} must be the path of an image file")
+    else:
+        path = (base / image).resolve()
+        try:
+            checked, data = check_image_file(path)
+            pixels = checked.info.width * checked.info.height
+        except ImageInputError as unreadable:
+            problems.append(f"line {line}: {unreadable}")
+        job[IMAGE_FIELD] = str(path)
+    params = {k: v for k, v in job.items() if k in validator.field_names}
+    for error in validator.errors({**params, IMAGE_FIELD: ""}):
+        where = ".".join(str(p) for p in error["loc"][1:]) or "body"
+        problems.append(f"line {line}: {where}: {error['msg']}")
+    if problems:
+        return None, problems
+    body = validator.normalise({**params, IMAGE_FIELD: ""})
+    body[IMAGE_FIELD] = job[IMAGE_FIELD]
+    fmt = requested_format(body)
+    output = out_dir / f"{name}{extension_for(fmt)}"
+    too_long = name_problem(output)
+    if too_long is not None:
+        return None, [f"line {line}: {too_long}"]
+    return (
+        Job(
+            line=line,
+            name=str(name),
+            fields=body,
+            output=output,
+            request_hash=_request_hash(body, data),
+            expected_bytes=pixels * (3 if fmt == "png" else 1),
+            image=checked,
+        ),
+        [],
+    )
+
+
+def read_jobs(jobs_file: Path, out_dir: Path) -> tuple[list[Job], list[str]]:
+    try:
+        text = jobs_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"cannot read {jobs_file}: {one_line(error)}") from None
+    jobs: list[Job] = []
+    problems: list[str] = []
+    names: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        job, found = _check_job(number, raw, jobs_file.parent, out_dir)
+        problems += found
+        if job is None:
+            continue
+        if job.name in names:
+            problems.append(f"line {number}: name {job.name!r} is also on line {names[job.name]}")
+            continue
+        names[job.name] = number
+        jobs.append(job)
+    if not jobs and not problems:
+        raise BadInput(f"{jobs_file} has no jobs")
+    return jobs, problems
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+#: the statuses of a job that needs nothing more
+SETTLED = frozenset({"ok", "skipped"})
+
+
+def submit_word(error: FluxCannyError) -> str:
+    if isinstance(error, BudgetExhaustedError):
+        return "over budget"
+    if isinstance(error, SubmitUncertainError):
+        return "uncertain"
+    if isinstance(error, RequestValidationError | ImageInputError):
+        return "invalid"
+    return "rejected"

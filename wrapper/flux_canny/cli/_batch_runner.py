@@ -1,0 +1,291 @@
+"""Running `batch`'s jobs: each through the ledger (claimed in a transaction, written
+down before its POST, resumed rather than paid for again), under the task cap and a
+spending limit, stopping cleanly on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+from .._budget import Budget
+from ..aclient import AsyncFluxCanny
+from ..errors import (
+    BudgetExhaustedError,
+    FluxCannyError,
+    LedgerError,
+)
+from ..ledger import GONE, Claim, ClaimKind, Entry, Ledger, State
+from ..models import Task
+from ._batch_jobs import SETTLED, Job, Outcome, submit_word
+from ._exit import one_line, outcome_word
+from ._options import IMAGE_FIELD, ApiSettings, make_async_client
+from ._outputs import (
+    ImageKept,
+    finish_kept,
+    save_paid,
+)
+from ._progress import BatchProgress
+
+__all__ = ["INTERRUPT_GRACE", "Runner"]
+
+#: how long Ctrl-C / SIGTERM waits for submits in flight to answer, so their ids are kept
+INTERRUPT_GRACE = 10.0
+
+
+class Runner:
+    """Every job through the ledger: claimed, written ahead, resumed, never paid twice."""
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        ledger: Ledger,
+        scope: str,
+        progress: BatchProgress,
+        *,
+        concurrency: int,
+        timeout: float,
+        resubmit_uncertain: bool,
+        regenerate_changed: bool,
+        max_cost: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.scope = scope
+        self.progress = progress
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.resubmit_uncertain = resubmit_uncertain
+        self.regenerate_changed = regenerate_changed
+        self.max_cost = max_cost
+        self.budget: Budget | None = None  # made in run(): it belongs to the event loop
+        self.spent = 0.0
+        self.new_tasks = 0
+        self.outcomes: dict[str, Outcome] = {}
+        self.stopping = False
+        self.interrupted = False
+        self._hurry = asyncio.Event()
+
+    # -- one job ----------------------------------------------------------------------------------
+
+    def _claim(self, job: Job) -> Claim:
+        return self.ledger.claim(
+            self.scope,
+            job.name,
+            request_hash=job.request_hash,
+            base_url=self.settings.base_url,
+            output=str(job.output.absolute()),
+            prompt=job.fields.get("prompt"),
+            finetune_id=job.fields.get("finetune_id"),
+            resubmit_uncertain=self.resubmit_uncertain,
+            regenerate_changed=self.regenerate_changed,
+        )
+
+    async def _job(self, flux: AsyncFluxCanny, slots: asyncio.Semaphore, job: Job) -> None:
+        async with slots:
+            if self.stopping:
+                return
+            outcome = await self._run_job(flux, job)
+        self.outcomes[job.name] = outcome
+        failed = None if outcome.status in SETTLED else (outcome.error or outcome.status)
+        self.progress.finished(job.name, failed, was_active=outcome.task_id is not None)
+
+    async def _run_job(self, flux: AsyncFluxCanny, job: Job) -> Outcome:
+        if job.output.exists():
+            known = self.ledger.job(self.scope, job.name)
+            if known is None or known.request_hash is None:
+                return Outcome(job, "skipped", known.task_id if known else None, job.output)
+        notes: list[str] = []
+        for _ in range(2):  # a resumed task found gone is submitted afresh, once
+            claim = self._claim(job)
+            entry = claim.entry
+            if claim.kind == ClaimKind.DONE:
+                return Outcome(job, "skipped", entry.task_id, job.output)
+            if claim.kind == ClaimKind.CHANGED:
+                return Outcome(
+                    job,
+                    "changed",
+                    entry.task_id,
+                    job.output,
+                    "the job's request differs from the one that made its image; "
+                    "--regenerate-changed pays for a new one",
+                )
+            if claim.kind == ClaimKind.UNCERTAIN:
+                return Outcome(
+                    job,
+                    "uncertain",
+                    None,
+                    None,
+                    f"an earlier submit may have created a task ({entry.error}); check your "
+                    "recent tasks, then rerun with --resubmit-uncertain to submit it again",
+                )
+            if claim.kind == ClaimKind.BUSY:
+                return Outcome(
+                    job,
+                    "busy",
+                    entry.task_id,
+                    None,
+                    f"another flux-canny process (pid {entry.pid}) is working on this job",
+                )
+            if claim.kind == ClaimKind.KEPT:
+                return self._from_kept(job, entry)
+            replaced = claim.replaced
+            if claim.kind == ClaimKind.RESUME:
+                assert entry.task_id is not None
+                task = Task(id=entry.task_id, polling_url=entry.polling_url)
+                self.progress.started()
+            else:
+                if replaced is not None and replaced.task_id and replaced.state in GONE:
+                    notes.append(
+                        f"its earlier task {replaced.task_id} is gone ({replaced.state}); "
+                        "submitted again"
+                    )
+                try:
+                    submitted = await self._submit(flux, job, claim)
+                except FluxCannyError as error:
+                    return Outcome(job, submit_word(error), error.task_id, None, one_line(error))
+                if submitted is None:
+                    return Outcome(job, "not started")
+                task = submitted
+            overwrite = (
+                replaced is not None
+                and replaced.state == State.DOWNLOADED
+                and replaced.output == str(job.output.absolute())
+            )
+            outcome = await self._finish(flux, job, task, overwrite=overwrite)
+            gone = outcome.status in ("expired", "not found")
+            if not (claim.kind == ClaimKind.RESUME and gone):
+                outcome.error = "; ".join([*notes, *([outcome.error] if outcome.error else [])])
+                outcome.error = outcome.error or None
+                return outcome
+            notes.append(f"resumed task {task.id} was gone ({outcome.status})")
+        return outcome
+
+    async def _submit(self, flux: AsyncFluxCanny, job: Job, claim: Claim) -> Task | None:
+        try:
+            image = job.image or Path(job.fields[IMAGE_FIELD])
+            body = flux.prepare(**{**job.fields, IMAGE_FIELD: image})
+        except BaseException:
+            self.ledger.release(claim.entry.row)
+            raise
+        if self.stopping:
+            self.ledger.release(claim.entry.row)
+            return None
+        submitting = flux.submit_prepared(body, claim=claim, budget=self.budget)  # shielded
+        del body
+        try:
+            task = await submitting
+        except BudgetExhaustedError:
+            self.ledger.release(claim.entry.row)  # never sent
+            raise
+        self.new_tasks += 1
+        self.spent += task.cost or 0.0
+        self.progress.started()
+        return task
+
+    async def _finish(
+        self, flux: AsyncFluxCanny, job: Job, task: Task, *, overwrite: bool
+    ) -> Outcome:
+        try:
+            image = await flux.resume(task, timeout=self.timeout)
+        except FluxCannyError as error:
+            return Outcome(job, outcome_word(error), task.id, None, one_line(error))
+        try:
+            path = save_paid(image, job.output, self.ledger, overwrite=overwrite)
+        except FileExistsError:
+            return Outcome(
+                job,
+                "error",
+                task.id,
+                None,
+                f"{job.output} appeared meanwhile; the image was not written over it "
+                f"(`flux-canny result {task.id} -o OTHER` fetches it)",
+            )
+        except ImageKept as kept:
+            return Outcome(job, "kept", task.id, kept.kept, kept.format_message())
+        return Outcome(job, "ok", task.id, path)
+
+    def _from_kept(self, job: Job, entry: Entry) -> Outcome:
+        try:
+            path = finish_kept(entry, job.output, self.ledger, overwrite=False)
+        except (OSError, LedgerError) as error:
+            return Outcome(
+                job,
+                "kept",
+                entry.task_id,
+                Path(entry.kept_at or ""),
+                f"still cannot write {job.output} ({one_line(error)}); the image stays at "
+                f"{entry.kept_at}",
+            )
+        return Outcome(job, "ok", entry.task_id, path, "written from the image kept earlier")
+
+    # -- the whole batch, and stopping it ---------------------------------------------------
+
+    async def run(self, jobs: list[Job]) -> list[Outcome]:
+        loop = asyncio.get_running_loop()
+        self.budget = Budget(self.max_cost) if self.max_cost is not None else None
+        async with make_async_client(
+            self.settings, wait_timeout=self.timeout, ledger=self.ledger
+        ) as flux:
+            slots = asyncio.Semaphore(self.concurrency)
+            everything = asyncio.ensure_future(
+                asyncio.gather(*(self._job(flux, slots, job) for job in jobs))
+            )
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.stop, everything)
+            try:
+                await everything
+            except asyncio.CancelledError:
+                if not self.interrupted:
+                    raise
+                await self._settle_submits(flux)
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError, RuntimeError):
+                        loop.remove_signal_handler(sig)
+        return [self.outcomes.get(job.name) or self._unfinished(job) for job in jobs]
+
+    def stop(self, everything: asyncio.Future[Any]) -> None:
+        """First Ctrl-C / SIGTERM: no new submits, the rest wind down; second: hurry."""
+        if self.interrupted:
+            self._hurry.set()
+            return
+        self.interrupted = self.stopping = True
+        everything.cancel()
+
+    async def _settle_submits(self, flux: AsyncFluxCanny) -> None:
+        """Give submits in flight a moment to answer, so their task ids are recorded; a
+        second signal cuts it short. The ledger marks the ones cut short uncertain."""
+        settling = asyncio.ensure_future(flux.settle_submits(INTERRUPT_GRACE))
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        await asyncio.wait({settling, hurry}, return_when=asyncio.FIRST_COMPLETED)
+        hurry.cancel()
+        settling.cancel()  # if still waiting: its cleanup cancels what is left
+        await asyncio.gather(settling, hurry, return_exceptions=True)
+        self.ledger.release_mine()
+
+    def _unfinished(self, job: Job) -> Outcome:
+        """What an interrupted job's row says: running, uncertain, or never started."""
+        entry = self.ledger.job(self.scope, job.name)
+        if entry is None or entry.state in (State.CLAIMED, State.REJECTED):
+            return Outcome(job, "not started")
+        if entry.state in (State.SENDING, State.UNCERTAIN):
+            return Outcome(
+                job,
+                "uncertain",
+                None,
+                None,
+                "interrupted while its submit was in flight; a task may exist",
+            )
+        if entry.task_id and entry.state in (State.SUBMITTED, State.READY):
+            return Outcome(
+                job,
+                "interrupted",
+                entry.task_id,
+                None,
+                "its task is recorded: run the same command again to resume it",
+            )
+        return Outcome(job, entry.state, entry.task_id, None, entry.error)
