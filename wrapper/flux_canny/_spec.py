@@ -30,18 +30,39 @@ class Spec:
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Follow `$ref` chains (local refs only, as FastAPI writes them)."""
+        """Follow `$ref` chains (local refs only, as FastAPI writes them); a ref that
+        cannot be followed raises ValueError."""
+        return self.resolve_named(schema)[0]
+
+    def resolve_named(
+        self, node: Any, *, strict: bool = True
+    ) -> tuple[Mapping[str, Any], str | None]:
+        """The node with `$ref`s followed, and the last component name passed through.
+
+        Siblings of a `$ref` (OpenAPI 3.1: a description, say) override the target's.
+        With `strict=False` (comparing documents that may be broken) a ref that cannot be
+        followed ends the chain, and a missing target reads as an empty schema.
+        """
+        name = None
         seen: set[str] = set()
-        while "$ref" in schema:
-            ref = schema["$ref"]
-            if ref in seen or not ref.startswith("#/"):
-                raise ValueError(f"unresolvable $ref {ref!r}")
+        while isinstance(node, Mapping) and "$ref" in node:
+            ref = node["$ref"]
+            if ref in seen or not isinstance(ref, str) or not ref.startswith("#/"):
+                if strict:
+                    raise ValueError(f"unresolvable $ref {ref!r}")
+                break
             seen.add(ref)
-            node: Any = self.document
+            name = ref.rsplit("/", 1)[-1]
+            target: Any = self.document
             for part in ref[2:].split("/"):
-                node = node[part.replace("~1", "/").replace("~0", "~")]
-            schema = node
-        return schema
+                key = part.replace("~1", "/").replace("~0", "~")
+                if strict:
+                    target = target[key]
+                else:
+                    target = target.get(key, {}) if isinstance(target, Mapping) else {}
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            node = {**target, **siblings} if siblings else target
+        return (node if isinstance(node, Mapping) else {}), name
 
     def schema(self, name: str) -> Mapping[str, Any]:
         schema: Mapping[str, Any] = self.document["components"]["schemas"][name]
