@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import errno
 import io
 import logging
 import os
 import stat
-import struct
-import tempfile
-import zlib
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
+from ._files import TEMP_NAME_EXTRA, write_atomic
+from ._image_formats import MAX_PIXELS, ImageInfo, advise, inspect_image, sniff_format
 from .errors import (
     ConfigurationError,
     FluxCannyError,
@@ -46,152 +44,19 @@ __all__ = [
     "encode_control_image",
     "inspect_image",
     "read_image_file",
+    "sniff_format",
     "write_atomic",
 ]
 
-# Pillow's own decompression-bomb threshold: beyond it no sane control image lies.
-MAX_PIXELS = 89_478_485
 #: BFL's documented input limits (its official SDK checks them before sending): at most
 #: 20 MB of base64, at most 20 megapixels, at least 256 px a side. Over the base64 limit
 #: the request cannot succeed, so it is an error here; what the server does with other
 #: sizes is not documented, so those are a warning.
 BFL_MAX_BASE64 = 20_000_000
-BFL_MAX_PIXELS = 20_000_000
-BFL_MIN_SIDE = 256
 #: the most a control image file may hold: its base64 must fit BFL_MAX_BASE64
 MAX_CONTROL_BYTES = BFL_MAX_BASE64 * 3 // 4
-_PNG_SIG = b"\x89PNG\r\n\x1a\n"
 log = logging.getLogger("flux_canny")
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-
-
-@attrs.frozen
-class ImageInfo:
-    format: str
-    width: int
-    height: int
-
-
-def inspect_image(data: bytes | memoryview) -> ImageInfo:
-    """Format and size of PNG/JPEG/WebP bytes; ImageInputError if broken or unsupported."""
-    view = memoryview(data)
-    if len(view) == 0:
-        raise ImageInputError("the control image is empty (0 bytes)")
-    head = bytes(view[:16])
-    kinds = {"png": _inspect_png, "jpeg": _inspect_jpeg, "webp": _inspect_webp}
-    kind = (
-        "png"
-        if head.startswith(_PNG_SIG)
-        else "jpeg"
-        if head.startswith(b"\xff\xd8\xff")
-        else "webp"
-        if head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-        else None
-    )
-    if kind is not None:
-        try:
-            info = kinds[kind](view)
-        except (struct.error, IndexError, ValueError) as broken:  # a field cut short
-            raise _truncated(kind.upper() if kind != "webp" else "WebP") from broken
-    else:
-        raise ImageInputError(
-            "the control image is not a PNG, JPEG or WebP image "
-            f"(it starts with {head[:8]!r}); convert it to one of those formats"
-        )
-    if info.width <= 0 or info.height <= 0:
-        raise ImageInputError(f"the control image has no pixels ({info.width}x{info.height})")
-    if info.width * info.height > MAX_PIXELS:
-        raise ImageInputError(
-            f"the control image is {info.width}x{info.height}, more than {MAX_PIXELS:,} pixels; "
-            "downscale it"
-        )
-    return info
-
-
-def _advise(info: ImageInfo) -> None:
-    """BFL's documented pixel limits, as a warning: the request is still valid to send."""
-    if info.width * info.height > BFL_MAX_PIXELS or min(info.width, info.height) < BFL_MIN_SIDE:
-        log.warning(
-            "the control image is %dx%d; BFL documents at most %d megapixels and at least "
-            "%d px a side: the server may resize or refuse it",
-            info.width,
-            info.height,
-            BFL_MAX_PIXELS // 1_000_000,
-            BFL_MIN_SIDE,
-        )
-
-
-def _truncated(kind: str) -> ImageInputError:
-    return ImageInputError(f"the control image is a truncated or corrupt {kind} file")
-
-
-def _inspect_png(view: memoryview) -> ImageInfo:
-    pos, size, width, height = 8, len(view), -1, -1
-    while True:
-        if pos + 12 > size:
-            raise _truncated("PNG")
-        length, ctype = struct.unpack(">I4s", view[pos : pos + 8])
-        end = pos + 12 + length
-        if end > size:
-            raise _truncated("PNG")
-        (crc,) = struct.unpack(">I", view[end - 4 : end])
-        if zlib.crc32(view[pos + 4 : end - 4]) != crc:
-            raise ImageInputError(f"the control image is a corrupt PNG file (bad {ctype!r} CRC)")
-        if ctype == b"IHDR":
-            width, height = struct.unpack(">II", view[pos + 8 : pos + 16])
-        elif width < 0:
-            raise _truncated("PNG")
-        if ctype == b"IEND":
-            return ImageInfo("png", width, height)
-        pos = end
-
-
-_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def _inspect_jpeg(view: memoryview) -> ImageInfo:
-    pos, size, dims = 2, len(view), None
-    while pos + 4 <= size:
-        if view[pos] != 0xFF:
-            raise _truncated("JPEG")
-        marker = view[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", view[pos + 2 : pos + 4])
-        if marker in _SOF_MARKERS and pos + 9 <= size:
-            height, width = struct.unpack(">HH", view[pos + 5 : pos + 9])
-            dims = (width, height)
-        if marker == 0xDA:  # start of scan: entropy-coded data runs to the EOI marker
-            if dims is None:
-                raise _truncated("JPEG")
-            if bytes(view[-2:]) != b"\xff\xd9" and bytes(view).rfind(b"\xff\xd9", pos) < 0:
-                raise _truncated("JPEG")
-            return ImageInfo("jpeg", *dims)
-        pos += 2 + length
-    raise _truncated("JPEG")
-
-
-def _inspect_webp(view: memoryview) -> ImageInfo:
-    (riff_size,) = struct.unpack("<I", view[4:8])
-    if riff_size + 8 > len(view) or len(view) < 30:
-        raise _truncated("WebP")
-    chunk = bytes(view[12:16])
-    body = view[20:]
-    if chunk == b"VP8 " and bytes(body[3:6]) == b"\x9d\x01\x2a":
-        w, h = struct.unpack("<HH", body[6:10])
-        return ImageInfo("webp", w & 0x3FFF, h & 0x3FFF)
-    if chunk == b"VP8L" and body[0] == 0x2F:
-        (bits,) = struct.unpack("<I", body[1:5])
-        return ImageInfo("webp", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
-    if chunk == b"VP8X":
-        w = int.from_bytes(body[4:7], "little") + 1
-        h = int.from_bytes(body[7:10], "little") + 1
-        return ImageInfo("webp", w, h)
-    raise _truncated("WebP")
 
 
 def _from_base64(text: str) -> bytes | None:
@@ -255,7 +120,7 @@ def check_image_file(path: Path) -> tuple[CheckedImageFile, bytes]:
     """Read and check a control image file once; the bytes are for a caller's hash."""
     data = read_image_file(path)
     info = inspect_image(data)
-    _advise(info)
+    advise(info)
     stat_now = os.stat(path)
     checked = CheckedImageFile(Path(path), len(data), stat_now.st_mtime_ns, info)
     return checked, data
@@ -389,10 +254,10 @@ def base64_control_image(image: Any) -> bytes:
             raise ImageInputError(
                 "the control image string is neither an existing file path nor valid base64"
             )
-        _advise(inspect_image(decoded))
+        advise(inspect_image(decoded))
         encoded = text.encode("ascii")  # b64decode(validate=True) admitted only ASCII
     else:
-        _advise(inspect_image(raw))
+        advise(inspect_image(raw))
         encoded = base64.b64encode(raw)
     return _within_bfl_limit(encoded)
 
@@ -404,68 +269,6 @@ def _within_bfl_limit(encoded: bytes) -> bytes:
             f"{BFL_MAX_BASE64:,}: downscale or recompress it"
         )
     return encoded
-
-
-def sniff_format(data: bytes) -> str | None:
-    if data.startswith(_PNG_SIG):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it where Linux tells (os.umask can only
-    be read by setting it, which would race with other threads creating files)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_TEMP_SUFFIX = ".part"
-#: bytes write_atomic's temporary name adds to the target's: "." + name + "." + 8 random
-#: characters (tempfile's) + ".part"; a name within NAME_MAX less this is writable
-TEMP_NAME_EXTRA = 2 + 8 + len(_TEMP_SUFFIX)
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> Path:
-    """Write through a temporary file in the same folder, fsynced, then renamed into place.
-
-    Readers see the old file or the whole new one, never a part. With overwrite=False the
-    final step is a hard link, which fails atomically (FileExistsError) if `path` exists,
-    even when another process created it a moment ago.
-    """
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError as error:  # a file where a folder should be: not "the image exists"
-        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(error.filename)) from error
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent
-    )
-    tmp = Path(tmp_name)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an image is no secret
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            os.link(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
 
 
 @attrs.frozen(repr=False)

@@ -1,0 +1,63 @@
+"""Writing files so that nothing half-written is ever seen: a temporary file in the same
+folder, fsynced, then renamed (or hard-linked, to refuse overwriting) into place."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["TEMP_NAME_EXTRA", "write_atomic"]
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells (os.umask can only
+    be read by setting it, which would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_TEMP_SUFFIX = ".part"
+#: bytes write_atomic's temporary name adds to the target's: "." + name + "." + 8 random
+#: characters (tempfile's) + ".part"; a name within NAME_MAX less this is writable
+TEMP_NAME_EXTRA = 2 + 8 + len(_TEMP_SUFFIX)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> Path:
+    """Write through a temporary file in the same folder, fsynced, then renamed into place.
+
+    Readers see the old file or the whole new one, never a part. With overwrite=False the
+    final step is a hard link, which fails atomically (FileExistsError) if `path` exists,
+    even when another process created it a moment ago.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as error:  # a file where a folder should be: not "the image exists"
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(error.filename)) from error
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent
+    )
+    tmp = Path(tmp_name)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an image is no secret
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
