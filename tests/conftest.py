@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import inspect
 import io
 from collections.abc import Callable, Iterator
@@ -118,3 +119,12 @@ def face(request: pytest.FixtureRequest, clock: VirtualClock) -> Iterator[Callab
             f.client.close()  # type: ignore[union-attr]
     if loop is not None:
         loop.close()
+
+
+@pytest.fixture
+def wire_cli() -> Iterator[Callable[..., None]]:
+    """wire_cli(transport=..., clock=...): the commands' clients use these until the test ends."""
+    from flux_canny.cli import _options
+
+    with contextlib.ExitStack() as stack:
+        yield lambda **options: stack.enter_context(_options.wired_to(**options))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from flux_canny.cli import _options, main
+from flux_canny.cli import main
 from flux_canny.fake import FakeBFL, VirtualClock
 
 from ..conftest import make_image
@@ -34,11 +34,9 @@ class Ran:
 
 
 @pytest.fixture
-def fake(monkeypatch) -> FakeBFL:
+def fake(wire_cli) -> FakeBFL:
     fake = FakeBFL(clock=VirtualClock(), task_duration=3.0)
-    monkeypatch.setattr(
-        _options, "_CLIENT_OPTIONS", {"transport": fake.transport(), "clock": fake.clock}
-    )
+    wire_cli(transport=fake.transport(), clock=fake.clock)
     return fake
 
 

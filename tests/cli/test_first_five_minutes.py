@@ -56,8 +56,7 @@ def test_a_scheme_less_base_url_is_bad_input_naming_the_variable(run, monkeypatc
     assert "ValueError" not in ran.err
 
 
-def test_an_unreachable_api_names_the_address_tried(run, monkeypatch):
-    from flux_canny.cli import _options
+def test_an_unreachable_api_names_the_address_tried(run, monkeypatch, wire_cli):
 
     def refuse(request):
         raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
@@ -65,7 +64,7 @@ def test_an_unreachable_api_names_the_address_tried(run, monkeypatch):
     from flux_canny.fake import VirtualClock
 
     options = {"transport": httpx.MockTransport(refuse), "clock": VirtualClock()}  # no real waits
-    monkeypatch.setattr(_options, "_CLIENT_OPTIONS", options)
+    wire_cli(**options)
     monkeypatch.setenv("BFL_BASE_URL", "http://127.0.0.1:9")
     ran = run("finetunes")
     assert "could not connect to http://127.0.0.1:9/v1/my_finetunes" in ran.err

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from flux_canny.cli import _exit, _options
+from flux_canny.cli import _exit
 
 from .conftest import GEN
 
@@ -85,9 +85,9 @@ CASES = [
 
 @pytest.mark.parametrize(("answers", "code", "words", "task_id"), CASES)
 def test_each_live_answer_has_its_exit_status_and_one_line(
-    run, workdir, monkeypatch, answers, code, words, task_id
+    run, workdir, wire_cli, answers, code, words, task_id
 ):
-    monkeypatch.setattr(_options, "_CLIENT_OPTIONS", {"transport": _serve(answers)})
+    wire_cli(transport=_serve(answers))
     ran = run(f"{GEN} --timeout 30")
     lines = ran.err.strip().splitlines()
     assert ran.code == code, ran.err

@@ -8,7 +8,7 @@ import pytest
 import respx
 from flux_canny import FluxCanny
 from flux_canny._spec import packaged_spec
-from flux_canny.cli import _exit, _options
+from flux_canny.cli import _exit
 from flux_canny.fake import FakeBFL, VirtualClock
 from flux_canny.probe import plan_bodies
 from flux_canny.validation import default_validator
@@ -102,12 +102,12 @@ def test_a_server_that_accepts_a_probe_body_stops_it_at_once_loudly():
     assert "oops" in report.summary() and "will be paid" in report.summary()
 
 
-def test_probe_from_the_command_line(run, monkeypatch):
+def test_probe_from_the_command_line(run, wire_cli):
     for constraints, code in ((None, 0), ({"steps": {"maximum": 60}}, _exit.EXIT_ERROR)):
         fake = FakeBFL(constraints=constraints, clock=VirtualClock())
         # the probe's 0.2 s pace between requests passes on the fake's clock, not the wall's
         options = {"transport": fake.transport(), "clock": fake.clock}
-        monkeypatch.setattr(_options, "_CLIENT_OPTIONS", options)
+        wire_cli(**options)
         ran = run("probe")
         assert ran.code == code, ran.err
         first = ran.out.splitlines()[0]
@@ -119,11 +119,11 @@ def test_probe_from_the_command_line(run, monkeypatch):
         assert not fake.tasks
 
 
-def test_a_rate_limited_probe_waits_and_an_api_refusal_exits_3(run, monkeypatch):
+def test_a_rate_limited_probe_waits_and_an_api_refusal_exits_3(run, wire_cli):
     fake = FakeBFL(clock=VirtualClock())
     fake.fail_next(1, 429, path="/v1/flux-pro-1.0-canny-finetuned", retry_after=0.01)
     options = {"transport": fake.transport(), "clock": fake.clock}
-    monkeypatch.setattr(_options, "_CLIENT_OPTIONS", options)
+    wire_cli(**options)
     assert run("probe").code == 0  # the 429 was honoured and retried
     ran = run("probe --api-key wrong-key")
     assert ran.code == _exit.EXIT_REJECTED and "refused" in ran.err

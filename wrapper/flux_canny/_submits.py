@@ -8,7 +8,6 @@ never retried once it may have reached the server.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from .errors import (
 )
 from .images import base64_control_image
 from .models import Task
+from .validation import did_you_mean
 
 if TYPE_CHECKING:
     from ._flow import Core
@@ -77,11 +77,7 @@ def build_body(
     """Validate the parameters, then encode the image: all before any network call."""
     unknown = sorted(set(params) - core.validator.field_names)
     if unknown:
-        hints = [difflib.get_close_matches(u, core.validator.field_names, 1) for u in unknown]
-        said = ", ".join(
-            f"{u!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
-            for u, h in zip(unknown, hints, strict=True)
-        )
+        said = ", ".join(f"{u!r}{did_you_mean(u, core.validator.field_names)}" for u in unknown)
         raise TypeError(
             f"unknown request parameter {said}; valid: "
             + ", ".join(sorted(core.validator.field_names))

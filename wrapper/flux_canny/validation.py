@@ -13,10 +13,11 @@ Two places where pydantic is stricter than the JSON Schema it publishes:
 
 from __future__ import annotations
 
+import difflib
 import enum
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, Optional, Union
 
 # `import pydantic` is lazy by itself; its names are reached only when the validator is
@@ -204,6 +205,12 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return str(value)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """ " (did you mean 'steps'?)" for a near miss of a field name, else ""."""
+    close = difflib.get_close_matches(name, sorted(choices), 1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @functools.cache

@@ -3,7 +3,6 @@ images, output paths), so a typo on line 900 costs nothing."""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -21,7 +20,7 @@ from ..errors import (
     SubmitUncertainError,
 )
 from ..images import CheckedImageFile, check_image_file
-from ..validation import default_validator
+from ..validation import default_validator, did_you_mean
 from ._exit import BadInput, one_line
 from ._options import IMAGE_FIELD
 from ._outputs import (
@@ -88,8 +87,7 @@ def _check_job(line: int, raw: str, base: Path, out_dir: Path) -> tuple[Job | No
     validator = default_validator()
     unknown = sorted(set(job) - validator.field_names)
     for field in unknown:
-        close = difflib.get_close_matches(field, validator.field_names, 1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(field, validator.field_names)
         problems.append(f"line {line}: unknown field {field!r}{hint}")
     image = job.get(IMAGE_FIELD)
     data = b""

@@ -127,12 +127,29 @@ def one_line(error: BaseException) -> str:
         error, TaskError | SampleExpiredError
     )
     if task_id and resumable:
-        hint = getattr(error, "resume_hint", None)
+        hint = _resume_note(error)
         polling_url = getattr(error, "polling_url", None)
         text += f"; resume with: {hint or resume_command(task_id, polling_url)}"
     elif task_id and task_id not in text:
         text += f" (task {task_id})"
     return text
+
+
+#: the note (PEP 678) that carries the exact resume command, where the command that failed
+#: knows it (its output path and base URL)
+_RESUME_NOTE = "flux-canny resume: "
+
+
+def remember_resume(error: BaseException, command: str) -> None:
+    """Say `command` when `error` is reported (see one_line)."""
+    error.add_note(_RESUME_NOTE + command)
+
+
+def _resume_note(error: BaseException) -> str | None:
+    for note in reversed(getattr(error, "__notes__", ())):
+        if isinstance(note, str) and note.startswith(_RESUME_NOTE):
+            return note[len(_RESUME_NOTE) :]
+    return None
 
 
 def resume_command(

@@ -8,7 +8,9 @@ client. Only the control image is special: it is the positional argument.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
+import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -37,8 +39,21 @@ T = TypeVar("T")
 
 
 IMAGE_FIELD = "control_image"
-#: extra constructor arguments for the clients the CLI builds; tests put a fake here
-_CLIENT_OPTIONS: dict[str, Any] = {}
+#: extra constructor arguments for the clients the commands build (see wired_to)
+_client_options: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "flux_canny_cli_client_options", default=types.MappingProxyType({})
+)
+
+
+@contextlib.contextmanager
+def wired_to(**options: Any) -> Iterator[None]:
+    """Build the commands' clients with these extra arguments (a transport, a clock): how
+    tests, and programs that embed the CLI, point it at a fake. Scoped to this context."""
+    token = _client_options.set(dict(options))
+    try:
+        yield
+    finally:
+        _client_options.reset(token)
 
 
 def _flag(name: str) -> str:
@@ -179,7 +194,7 @@ def _client_kwargs(settings: ApiSettings, options: Mapping[str, Any]) -> dict[st
         "api_key": settings.key(),
         "base_url": settings.base_url,
         **options,
-        **_CLIENT_OPTIONS,
+        **_client_options.get(),
     }
 
 

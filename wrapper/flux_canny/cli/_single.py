@@ -17,7 +17,7 @@ from ..errors import FluxCannyError, ImageInputError, LedgerError, clean
 from ..images import GeneratedImage, inspect_image
 from ..ledger import Ledger, State
 from ..models import Result, Task
-from ._exit import EXIT_INTERRUPTED, BadInput, resume_command
+from ._exit import EXIT_INTERRUPTED, BadInput, remember_resume, resume_command
 from ._options import (
     ApiSettings,
     api_options,
@@ -91,7 +91,7 @@ class _TaskRun:
         """On Ctrl-C say how to resume (or that the submit is uncertain) and exit 130."""
         if not isinstance(error, KeyboardInterrupt):
             if self.task is not None:
-                error.resume_hint = self.resume_hint()  # type: ignore[attr-defined]
+                remember_resume(error, self.resume_hint())
             return
         self.progress.stop()  # the message gets a line of its own, after the final bar
         if self.task is None:
