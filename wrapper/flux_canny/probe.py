@@ -15,13 +15,24 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Generator, Mapping
-from itertools import permutations
 from typing import Any
 
 import attrs
 
+from ._probe_plan import (
+    Case,
+    ProbeError,
+    added_members,
+    body_of,
+    branch,
+    check_guarded,
+    guard_pairs,
+    guarded_base,
+    listed_members,
+    plan_bodies,
+    step_for,
+)
 from ._spec import CANNY_PATH, Spec
 from ._wire import Send
 from .validation import RequestValidator
@@ -31,24 +42,6 @@ __all__ = ["Finding", "ProbeError", "ProbeReport", "plan_bodies", "probe_flow"]
 #: pause between probe requests: the probe is a courtesy to the API, not a load test
 PACE = 0.2
 _BISECT_STEPS = 24
-_OUTSIDE = "flux-canny-probe-not-a-member"
-
-
-class ProbeError(Exception):
-    """The probe could not be made safe (a body our validator would accept)."""
-
-
-@attrs.frozen
-class Case:
-    """One value of one field in one body, and what the spec says the server does."""
-
-    field: str
-    value: Any
-    refuse: bool  # the spec says: this value is refused
-    constraint: str  # "maximum", "enum", "type", "required"...
-    spec: str  # the spec's own words: "50", "'png'", "integer"...
-    present: bool = True  # False: the field is left out of the body
-    guard: bool = False  # one of the body's guaranteed errors
 
 
 @attrs.frozen
@@ -106,158 +99,6 @@ class ProbeReport:
         )
 
 
-# -- what to send -------------------------------------------------------------------------
-
-
-def _branch(spec: Spec, prop: Mapping[str, Any]) -> tuple[Mapping[str, Any], bool]:
-    """A property's non-null schema (resolved), and whether null is allowed."""
-    branches = prop.get("anyOf") or [prop]
-    nullable = any(spec.resolve(b).get("type") == "null" for b in branches)
-    real = [spec.resolve(b) for b in branches if spec.resolve(b).get("type") != "null"]
-    return (real[0] if real else {}), nullable
-
-
-def _listed_members(entry: Mapping[str, Any]) -> set[str] | None:
-    """The members a 422 for an enum says it expects ("'jpeg', 'png' or 'webp'")."""
-    context = entry.get("ctx")
-    said = context.get("expected") if isinstance(context, Mapping) else None
-    return set(re.findall(r"'([^']*)'", said)) if isinstance(said, str) else None
-
-
-def _added_members(spec: Spec, field: str, listed: set[str] | None) -> str:
-    """Members the server lists and the spec does not, as text ("" when none)."""
-    if not listed:
-        return ""
-    schema, _ = _branch(spec, spec.request_schema()["properties"][field])
-    new = sorted(listed - {str(m) for m in schema.get("enum", ())})
-    return ", ".join(repr(m) for m in new)
-
-
-def _wrong(kind: str | None) -> Any:
-    return {"integer": "not-a-number", "number": "not-a-number", "boolean": [1]}.get(
-        kind or "", 12345
-    )
-
-
-def _step(kind: str | None) -> float:
-    return 1 if kind == "integer" else 0.001
-
-
-def _cases(spec: Spec, name: str, prop: Mapping[str, Any]) -> list[Case]:
-    schema, nullable = _branch(spec, prop)
-    kind = schema.get("type")
-    cases = [Case(name, _wrong(kind), True, "type", str(kind))]
-    step = _step(kind)
-
-    def number(value: float) -> float | int:
-        return int(value) if kind == "integer" else round(value, 6)
-
-    if "maximum" in schema:
-        high = schema["maximum"]
-        cases += [
-            Case(name, number(high), False, "maximum", f"{high:g}"),
-            Case(name, number(high + step), True, "maximum", f"{high:g}"),
-        ]
-    if "minimum" in schema:
-        low = schema["minimum"]
-        cases += [
-            Case(name, number(low), False, "minimum", f"{low:g}"),
-            Case(name, number(low - step), True, "minimum", f"{low:g}"),
-        ]
-    if "exclusiveMaximum" in schema:
-        high = schema["exclusiveMaximum"]
-        cases += [
-            Case(name, number(high), True, "exclusiveMaximum", f"{high:g}"),
-            Case(name, number(high - step), False, "exclusiveMaximum", f"{high:g}"),
-        ]
-    if "exclusiveMinimum" in schema:
-        low = schema["exclusiveMinimum"]
-        cases += [
-            Case(name, number(low), True, "exclusiveMinimum", f"{low:g}"),
-            Case(name, number(low + step), False, "exclusiveMinimum", f"{low:g}"),
-        ]
-    for member in schema.get("enum", ()):
-        cases.append(Case(name, member, False, "enum", repr(member)))
-    if "enum" in schema:
-        members = ", ".join(repr(m) for m in schema["enum"])
-        cases.append(Case(name, _OUTSIDE, True, "enum values", members))
-    if schema.get("format") == "uri":
-        cases += [
-            Case(name, "https://example.com/flux-canny-probe", False, "format", "uri"),
-            Case(name, "ftp://example.com/x", True, "format", "uri (http or https)"),
-        ]
-    if "maxLength" in schema:
-        top = int(schema["maxLength"])
-        url = "https://example.com/" if schema.get("format") == "uri" else ""
-        cases += [
-            Case(name, url + "a" * (top - len(url)), False, "maxLength", str(top)),
-            Case(name, url + "a" * (top + 1 - len(url)), True, "maxLength", str(top)),
-        ]
-    if nullable:
-        cases.append(Case(name, None, False, "nullable", "null allowed"))
-    return cases
-
-
-def _guard_pairs(spec: Spec) -> list[tuple[str, str]]:
-    """Pairs of required string fields: one left out, the other given a number."""
-    schema = spec.request_schema()
-    props: Mapping[str, Any] = schema.get("properties", {})
-    required = sorted(schema.get("required", ()))
-    strings = [r for r in required if _branch(spec, props[r])[0].get("type") == "string"]
-    if len(strings) < 2:
-        raise ProbeError("the request needs two required string fields to make guarded bodies")
-    return list(permutations(strings, 2))  # ordered: each is left out in some body
-
-
-def _guarded_base(spec: Spec, pair: tuple[str, str]) -> list[Case]:
-    """The two guaranteed errors, and every other required field with a valid value."""
-    missing, wrong = pair
-    cases = [
-        Case(missing, None, True, "required", "required", present=False, guard=True),
-        Case(wrong, 12345, True, "type", "string", guard=True),
-    ]
-    for other in sorted(spec.request_schema().get("required", ())):
-        if other not in pair:
-            # base64 of "hi": a valid string for any field, an image for none
-            cases.append(Case(other, "aGk=", False, "type", "string"))
-    return cases
-
-
-def plan_bodies(spec: Spec) -> list[list[Case]]:
-    """The probe bodies: each a list of cases, two of them guaranteed errors."""
-    schema = spec.request_schema()
-    props: Mapping[str, Any] = schema.get("properties", {})
-    required = set(schema.get("required", ()))
-    pairs = _guard_pairs(spec)
-    per_field = {
-        name: _cases(spec, name, prop) for name, prop in props.items() if name not in required
-    }
-    count = max(len(pairs), *(len(c) for c in per_field.values()))
-    bodies = []
-    for index in range(count):
-        body = _guarded_base(spec, pairs[index % len(pairs)])
-        body += [cases[index] for cases in per_field.values() if index < len(cases)]
-        bodies.append(body)
-    # one body without any optional field: none of them may have become required
-    left_out = [Case(n, None, False, "required", "optional", present=False) for n in per_field]
-    bodies.append(_guarded_base(spec, pairs[0]) + left_out)
-    return bodies
-
-
-def _body(cases: list[Case]) -> dict[str, Any]:
-    return {c.field: c.value for c in cases if c.present}
-
-
-def _guarded(validator: RequestValidator, cases: list[Case]) -> None:
-    """Refuse to send a body our own validator would accept, or one whose guaranteed
-    errors are not both there: it could create a task."""
-    errors = validator.errors(_body(cases))
-    fields = {str(e["loc"][1]) for e in errors if len(e["loc"]) > 1}
-    guards = [c for c in cases if c.guard]
-    if len(guards) < 2 or any(g.field not in fields for g in guards):
-        raise ProbeError(f"refusing to send a probe body that might be accepted: {_body(cases)}")
-
-
 # -- the flow -------------------------------------------------------------------------------
 
 Ask = Generator[Any, Any, Any]
@@ -271,14 +112,14 @@ def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
     url = core.url(CANNY_PATH)
 
     def send(cases: list[Case]) -> Ask:
-        _guarded(validator, cases)
+        check_guarded(validator, cases)
         if report.requests:
             from ._effects import Sleep
 
             yield Sleep(PACE)
         report.requests += 1
         response = yield from core._send(
-            Send("POST", url, options={"json": _body(cases)}),
+            Send("POST", url, options={"json": body_of(cases)}),
             what="probe",
             idempotent=False,
             parse=lambda r: r,
@@ -313,7 +154,7 @@ def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
             else:
                 was = case.field in refused
             if case.constraint == "enum values" and was:
-                listed[case.field] = _listed_members(entry)
+                listed[case.field] = listed_members(entry)
             verdicts.setdefault((case.field, case.constraint, case.spec), []).append((case, was))
     retyped = {
         field
@@ -323,7 +164,7 @@ def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
     for (field, constraint, said), seen in verdicts.items():
         wrong = [(c, was) for c, was in seen if was != c.refuse]
         if constraint == "enum values" and not wrong:
-            added = _added_members(spec, field, listed.get(field))
+            added = added_members(spec, field, listed.get(field))
             if added:
                 report.findings.append(
                     Finding(field, constraint, said, False, f"also accepts {added}")
@@ -349,7 +190,7 @@ def _what_instead(
     case, refused = wrong[0]
     if constraint in ("maximum", "minimum") and isinstance(case.value, int | float):
         prop = spec.request_schema()["properties"][field]
-        kind = _branch(spec, prop)[0].get("type")
+        kind = branch(spec, prop)[0].get("type")
         return (yield from _bisect(send, spec, field, constraint, float(said), kind))
     if constraint == "enum values":
         return "accepts a value outside the list"
@@ -367,10 +208,10 @@ def _bisect(
     send: Any, spec: Spec, field: str, constraint: str, bound: float, kind: str | None
 ) -> Ask:
     """Where the bound lies now: grow outward until refused, then halve the gap."""
-    step = _step(kind)
+    step = step_for(kind)
     sign = 1 if constraint == "maximum" else -1
 
-    base = _guarded_base(spec, _guard_pairs(spec)[0])
+    base = guarded_base(spec, guard_pairs(spec)[0])
 
     def refuses(value: float) -> Ask:
         number: float | int = int(value) if kind == "integer" else round(value, 6)

@@ -20,8 +20,9 @@ from ._edges import edges
 from ._exit import EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, exit_code_for, one_line
 from ._mock import mock_server
 from ._probe import probe
-from ._single import generate, result, tasks
+from ._single import generate, result
 from ._spec_diff import spec_diff
+from ._tasks import tasks
 from ._webhooks import webhook_listen
 
 __all__ = ["cli", "main"]

@@ -240,3 +240,13 @@ def finish_kept(entry: Entry, target: Path, ledger: Ledger, *, overwrite: bool) 
     ledger.task_state(entry.task_id, State.DOWNLOADED, output=str(path.absolute()), kept_at=None)
     kept.unlink(missing_ok=True)
     return path
+
+
+def open_ledger() -> Ledger:
+    """The ledger, checked before anything is paid for: unusable is bad input (exit 2)."""
+    ledger = Ledger()
+    try:
+        ledger.entries(1)
+    except LedgerError as error:
+        raise BadInput(str(error)) from error
+    return ledger

@@ -1,4 +1,4 @@
-"""`generate`, `result` and `tasks`: one task from submit to file, and the ledger."""
+"""`generate` and `result`: one task from submit to file."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 
 import attrs
 import click
-from rich.table import Table
 
 from ..errors import FluxCannyError, ImageInputError, LedgerError, clean
 from ..images import GeneratedImage, inspect_image
@@ -33,12 +32,13 @@ from ._outputs import (
     finish_kept,
     implied_format,
     infer_format,
+    open_ledger,
     safe_name,
     save_paid,
 )
-from ._progress import TaskProgress, stderr_console, table_console
+from ._progress import TaskProgress, stderr_console
 
-__all__ = ["generate", "result", "tasks"]
+__all__ = ["generate", "result"]
 
 _DEFAULT_WAIT = 600.0
 
@@ -257,7 +257,7 @@ def generate(
     if output is not None:
         check_writable(output, force=force)
     image_input = _control_image(control)
-    ledger = _open_ledger()
+    ledger = open_ledger()
     run = _TaskRun(settings, ledger, output=output, force=force, quiet=quiet or no_wait)
     with ledger, make_client(settings, wait_timeout=timeout, ledger=ledger) as flux:
         if no_wait:
@@ -337,7 +337,7 @@ def result(
     unless given here. Safe to run again after Ctrl-C or a timeout: it never submits.
     """
     settings = settings_from(values)
-    ledger = _open_ledger()
+    ledger = open_ledger()
     known = ledger.find(task_id)
     if known is not None:
         polling_url = polling_url or known.polling_url
@@ -377,86 +377,3 @@ def result(
             raise
         path = run.save(image)
     run.report(image, path, as_json=as_json)
-
-
-@click.command(
-    epilog="""\b
-Examples:
-  flux-canny tasks
-  flux-canny tasks --status uncertain
-  flux-canny tasks --limit 100 --json | jq 'select(.state != "downloaded")'
-  flux-canny tasks --prune 30"""
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="How many of the newest tasks to show.",
-)
-@click.option(
-    "--status",
-    "states",
-    multiple=True,
-    type=click.Choice([str(s) for s in State]),
-    help="Only tasks in this state (repeatable); `uncertain` lists submits that may have "
-    "created a task whose id never arrived.",
-)
-@click.option(
-    "--prune",
-    type=click.FloatRange(min=0),
-    default=None,
-    metavar="DAYS",
-    help="Forget finished tasks older than DAYS (unfinished ones are always kept).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per task.")
-def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: bool) -> None:
-    """List submitted tasks and how they ended (newest first), from the task ledger.
-
-    Tasks still `submitted` or `ready` may be waiting for you: fetch them with
-    `flux-canny result TASK_ID`. `uncertain` submits may have created a task: check your
-    BFL dashboard before paying for them again.
-    """
-    ledger = _open_ledger()
-    with ledger:
-        if prune is not None:
-            gone = ledger.prune(prune * 86400)
-            click.echo(f"forgot {gone} finished task(s) older than {prune:g} day(s)", err=True)
-            return
-        ledger.reap()
-        entries = ledger.entries(limit, states=states or None)
-    if as_json:
-        for entry in entries:
-            record = attrs.asdict(entry)
-            record.pop("owner", None)
-            click.echo(json.dumps(record))
-        return
-    if not entries:
-        click.echo(f"no tasks recorded yet ({ledger.path})", err=True)
-        return
-    table = Table(title=None, box=None, pad_edge=False)
-    for column in ("submitted", "task id", "state", "prompt", "output / note"):
-        if column == "prompt":
-            table.add_column(column, no_wrap=True, max_width=24, overflow="ellipsis")
-        elif column == "output / note":
-            table.add_column(column, overflow="fold", min_width=30)
-        else:
-            table.add_column(column, no_wrap=True)
-    for entry in entries:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created_at))
-        prompt = (entry.prompt or "")[:40]
-        note = entry.kept_at or entry.output or entry.error or ""
-        if entry.state == State.UNCERTAIN:
-            note = f"may exist: {entry.error or 'the answer never arrived'}"
-        table.add_row(when, clean(entry.task_id or "?"), entry.state, prompt, clean(note))
-    table_console().print(table)
-
-
-def _open_ledger() -> Ledger:
-    """The ledger, checked before anything is paid for: unusable is bad input (exit 2)."""
-    ledger = Ledger()
-    try:
-        ledger.entries(1)
-    except LedgerError as error:
-        raise BadInput(str(error)) from error
-    return ledger
