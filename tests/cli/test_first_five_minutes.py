@@ -249,21 +249,21 @@ def test_ctrl_c_under_a_live_bar_prints_on_a_line_of_its_own(tmp_path):
         os.close(follower)
         seen = b""
 
-        def read_for(seconds):
+        def read_for(seconds, until=lambda: False):
             nonlocal seen
             end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                ready, _, _ = select.select([leader], [], [], 0.1)
+            while time.monotonic() < end and not until():
+                ready, _, _ = select.select([leader], [], [], 0.05)
                 if ready:
                     try:
                         seen += os.read(leader, 65536)
-                    except OSError:
+                    except OSError:  # the process ended and closed the terminal
                         return
 
-        read_for(2.5)
+        read_for(10, until=lambda: re.search(rb"poll [1-9]", seen))  # submitted, polling
         assert re.search(rb"poll \d", seen), seen  # the live bar is drawn
         proc.send_signal(signal.SIGINT)
-        read_for(3)
+        read_for(10)
         assert proc.wait(10) == 130
         os.close(leader)
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode("utf-8", "replace"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from flux_canny.cli import _exit
+from flux_canny.fake import VirtualClock
 
 from .conftest import GEN
 
@@ -87,7 +88,7 @@ CASES = [
 def test_each_live_answer_has_its_exit_status_and_one_line(
     run, workdir, wire_cli, answers, code, words, task_id
 ):
-    wire_cli(transport=_serve(answers))
+    wire_cli(transport=_serve(answers), clock=VirtualClock())  # polls and grace: no real waits
     ran = run(f"{GEN} --timeout 30")
     lines = ran.err.strip().splitlines()
     assert ran.code == code, ran.err

@@ -35,7 +35,8 @@ from .spec_strategies import (
 SPEC = packaged_spec()
 SUBMIT = "https://api.us1.bfl.ai/v1/flux-pro-1.0-canny-finetuned"
 ORACLE = oracle_client()
-ORACLE_BODIES = max(2000, 20 * settings().max_examples)
+#: 1,200 bodies in make test (ci profile), 20,000 in make test-thorough
+ORACLE_BODIES = max(1000, 20 * settings().max_examples)
 PNG = make_image()
 
 
@@ -137,7 +138,7 @@ def test_validate_inputs_agrees_with_the_oracle_on_thousands_of_bodies():
     agree()
     print(f"oracle agreement: {seen['accepted']} accepted, {seen['rejected']} rejected")
     assert seen["accepted"] + seen["rejected"] >= ORACLE_BODIES * 0.95
-    assert seen["accepted"] > 100 and seen["rejected"] > 500
+    assert seen["accepted"] > 100 and seen["rejected"] > 250
 
 
 @settings(suppress_health_check=list(HealthCheck))

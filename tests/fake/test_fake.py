@@ -259,9 +259,10 @@ def test_loopback_server_generation_faults_and_counters(png):
     with FakeServer(FakeBFL(task_duration=0.3)) as server:
         server.fake.fail_next(1, 503, path="/v1/get_result")
         server.fake.fail_next(1, "drop", path="/v1/get_result")
-        from flux_canny import FluxCanny
+        from flux_canny import FluxCanny, RetryPolicy
 
-        with FluxCanny(api_key="test-key", base_url=server.base_url) as flux:
+        fast = RetryPolicy(base_delay=0.01, max_delay=0.05)
+        with FluxCanny(api_key="test-key", base_url=server.base_url, retry=fast) as flux:
             image = flux.generate(control_image=png, **ARGS)
         assert image.to_pil().size == (64, 48)
         assert server.fake.key_seen_by_hosts() == {"127.0.0.1"}
@@ -427,13 +428,14 @@ def loopback():
 
 @pytest.mark.parametrize("kind", [500, 502, 503, 429, "connect", "drop", "malformed"])
 def test_each_fault_knob_on_polls_through_loopback(loopback, png, kind):
-    from flux_canny import FluxCanny, RetryPolicy
+    from flux_canny import FluxCanny, PollPolicy, RetryPolicy
 
     fake = loopback.fake
     with FluxCanny(
         api_key="test-key",
         base_url=loopback.base_url,
         retry=RetryPolicy(base_delay=0.01, max_delay=0.05),
+        poll=PollPolicy(initial_delay=0.1, max_interval=0.1),  # the faults, not the schedule
     ) as flux:
         task = flux.submit(control_image=png, **ARGS)
         before = fake.requests[("GET", "/v1/get_result")]
