@@ -403,6 +403,119 @@ def _cli_cpu_per_task(
     return float(spent) / n * 1e3
 
 
+#: task duration for the makespan rows: long enough that the ideal, ceil(N/24) x T, is the
+#: work itself rather than the client's per-task overhead (a poll's latency, a download)
+MAKESPAN_TASK = 0.5
+
+_LIBRARY_RUN = """
+import asyncio, json, resource, sys, time
+from flux_canny import AsyncFluxCanny
+base, n, png = sys.argv[1], int(sys.argv[2]), open(sys.argv[3], "rb").read()
+
+async def run():
+    async with AsyncFluxCanny(api_key="test-key", base_url=base, ledger=False) as flux:
+        jobs = ({"control_image": png, "prompt": f"p{i}", "finetune_id": "my-finetune"}
+                for i in range(n))
+        started = time.monotonic()
+        done = 0
+        async for _ in flux.iter_many(jobs, concurrency=24):
+            done += 1
+        return time.monotonic() - started, done
+
+seconds, done = asyncio.run(run())
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"makespan": seconds, "done": done, "maxrss_kib": rss}))
+"""
+
+_CHILD_RUN = """
+import json, resource, subprocess, sys, time
+started = time.monotonic()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+seconds = time.monotonic() - started
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"makespan": seconds, "code": done.returncode, "maxrss_kib": rss,
+                  "lines": len(done.stdout.splitlines())}))
+"""
+
+
+def batch_makespan(counts: tuple[int, ...] = SCALE) -> dict[str, Any]:
+    """Batches of thousands: makespan against ceil(N/24) x T, peak memory of the client's
+    process at each N, and `flux-canny tasks` on the ledger the largest batch left."""
+    import os
+    import tempfile
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flux_canny.fake", "--task-duration", str(MAKESPAN_TASK)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert server.stdout is not None
+    base = server.stdout.readline().strip()
+    rows: dict[str, Any] = {"task_seconds": MAKESPAN_TASK, "library": {}, "cli": {}}
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            work = Path(folder)
+            (work / "c.png").write_bytes(PNG)
+            for n in counts:
+                ideal = math.ceil(n / 24) * MAKESPAN_TASK
+                ran = subprocess.run(
+                    [sys.executable, "-c", _LIBRARY_RUN, base, str(n), str(work / "c.png")],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                lib = json.loads(ran.stdout)
+                rows["library"][n] = {**lib, "ratio": lib["makespan"] / ideal}
+                state = work / f"state-{n}"
+                (work / f"jobs-{n}.jsonl").write_text(
+                    "".join(
+                        json.dumps(
+                            {
+                                "name": f"j{i}",
+                                "control_image": "c.png",
+                                "prompt": f"p{i}",
+                                "finetune_id": "my-finetune",
+                            }
+                        )
+                        + "\n"
+                        for i in range(n)
+                    )
+                )
+                env = {
+                    **os.environ,
+                    "BFL_API_KEY": KEY,
+                    "BFL_BASE_URL": base,
+                    "FLUX_CANNY_STATE_DIR": str(state),
+                }
+                batch = [sys.executable, "-m", "flux_canny", "batch", str(work / f"jobs-{n}.jsonl")]
+                batch += ["-o", str(work / f"out-{n}"), "-q", "--json"]
+                ran = subprocess.run(
+                    [sys.executable, "-c", _CHILD_RUN, *batch],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env=env,
+                    cwd=work,
+                )
+                cli = json.loads(ran.stdout)
+                rows["cli"][n] = {**cli, "ratio": cli["makespan"] / ideal}
+                listing = [sys.executable, "-m", "flux_canny", "tasks", "--limit", "20", "--json"]
+                started = time.monotonic()
+                subprocess.run(listing, env=env, capture_output=True, check=True)
+                rows["cli"][n]["tasks_seconds"] = time.monotonic() - started
+    finally:
+        server.terminate()
+        server.wait(10)
+    big, small = counts[-1], counts[0]
+    for face in ("library", "cli"):
+        rows[f"{face}_memory_growth"] = (
+            rows[face][big]["maxrss_kib"] / rows[face][small]["maxrss_kib"]
+        )
+    rows["tasks_growth"] = rows["cli"][big]["tasks_seconds"] / rows["cli"][small]["tasks_seconds"]
+    return rows
+
+
 def fake_request_cost(rounds: int = 400) -> dict[str, Any]:
     """The fake's cost of one submit and one poll with 100 and with 10,000 tasks held (all
     still running: the case a scan over every task was slowest in)."""
@@ -541,6 +654,10 @@ def main() -> int:
     if sys.argv[1:2] == ["--polling-rounds"]:
         asyncio.run(polling_rounds(int(sys.argv[2])))
         return 0
+    if sys.argv[1:2] == ["--makespan"]:
+        counts = tuple(int(n) for n in sys.argv[2:]) or SCALE
+        print(json.dumps(batch_makespan(counts), indent=2))
+        return 0
     if sys.argv[1:2] == ["--import-time"]:
         print(json.dumps(import_time(), indent=2))
         return 0
@@ -571,6 +688,7 @@ def main() -> int:
         "fake": fake_request_cost(),
         "scale": batch_scale(),
         "import": import_time(),
+        "makespan": batch_makespan(),
         "seconds": 0.0,
     }
     results["seconds"] = time.monotonic() - started
@@ -601,7 +719,7 @@ def render(results: dict[str, Any]) -> str:
         )
     b, s, i = results["batch"], results["submit"], results["image"]
     sl, lg, fk = results["submit_ledger"], results["ledger"], results["fake"]
-    im = results["import"]
+    im, mk = results["import"], results["makespan"]
     sc = results["scale"]
     lines += [
         "",
@@ -639,6 +757,26 @@ def render(results: dict[str, Any]) -> str:
         "| flux-canny batch (process start-up included) | "
         + " / ".join(f"{sc['cli'][n]:.2f} ms" for n in SCALE)
         + f" | {sc['cli_flat']:.2f} |",
+        "",
+        f"| batches of thousands, {mk['task_seconds']:.1f} s tasks, cap 24 | N = "
+        + " / ".join(f"{n:,}" for n in SCALE)
+        + " | largest / smallest |",
+        "| --- | --- | --- |",
+        "| generate_many: makespan / ceil(N/24) x T | "
+        + " / ".join(f"{mk['library'][n]['ratio']:.3f}" for n in SCALE)
+        + " | |",
+        "| generate_many: peak memory of the process | "
+        + " / ".join(f"{mk['library'][n]['maxrss_kib'] / 1024:.0f} MiB" for n in SCALE)
+        + f" | {mk['library_memory_growth']:.2f} |",
+        "| flux-canny batch: makespan / ceil(N/24) x T | "
+        + " / ".join(f"{mk['cli'][n]['ratio']:.3f}" for n in SCALE)
+        + " | |",
+        "| flux-canny batch: peak memory of the process | "
+        + " / ".join(f"{mk['cli'][n]['maxrss_kib'] / 1024:.0f} MiB" for n in SCALE)
+        + f" | {mk['cli_memory_growth']:.2f} |",
+        "| flux-canny tasks on the ledger the batch left (process start-up included) | "
+        + " / ".join(f"{mk['cli'][n]['tasks_seconds']:.2f} s" for n in SCALE)
+        + f" | {mk['tasks_growth']:.2f} |",
         "",
         f"total {results['seconds']:.0f} s",
     ]
