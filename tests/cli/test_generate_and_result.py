@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from flux_canny.cli import _exit
-from flux_canny.cli._single import _TaskRun
+from flux_canny.cli._task_run import TaskRun
 from flux_canny.ledger import Ledger
 from PIL import Image
 
@@ -194,7 +194,7 @@ def test_ctrl_c_while_waiting_prints_the_exact_resume_command(run, fake, workdir
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(_TaskRun, "on_update", interrupted)
+        patch.setattr(TaskRun, "on_update", interrupted)
         ran = run(f"{GEN} -o castle.png")
     assert ran.code == _exit.EXIT_INTERRUPTED and polls
     (task_id,) = fake.tasks

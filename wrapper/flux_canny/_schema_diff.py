@@ -3,12 +3,12 @@ whether it can break that client (the walk behind `flux_canny.specdiff`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from ._schema_text import at, describe_type, fmt, quote_change, types_of, value_of
 from ._spec import Spec
 
 __all__ = ["Change", "Document", "Place", "Walk"]
@@ -71,13 +71,6 @@ class Change:
         return attrs.asdict(self, recurse=False) | {"operations": list(self.operations)}
 
 
-def types_of(schema: Mapping[str, Any]) -> set[str]:
-    kind = schema.get("type")
-    if kind is None:
-        return set()
-    return set(kind) if isinstance(kind, list) else {kind}
-
-
 def nullable(doc: Document, schema: Mapping[str, Any]) -> bool:
     if schema.get("nullable") is True or "null" in types_of(schema):
         return True
@@ -119,14 +112,6 @@ def branches(
                     merged.setdefault(key, value)
         return [(merged, name)]
     return [(schema, None)]
-
-
-def describe_type(schema: Mapping[str, Any]) -> str:
-    types = sorted(types_of(schema) - {"null"})
-    return "|".join(types) if types else "any"
-
-
-# -- the comparison -----------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -331,40 +316,3 @@ class Walk:
         read = at.field in at.reads
         said = f"response property {prop!r} removed" + (" (the client reads it)" if read else "")
         self.add("response-property-removed", required or read, at, said)
-
-
-def at(where: str, prop: str) -> str:
-    return f"{where}.{prop}" if not where.endswith(":") else f"{where} {prop}"
-
-
-def fmt(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def value_of(schema: Mapping[str, Any], key: str) -> str:
-    return json.dumps(schema[key]) if key in schema else "none"
-
-
-def quote_change(old: Any, new: Any) -> str:
-    """Both texts, shortened around where they start to differ."""
-    texts = [" ".join(str(t).split()) if t is not None else None for t in (old, new)]
-    start = 0
-    if texts[0] is not None and texts[1] is not None:
-        start = next(
-            (i for i, (x, y) in enumerate(zip(texts[0], texts[1], strict=False)) if x != y),
-            min(len(texts[0]), len(texts[1])),
-        )
-        start = max(0, texts[0].rfind(" ", 0, max(0, start - 15)) + 1)
-
-    def short(text: str | None) -> str:
-        if text is None:
-            return "none"
-        cut = text[start:]
-        cut = cut if len(cut) <= 70 else cut[:67] + "..."
-        return json.dumps(("..." if start else "") + cut)
-
-    return f"description {short(texts[0])} → {short(texts[1])}"

@@ -31,8 +31,8 @@ from ._schema_diff import (
     Document,
     Place,
     Walk,
-    quote_change,
 )
+from ._schema_text import quote_change
 
 __all__ = ["CLIENT_READS", "Change", "SpecDiff", "diff_specs", "load_document"]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
 import re
 import threading
 import time
@@ -25,7 +24,7 @@ import httpx
 from .._spec import CANNY_PATH, Spec, packaged_spec
 from ..clock import Clock, SystemClock
 from ..validation import RequestValidator
-from . import _answers, _faults, _webhooks
+from . import _answers, _faults, _tasks, _webhooks
 from ._records import (
     DELIVERY_PREFIX,
     RESULT_PATH,
@@ -35,12 +34,10 @@ from ._records import (
     Reply,
     RequestRecord,
     WebhookDelivery,
-    answer_422,
     constrained,
     json_answer,
     missing_query,
     renderer,
-    seconds,
 )
 
 if TYPE_CHECKING:
@@ -243,89 +240,12 @@ class FakeBFL:
                 return json_answer(422, {"detail": "Invalid API key format"})
             return json_answer(403, {"detail": "Invalid API key"})
         if path == CANNY_PATH:
-            return self._submit(request, key)
+            return _tasks.submit(self, request, key)
         if path == _FINETUNES_PATH:
             return json_answer(200, {"finetunes": list(self.finetunes)})
         if path == _CREDITS_PATH:  # in BFL's spec history: {"credits": n}
             return json_answer(200, {"credits": _PLENTY if self.credits is None else self.credits})
         return self._finetune_details(request)
-
-    def _submit(self, request: httpx.Request, key: str) -> httpx.Response:
-        if not request.content:
-            return answer_422(
-                [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
-            )
-        try:
-            body = json.loads(request.content)
-        except ValueError as exc:
-            return answer_422(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ["body", getattr(exc, "pos", 0)],
-                        "msg": "JSON decode error",
-                        "input": {},
-                        "ctx": {"error": str(exc)},
-                    }
-                ]
-            )
-        errors = self.validator.errors(body)
-        if errors:
-            return answer_422(errors)
-        finetune = body.get("finetune_id")
-        if not self.spec_only and finetune not in self.finetunes:
-            # live: an unknown finetune is refused with 400 before anything runs
-            return json_answer(400, {"detail": f"Finetune {finetune} not found"})
-        if not self.spec_only and self.credits is not None and self.credits < self.cost_per_task:
-            return json_answer(402, {"detail": "Insufficient credits"})  # docs.bfl.ai: 402
-        if self.active_tasks(key) >= self.max_active_tasks:
-            return json_answer(
-                429,
-                {
-                    "detail": f"You have reached the limit of {self.max_active_tasks} "
-                    "active tasks. Please wait for some to finish."
-                },
-                {"retry-after": seconds(self.retry_after)},
-            )
-        normalised = self.validator.normalise(body)
-        self._ids += 1
-        task_id = str(uuid.UUID(int=self._ids & (2**128 - 1)))
-        outcome = self._outcomes.popleft() if self._outcomes else "Ready"
-        # live: a request is moderated before any processing, at once and not charged
-        flagged_at_once = outcome == "Request Moderated" and not self.spec_only
-        if self.credits is not None and not flagged_at_once:
-            self.credits -= self.cost_per_task
-        seed = normalised.get("seed")
-        task = FakeTask(
-            id=task_id,
-            key=key,
-            body=normalised,
-            created_at=self.clock.monotonic(),
-            duration=0.0 if flagged_at_once else self.task_duration,
-            outcome=outcome,
-            seed=seed
-            if isinstance(seed, int)
-            else int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16),
-            webhook_url=normalised.get("webhook_url"),
-            webhook_secret=normalised.get("webhook_secret"),
-        )
-        self.tasks[task_id] = task
-        ends = task.created_at + task.duration
-        heapq.heappush(self._active.setdefault(key, []), (ends, task_id))
-        if task.webhook_url:
-            heapq.heappush(self._webhooks_due, (ends, task_id))
-        self._forget_at.append((task.created_at + self.retention, task_id))
-        self.tasks_created[key] += 1
-        cost = {"cost": self.cost_per_task, "input_mp": 1.0, "output_mp": 1.0}
-        if task.webhook_url:
-            return json_answer(
-                200, {"id": task_id, "status": "Pending", "webhook_url": task.webhook_url, **cost}
-            )
-        home = request.url.copy_with(host=self.polling_host) if self.polling_host else request.url
-        polling_url = str(
-            home.copy_with(path=RESULT_PATH, query=None).copy_merge_params({"id": task_id})
-        )
-        return json_answer(200, {"id": task_id, "polling_url": polling_url, **cost})
 
     def _finetune_details(self, request: httpx.Request) -> httpx.Response:
         finetune_id = request.url.params.get("finetune_id")
