@@ -309,3 +309,12 @@ def test_a_wait_timeout_also_bounds_the_retries_of_an_unreachable_poll_host():
     # four retries back off 0.25 + 0.5 + 1 + 2 s: they stop at the 2 s the caller gave
     assert clock.monotonic() - start <= 2.0
     assert raised.value.task_id == "t"
+
+
+def test_brackets_no_task_can_have_are_not_learned():
+    model = DurationModel()
+    for low, high in [(float("nan"), 2.0), (1.0, float("inf")), (-5.0, 2.0), (0.0, 90_000.0)]:
+        model.observe(low, high)
+    assert model.brackets() == [] and model.plan(request_cost=0.05, min_gap=0.05) is None
+    model.observe(None, 2.0)
+    assert model.brackets() == [(0.0, 2.0)]

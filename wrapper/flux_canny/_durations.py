@@ -26,6 +26,8 @@ _GOLDEN = (5**0.5 - 1) / 2
 #: cells the distribution is cut into for planning (the plan's time resolution is the
 #: distribution's width / this)
 _CELLS = 96
+#: no generation takes a day: a longer bracket is a clock that jumped
+_LONGEST = 86_400.0
 #: the narrowest smoothing: durations measured a few milliseconds apart are one duration
 _MIN_BANDWIDTH = 0.02
 
@@ -157,9 +159,15 @@ class DurationModel:
             return phase
 
     def observe(self, last_pending: float | None, ready: float) -> None:
-        """Record a task first seen Ready at `ready` s, last seen pending at `last_pending` s."""
+        """Record a task first seen Ready at `ready` s, last seen pending at `last_pending` s.
+
+        A bracket no task can have (negative, not finite, a day or more: a clock that
+        jumped, a damaged ledger row) is ignored rather than allowed to bend every plan."""
+        low = 0.0 if last_pending is None else last_pending
+        if not (0.0 <= low < _LONGEST and 0.0 < ready < _LONGEST):
+            return
         with self._lock:
-            self._brackets.append((0.0 if last_pending is None else last_pending, ready))
+            self._brackets.append((low, ready))
             self._seen += 1
 
     def brackets(self) -> list[tuple[float, float]]:
