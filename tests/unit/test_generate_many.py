@@ -75,3 +75,24 @@ def test_each_request_may_carry_generate_keywords_of_its_own():
     (outcome,) = asyncio.run(run())
     assert not isinstance(outcome, Exception), outcome
     assert seen == [outcome.task_id] and updates[-1] == "Ready"
+
+
+def test_iter_many_takes_jobs_as_slots_free_and_leaving_early_starts_no_more():
+    fake = FakeBFL(clock=VirtualClock(), task_duration=1.0)
+    png = make_image()
+    pulled: list[int] = []
+
+    def jobs():  # a generator of thousands: never read ahead of the window
+        for i in range(5_000):
+            pulled.append(i)
+            yield {"control_image": png, "prompt": f"p{i}", "finetune_id": "my-finetune"}
+
+    async def first_outcome() -> int:
+        async with fake.async_client() as flux:
+            async for _index, _outcome in flux.iter_many(jobs(), concurrency=4):
+                return len(pulled)
+        raise AssertionError("no outcome")
+
+    read_by_then = asyncio.run(first_outcome())
+    assert read_by_then <= 2 * 4 + 1  # the window, and the one that replaced the first
+    assert sum(fake.tasks_created.values()) <= len(pulled) <= 2 * 4 + 1
