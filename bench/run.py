@@ -355,32 +355,30 @@ def _library_cpu_per_task(base: str, n: int) -> float:
     return asyncio.run(run())
 
 
+def _batch_files(jobs: Path, n: int, base: str, state: Path) -> dict[str, str]:
+    """A jobs file of `n` lines naming c.png beside it, and the environment to run it in."""
+    import os
+
+    lines = (
+        {"name": f"j{i}", "control_image": "c.png", "prompt": f"p{i}", "finetune_id": "my-finetune"}
+        for i in range(n)
+    )
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return {
+        **os.environ,
+        "BFL_API_KEY": KEY,
+        "BFL_BASE_URL": base,
+        "FLUX_CANNY_STATE_DIR": str(state),
+    }
+
+
 def _cli_cpu_per_task(
     base: str, n: int, os: Any, resource: Any, subprocess: Any, tempfile: Any
 ) -> float:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         (work / "c.png").write_bytes(PNG)
-        (work / "jobs.jsonl").write_text(
-            "".join(
-                json.dumps(
-                    {
-                        "name": f"j{i}",
-                        "control_image": "c.png",
-                        "prompt": f"p{i}",
-                        "finetune_id": "my-finetune",
-                    }
-                )
-                + "\n"
-                for i in range(n)
-            )
-        )
-        env = {
-            **os.environ,
-            "BFL_API_KEY": KEY,
-            "BFL_BASE_URL": base,
-            "FLUX_CANNY_STATE_DIR": str(work / "state"),
-        }
+        env = _batch_files(work / "jobs.jsonl", n, base, work / "state")
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(
             [
@@ -444,7 +442,6 @@ print(json.dumps({"makespan": seconds, "code": done.returncode, "maxrss_kib": rs
 def batch_makespan(counts: tuple[int, ...] = SCALE) -> dict[str, Any]:
     """Batches of thousands: makespan against ceil(N/24) x T, peak memory of the client's
     process at each N, and `flux-canny tasks` on the ledger the largest batch left."""
-    import os
     import tempfile
 
     server = subprocess.Popen(
@@ -470,27 +467,7 @@ def batch_makespan(counts: tuple[int, ...] = SCALE) -> dict[str, Any]:
                 )
                 lib = json.loads(ran.stdout)
                 rows["library"][n] = {**lib, "ratio": lib["makespan"] / ideal}
-                state = work / f"state-{n}"
-                (work / f"jobs-{n}.jsonl").write_text(
-                    "".join(
-                        json.dumps(
-                            {
-                                "name": f"j{i}",
-                                "control_image": "c.png",
-                                "prompt": f"p{i}",
-                                "finetune_id": "my-finetune",
-                            }
-                        )
-                        + "\n"
-                        for i in range(n)
-                    )
-                )
-                env = {
-                    **os.environ,
-                    "BFL_API_KEY": KEY,
-                    "BFL_BASE_URL": base,
-                    "FLUX_CANNY_STATE_DIR": str(state),
-                }
+                env = _batch_files(work / f"jobs-{n}.jsonl", n, base, work / f"state-{n}")
                 batch = [sys.executable, "-m", "flux_canny", "batch", str(work / f"jobs-{n}.jsonl")]
                 batch += ["-o", str(work / f"out-{n}"), "-q", "--json"]
                 ran = subprocess.run(
