@@ -8,14 +8,16 @@ import random
 import statistics
 from collections.abc import Callable
 
+import attrs
 import httpx
 import pytest
 from flux_canny import PollPolicy, RetryPolicy, SubmitUncertainError, Task
 from flux_canny._auth import HostPolicy
-from flux_canny._effects import Failed, Sleep, advance
+from flux_canny._effects import Failed, Record, Sleep, advance, interrupt
 from flux_canny._flow import Core
 from flux_canny._wire import Send, SubmitBody, submit_body
 from flux_canny.fake import VirtualClock
+from flux_canny.ledger import Ledger
 from flux_canny.policy import DurationModel, PollSchedule
 from flux_canny.validation import default_validator
 
@@ -80,6 +82,37 @@ def test_submit_effect_is_the_generated_request_and_an_ambiguous_failure_ends_it
     )
     with pytest.raises(SubmitUncertainError):
         advance(flow, Failed(httpx.ReadTimeout("late")))
+
+
+def test_the_ledger_writes_are_effects_and_the_sending_row_comes_before_the_post(tmp_path):
+    """The async face runs Record effects on a worker thread; the order is the flow's."""
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    flow = attrs.evolve(core(VirtualClock()), ledger=ledger).submit(body())
+    step = advance(flow, None)
+    assert isinstance(step.effect, Record) and ledger.entries() == []
+    step = advance(flow, step.effect.write())
+    assert [e.state for e in ledger.entries()] == ["sending"]
+    assert isinstance(step.effect, Send) and step.effect.method == "POST"
+    answer = {"id": "t1", "polling_url": "https://api.us1.bfl.ai/v1/get_result?id=t1"}
+    step = advance(flow, httpx.Response(200, json=answer))
+    assert isinstance(step.effect, Record)
+    assert advance(flow, step.effect.write()).value.id == "t1"
+    assert [(e.state, e.task_id) for e in ledger.entries()] == [("submitted", "t1")]
+
+
+def test_an_interrupt_while_the_row_is_written_marks_it_never_sent(tmp_path):
+    """The async face lets a cancellation reach the flow only after the write ended: the
+    row exists, the POST never left, so no later run may call it uncertain."""
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    flow = attrs.evolve(core(VirtualClock()), ledger=ledger).submit(body())
+    step = advance(flow, None)
+    step.effect.write()  # the worker thread finished the write
+    step = interrupt(flow, KeyboardInterrupt())
+    assert isinstance(step.effect, Record)  # no Send: the flow records, then re-raises
+    with pytest.raises(KeyboardInterrupt):
+        advance(flow, step.effect.write())
+    ((state, error),) = [(e.state, e.error) for e in ledger.entries()]
+    assert state == "rejected" and "before sending" in error
 
 
 def test_a_refused_connection_is_retried_after_a_backoff_sleep():

@@ -44,14 +44,18 @@ def download(core: Core, result: Result, task: Task | None = None) -> Flow[Gener
         image = yield from _download(core, result, task)
     except SampleExpiredError as error:
         said = str(error)
-        core._record(lambda ledger: ledger.task_state(task.id, State.EXPIRED, error=said))
+        yield from core._record(
+            lambda ledger: ledger.task_state(task.id, State.EXPIRED, error=said), task.id
+        )
         error.attach_task(task.id, task.polling_url)
         raise
     except FluxCannyError as error:
         error.attach_task(task.id, task.polling_url)
         raise
     seed = image.seed
-    core._record(lambda ledger: ledger.task_state(task.id, State.DOWNLOADED, seed=seed), task.id)
+    yield from core._record(
+        lambda ledger: ledger.task_state(task.id, State.DOWNLOADED, seed=seed), task.id
+    )
     return image
 
 

@@ -26,7 +26,7 @@ from flux_canny_api.models.http_validation_error import HTTPValidationError
 
 from . import _downloads, _polling, _submits
 from ._auth import HostPolicy
-from ._effects import Failed, Flow, Sleep
+from ._effects import Failed, Flow, Record, Sleep
 from ._generated import Endpoint
 from ._verdicts import (
     Malformed,
@@ -200,16 +200,18 @@ class Core:
         finally:
             flow.close()
 
-    def _record(self, write: Callable[[Ledger], None], task_id: str | None = None) -> None:
+    def _record(self, write: Callable[[Ledger], None], task_id: str | None = None) -> Flow[None]:
         """A ledger write after the POST: its failure must not lose the task in hand, so
         it is logged, never raised (the row it could not move stays where it was, which
         is always on the side of not paying twice)."""
-        if self.ledger is None:
+        ledger = self.ledger
+        if ledger is None:
             return
-        try:
-            write(self.ledger)
-        except LedgerError as error:
-            log.warning("task %s: %s", task_id or "?", error)
+        outcome = yield Record(lambda: write(ledger))
+        if isinstance(outcome, Failed):
+            if not isinstance(outcome.error, LedgerError):
+                raise outcome.error
+            log.warning("task %s: %s", task_id or "?", outcome.error)
 
     def polling_url(self, task: Task) -> str:
         if task.polling_url is None:
@@ -274,7 +276,9 @@ class Core:
         except FluxCannyError as error:
             error.attach_task(task.id, task.polling_url)
             said = " ".join(Exception.__str__(error).split())
-            self._record(lambda ledger: ledger.task_state(task.id, None, error=said), task.id)
+            yield from self._record(
+                lambda ledger: ledger.task_state(task.id, None, error=said), task.id
+            )
             raise
         except BaseException as error:
             error.add_note(

@@ -84,7 +84,9 @@ def wait(
             if on_update is not None:
                 on_update(result)
             if result.is_ready:
-                core._record(_ready_writer(core, task, last_handled, handled - origin), task.id)
+                yield from core._record(
+                    _ready_writer(core, task, last_handled, handled - origin), task.id
+                )
                 return result
             kind = result.status.casefold()
             fresh = task.submitted_at is not None and now - started < _NOT_FOUND_GRACE
@@ -92,7 +94,7 @@ def wait(
                 # another region's store may not know a brand-new task for a moment
                 not_found += 1
             else:
-                _raise_if_failed(core, result, task)
+                yield from _raise_if_failed(core, result, task)
             if kind not in (PENDING, *NOT_FOUND, *_LIVE_IN_PROGRESS) and kind not in unknown_seen:
                 unknown_seen.add(kind)
                 log.warning(
@@ -159,7 +161,7 @@ def _submitted_at(core: Core, task: Task) -> float | None:
     return core.clock.monotonic() - max(0.0, time.time() - entry.created_at)
 
 
-def _raise_if_failed(core: Core, result: Result, task: Task) -> None:
+def _raise_if_failed(core: Core, result: Result, task: Task) -> Flow[None]:
     kind = result.status.casefold()
     gone = (
         State.MODERATED
@@ -172,7 +174,9 @@ def _raise_if_failed(core: Core, result: Result, task: Task) -> None:
     )
     if gone is not None:
         said = f"{result.status}"
-        core._record(lambda ledger: ledger.task_state(task.id, gone, error=said), task.id)
+        yield from core._record(
+            lambda ledger: ledger.task_state(task.id, gone, error=said), task.id
+        )
     details = clean(str(result.raw.get("details") or result.raw.get("result")))[:500]
     if kind in MODERATED:
         raise ModerationError.about(

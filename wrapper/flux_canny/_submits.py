@@ -17,7 +17,7 @@ import httpx
 from flux_canny_api.models.async_response import AsyncResponse
 from flux_canny_api.models.async_webhook_response import AsyncWebhookResponse
 
-from ._effects import Flow
+from ._effects import Failed, Flow, Record
 from ._generated import SUBMIT
 from ._verdicts import Malformed
 from ._wire import SubmitBody, submit_body
@@ -32,6 +32,7 @@ from .validation import did_you_mean
 
 if TYPE_CHECKING:
     from ._flow import Core
+    from .ledger import Ledger
 
 __all__ = ["build_body", "submit"]
 
@@ -101,7 +102,7 @@ def submit(core: Core, body: SubmitBody, *, row: int | None = None) -> Flow[Task
     made. A LedgerError here is raised before anything is sent.
     """
     if core.ledger is not None:
-        row = core.ledger.sending(row, base_url=str(core.base_url), **body.summary)
+        row = yield from _write_ahead(core, core.ledger, row, body)
     inflight = [False]
     try:
         task, handled = yield from core._stamped(
@@ -114,18 +115,39 @@ def submit(core: Core, body: SubmitBody, *, row: int | None = None) -> Flow[Task
             inflight,
         )
     except BaseException as error:
-        _record_unsent(core, _row(row) if core.ledger else None, error, sending=inflight[0])
+        if row is not None:
+            yield from _record_unsent(core, row, error, sending=inflight[0])
         raise
-    core._record(lambda ledger: ledger.submitted(_row(row), task.id, task.polling_url), task.id)
+    yield from core._record(
+        lambda ledger: ledger.submitted(_row(row), task.id, task.polling_url), task.id
+    )
     task = attrs.evolve(task, handled_at=handled)
     log.info("submitted task %s", task.id)
     return task
 
 
-def _record_unsent(core: Core, row: int | None, error: BaseException, *, sending: bool) -> None:
+def _write_ahead(core: Core, ledger: Ledger, row: int | None, body: SubmitBody) -> Flow[int]:
+    """The `sending` row, committed before the POST; a failure to write it is raised.
+
+    Interrupted while it is written (the async face waits for the write to end), the row
+    exists and nothing was sent: it is marked so, and no run will take it for uncertain.
+    """
+    written: list[int] = []
+    try:
+        outcome = yield Record(
+            lambda: written.append(ledger.sending(row, base_url=str(core.base_url), **body.summary))
+        )
+    except BaseException as error:
+        if written:
+            yield from _record_unsent(core, written[0], error, sending=False)
+        raise
+    if isinstance(outcome, Failed):
+        raise outcome.error
+    return written[0]
+
+
+def _record_unsent(core: Core, row: int, error: BaseException, *, sending: bool) -> Flow[None]:
     """A submit that returned no task: uncertain where one may exist, else rejected."""
-    if row is None:
-        return
     if isinstance(error, SubmitUncertainError):
         uncertain, said = True, str(error)
     elif isinstance(error, FluxCannyError):
@@ -137,9 +159,9 @@ def _record_unsent(core: Core, row: int | None, error: BaseException, *, sending
             "while the submit was sent" if sending else "before sending"
         )
     if uncertain:
-        core._record(lambda ledger: ledger.uncertain(row, said))
+        yield from core._record(lambda ledger: ledger.uncertain(row, said))
     else:
-        core._record(lambda ledger: ledger.rejected(row, said))
+        yield from core._record(lambda ledger: ledger.rejected(row, said))
 
 
 def _parse_task(core: Core, response: httpx.Response) -> Task:

@@ -12,8 +12,9 @@ import httpx
 
 from ._base import ClientBase, shared_tls
 from ._budget import Budget
-from ._effects import Failed, Flow, Sleep, T, advance, interrupt
+from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
+from ._offload import off_loop
 from ._params import GenerationParams
 from ._wire import SubmitBody
 from .images import GeneratedImage
@@ -36,6 +37,11 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
     async def _perform(self, effect: Any) -> Any:
         if isinstance(effect, Sleep):
             return await self._core.clock.asleep(effect.seconds)
+        if isinstance(effect, Record):
+            try:
+                return await off_loop(effect.write)
+            except Exception as error:  # handed to the flow, which decides
+                return Failed(error)
         try:
             reader = effect.reader(time.monotonic())
             kwargs = effect.httpx_kwargs(asynchronous=True, auth=self._auth)

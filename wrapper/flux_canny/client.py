@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 import httpx
 
 from ._base import ClientBase, shared_tls
-from ._effects import Failed, Flow, Sleep, T, advance, interrupt
+from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._params import GenerationParams
 from ._wire import SubmitBody
@@ -39,6 +39,11 @@ class FluxCanny(ClientBase[httpx.Client]):
     def _perform(self, effect: Any) -> Any:
         if isinstance(effect, Sleep):
             return self._core.clock.sleep(effect.seconds)
+        if isinstance(effect, Record):
+            try:
+                return effect.write()
+            except Exception as error:  # handed to the flow, which decides
+                return Failed(error)
         try:
             reader = effect.reader(time.monotonic())
             kwargs = effect.httpx_kwargs(asynchronous=False, auth=self._auth)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .._budget import Budget
+from .._offload import off_loop
 from ..aclient import AsyncFluxCanny
 from ..errors import (
     BudgetExhaustedError,
@@ -94,12 +95,12 @@ class Runner:
 
     async def _run_job(self, flux: AsyncFluxCanny, job: Job) -> Outcome:
         if job.output.exists():
-            known = self.ledger.job(self.scope, job.name)
+            known = await off_loop(self.ledger.job, self.scope, job.name)
             if known is None or known.request_hash is None:
                 return Outcome(job, "skipped", known.task_id if known else None, job.output)
         notes: list[str] = []
         for _ in range(2):  # a resumed task found gone is submitted afresh, once
-            claim = self._claim(job)
+            claim = await off_loop(self._claim, job)
             entry = claim.entry
             if claim.kind == ClaimKind.DONE:
                 return Outcome(job, "skipped", entry.task_id, job.output)
@@ -130,7 +131,7 @@ class Runner:
                     f"another flux-canny process (pid {entry.pid}) is working on this job",
                 )
             if claim.kind == ClaimKind.KEPT:
-                return self._from_kept(job, entry)
+                return await off_loop(self._from_kept, job, entry)
             replaced = claim.replaced
             if claim.kind == ClaimKind.RESUME:
                 assert entry.task_id is not None
@@ -168,17 +169,17 @@ class Runner:
             image = job.image or Path(job.fields[IMAGE_FIELD])
             body = flux.prepare(**{**job.fields, IMAGE_FIELD: image})
         except BaseException:
-            self.ledger.release(claim.entry.row)
+            await off_loop(self.ledger.release, claim.entry.row)
             raise
         if self.stopping:
-            self.ledger.release(claim.entry.row)
+            await off_loop(self.ledger.release, claim.entry.row)
             return None
         submitting = flux.submit_prepared(body, claim=claim, budget=self.budget)  # shielded
         del body
         try:
             task = await submitting
         except BudgetExhaustedError:
-            self.ledger.release(claim.entry.row)  # never sent
+            await off_loop(self.ledger.release, claim.entry.row)  # never sent
             raise
         self.new_tasks += 1
         self.spent += task.cost or 0.0
@@ -193,7 +194,9 @@ class Runner:
         except FluxCannyError as error:
             return Outcome(job, outcome_word(error), task.id, None, one_line(error))
         try:
-            path = save_paid(image, job.output, self.ledger, overwrite=overwrite)
+            path = await off_loop(
+                lambda: save_paid(image, job.output, self.ledger, overwrite=overwrite)
+            )
         except FileExistsError:
             return Outcome(
                 job,
@@ -280,7 +283,9 @@ class Runner:
                 None,
                 "interrupted while its submit was in flight; a task may exist",
             )
-        if entry.task_id and entry.state in (State.SUBMITTED, State.READY):
+        if entry.state == State.DOWNLOADED and entry.output and Path(entry.output).exists():
+            return Outcome(job, "ok", entry.task_id, Path(entry.output))  # saved as it stopped
+        if entry.task_id and entry.state in (State.SUBMITTED, State.READY, State.DOWNLOADED):
             return Outcome(
                 job,
                 "interrupted",
