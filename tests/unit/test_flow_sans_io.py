@@ -185,18 +185,22 @@ def _bracket(duration: float, schedule: PollSchedule) -> tuple[int, float, float
 
 
 def _learned_run(
-    draw: Callable[[random.Random], float], policy: PollPolicy, waves: int = 6
+    draw: Callable[[random.Random], float],
+    policy: PollPolicy,
+    waves: int = 6,
+    model: DurationModel | None = None,
 ) -> tuple[float, float]:
     """Waves of 8 tasks, each wave aimed by what the earlier ones taught: mean polls and
     median latency after the first (uninformed) wave."""
     rng = random.Random(7)
-    model = DurationModel(start=0.3)
+    model = model or DurationModel(start=0.3)
     polls, late = [], []
     for wave in range(waves):
         plan = model.plan(request_cost=policy.request_cost, min_gap=policy.min_interval)
+        window = model.window()
         seen = []
         for _ in range(8):
-            schedule = PollSchedule(policy, plan=plan, phase=model.next_phase())
+            schedule = PollSchedule(policy, plan=plan, phase=model.next_phase(), window=window)
             count, latency, last, ready = _bracket(draw(rng), schedule)
             seen.append((last, ready))
             if wave:
@@ -241,6 +245,45 @@ def test_widely_spread_durations_still_cost_fewer_requests_than_a_1s_poller_and_
 def test_a_fixed_duration_is_learned_to_one_or_two_polls_seen_within_tens_of_ms():
     polls, latency = _learned_run(lambda rng: 10.0 + rng.uniform(0, 0.005), PollPolicy())
     assert polls <= 1.5 and latency < 0.06
+
+
+def test_probes_keep_a_long_run_of_one_duration_sharp():
+    """Tasks that all follow one plan are seen Ready at it, which bounds durations from
+    above only; the quarter of tasks that probe inside the window keep the lower edge."""
+
+    def draw(rng: random.Random) -> float:
+        return 0.5 + rng.uniform(0, 0.005)
+
+    model = DurationModel(start=0.3)
+    polls, latency = _learned_run(draw, PollPolicy(), waves=40, model=model)
+    low, high = model.window()
+    assert 0.4 < low < 0.5 < high < 0.55 and polls < 1.15 and latency < 0.02
+    # without them it still learns, from its own doubt, but spends more and sees later
+    blind_polls, blind_latency = _learned_run(draw, PollPolicy(explore=0.0), waves=40)
+    assert blind_polls > polls and blind_latency > latency
+
+
+def test_a_quarter_of_tasks_probe_evenly_across_the_window_before_their_plan():
+    policy, window, plan = PollPolicy(), (4.6, 5.4), (5.2, 5.5)
+    model = DurationModel(start=0.1)
+    probes = []
+    for _ in range(400):
+        schedule = PollSchedule(policy, plan=plan, phase=model.next_phase(), window=window)
+        at, polls = schedule.first_delay(), []
+        while at <= plan[-1]:  # a task slower than the plan: every planned poll, in order
+            polls.append(at)
+            at += schedule.next_delay(at, None)
+        assert polls[0] <= plan[0] and set(plan) <= set(polls) and len(polls) <= len(plan) + 1
+        probes += [t for t in polls if t not in plan]
+    # a quarter of the tasks, less those whose probe a planned poll stands for (±0.05 s)
+    assert 0.2 < len(probes) / 400 < 0.24
+    probes.sort()
+    assert all(4.6 <= t <= 5.4 and abs(t - 5.2) > 0.05 for t in probes)
+    gaps = [b - a for a, b in itertools.pairwise(probes) if not a < 5.2 < b]
+    assert probes[0] < 4.62 and probes[-1] > 5.38 and max(gaps) < 0.02  # evenly spread
+    # a deterministic policy never probes
+    calm = PollPolicy(jitter=0.0)
+    assert PollSchedule(calm, plan=plan, phase=0.1, window=window).first_delay() == plan[0]
 
 
 def test_the_distribution_is_the_brackets_maximum_likelihood_fit():

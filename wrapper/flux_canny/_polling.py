@@ -66,7 +66,12 @@ def wait(
     origin = task.handled_at if task.handled_at is not None else started
     deadline = None if limit is None else now + limit
     plan = _plan(core)
-    schedule = PollSchedule(core.poll, plan=plan, phase=core.durations.next_phase())
+    schedule = PollSchedule(
+        core.poll,
+        plan=plan,
+        phase=core.durations.next_phase(),
+        window=core.durations.window() if plan is not None else None,
+    )
     since = now - (origin if plan is not None else started)
     delay = schedule.first_delay() - since if task.submitted_at is not None else 0.0
     last_pending: float | None = None

@@ -9,9 +9,7 @@ time), the distribution of durations of tasks this client already saw finish (se
 from __future__ import annotations
 
 import bisect
-import itertools
 import random
-import statistics
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -48,6 +46,9 @@ class PollPolicy:
     #: Tasks submitted together then poll out of step, spread across the gap, and their
     #: [last pending, first ready] brackets intersect tightly (see DurationModel)
     jitter: float = 0.35
+    #: the share of tasks (by their phase) that probe once inside the learned window
+    #: before their plan: the observations that keep the model learning (see _with_probe)
+    explore: float = 0.25
     #: when set, poll at this fixed interval and ignore everything else (for baselines)
     fixed_interval: float | None = None
     random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
@@ -55,6 +56,30 @@ class PollPolicy:
     @classmethod
     def fixed(cls, interval: float) -> PollPolicy:
         return cls(initial_delay=interval, fixed_interval=interval, learn=False, jitter=0.0)
+
+
+def _with_probe(
+    plan: list[float], policy: PollPolicy, phase: float, window: tuple[float, float] | None
+) -> list[float]:
+    """The plan, and for a share (`policy.explore`) of tasks one probe before it, so the
+    model keeps learning where durations begin.
+
+    Every task following one plan is seen Ready at its planned polls, which bound the
+    durations from above but not below. Phases below `explore` (golden-ratio steps:
+    evenly spread) place the probe evenly across the window where most durations fall.
+    A probe within min_interval of a planned poll is left out: answered late, it would
+    make the schedule skip that poll. This replaced shifting each task's whole plan by
+    its phase: on 0.5 s tasks under 24-way load a single planned poll moved by up to
+    ±50 ms, and tasks were seen 30-34 ms late on average; with probes, 16-17 ms. On
+    durations within ±8 %, 0.38-0.47x a 1 s poller's requests, against 0.51x.
+    """
+    if window is None or not policy.jitter or phase >= policy.explore:
+        return plan
+    low, high = window
+    probe = low + phase / policy.explore * (high - low)
+    if any(abs(probe - t) <= policy.min_interval for t in plan):
+        return plan  # a planned poll is as good a probe (and would be skipped after it)
+    return sorted([max(policy.min_interval, probe), *plan])
 
 
 def _fraction(progress: float | None) -> float | None:
@@ -68,10 +93,10 @@ class PollSchedule:
     """The gaps between polls of one task (a small state machine).
 
     Best first: the task's own progress (extrapolated to a finish time); a plan from the
-    learned distribution of durations (`DurationModel.plan`), dithered per task so that
-    tasks started together bracket their durations at different points and the model
-    keeps learning; otherwise a staggered backoff. Past the plan's last poll (a task
-    slower than every similar one) it polls densely, then less and less.
+    learned distribution of durations (`DurationModel.plan`), with a probe before it for a
+    share of tasks so that the model keeps learning; otherwise a staggered backoff. Past
+    the plan's last poll (a task slower than every similar one) it polls densely, then
+    less and less.
     """
 
     def __init__(
@@ -80,15 +105,13 @@ class PollSchedule:
         *,
         plan: Sequence[float] | None = None,
         phase: float | None = None,
+        window: tuple[float, float] | None = None,
     ) -> None:
         self._policy = policy
         self._phase = (policy.random() if phase is None else phase) if policy.jitter else 0.0
         self._plan: list[float] | None = None
         if plan and policy.learn:
-            gaps = [b - a for a, b in itertools.pairwise(plan)]
-            spacing = statistics.median(gaps) if gaps else policy.min_interval * 2
-            shift = (self._phase - 0.5) * spacing
-            self._plan = [max(policy.min_interval, t + shift) for t in plan]
+            self._plan = _with_probe(list(plan), policy, self._phase, window)
         self._gap = policy.initial_delay
         # the offset before the first poll, which the stagger measures from
         self._prev_gap = policy.jitter * policy.initial_delay
