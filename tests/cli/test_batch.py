@@ -345,3 +345,77 @@ def test_an_image_edited_after_its_check_is_checked_again(tmp_path, png):
     path.write_bytes(png[:-20])  # cut short after the check
     with pytest.raises(ImageInputError, match="truncated or corrupt"):
         base64_control_image(checked)
+
+
+def test_a_task_seen_ready_frees_its_slot_before_its_image_is_saved(
+    run, fake, workdir, monkeypatch
+):
+    """BFL counts a task as active until it is Ready: with --concurrency 1 the next job's
+    submit goes out while the previous job's image is still being written."""
+    import time
+
+    from flux_canny._spec import CANNY_PATH
+    from flux_canny.cli import _batch_runner
+
+    _write_jobs(workdir, 2)
+    submits = ("POST", CANNY_PATH)
+    during_first_save = []
+    save = _batch_runner.save_paid
+
+    def slow_save(image, target, ledger, **options):
+        if target.stem == "job000":  # hold the first save until the second submit is seen
+            deadline = time.monotonic() + 5
+            while fake.requests[submits] < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            during_first_save.append(fake.requests[submits])
+        return save(image, target, ledger, **options)
+
+    monkeypatch.setattr(_batch_runner, "save_paid", slow_save)
+    ran = run("batch jobs.jsonl -o out --concurrency 1 --json")
+    assert ran.code == 0, ran.err
+    assert during_first_save == [2]
+    assert sorted(p.stem for p in (workdir / "out").iterdir()) == ["job000", "job001"]
+
+
+def test_a_prompt_holding_a_unicode_line_separator_is_one_job(run, fake, workdir):
+    """JSON strings may hold U+2028; the jobs file is split at newlines only."""
+    _write_jobs(workdir, 1, prompt="a castle\u2028in the fog")
+    ran = run("batch jobs.jsonl -o out --json")
+    assert ran.code == 0, ran.err
+    (record,) = [json.loads(line) for line in ran.out.splitlines()]
+    assert record["status"] == "ok" and record["line"] == 1
+
+
+def test_the_spool_gives_back_each_checked_job_as_it_was_and_outcomes_in_line_order(tmp_path):
+    from flux_canny.cli._batch_jobs import Job, Outcome
+    from flux_canny.cli._batch_spool import Spool
+    from flux_canny.images import check_image_file
+
+    image = tmp_path / "c.png"
+    image.write_bytes(make_image("PNG", (96, 64)))
+    checked, _ = check_image_file(image)
+    fields = {"prompt": "ein Schloß, 城", "finetune_id": "f", "guidance": 7.0, "steps": 30}
+    jobs = [
+        Job(
+            line=n,
+            name=f"j{n}",
+            fields={**fields, "seed": n},
+            output=tmp_path / f"j{n}.png",
+            request_hash=f"h{n}",
+            expected_bytes=n * 10,
+            image=checked if n % 2 else None,
+        )
+        for n in range(1, 600)
+    ]
+    spool = Spool()
+    for job in jobs:
+        assert spool.add_job(job) is None
+    assert spool.add_job(Job(line=900, name="j7", fields={}, output=tmp_path)) == 7
+    assert list(spool.jobs()) == jobs  # paged, in line order, every field and image fact
+    for job in reversed(jobs):  # finishing out of order
+        spool.add(Outcome(job, "ok" if job.line % 3 else "failed", f"t{job.line}", job.output))
+    rows = list(spool.rows())
+    assert [r[0] for r in rows] == list(range(1, 600)) and rows[0][3] == "t1"
+    assert [r[0] for r in spool.rows(problems_only=True)] == list(range(3, 600, 3))
+    assert spool.counts == {"ok": 400, "failed": 199} and not spool.all_settled()
+    spool.close()

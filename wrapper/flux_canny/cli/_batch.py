@@ -10,6 +10,7 @@ created a task without telling us is reported `uncertain` and never guessed abou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from ..errors import (
     clean,
 )
 from ..ledger import Ledger, import_old_batch_file
-from ._batch_jobs import SETTLED, Job, Outcome, read_jobs
+from ._batch_jobs import Outcome, check_jobs, invalid_line
 from ._batch_runner import Runner
+from ._batch_spool import Spool
 from ._exit import EXIT_ERROR, EXIT_INTERRUPTED, BadInput
 from ._options import ApiSettings, api_options, settings_from
 from ._outputs import (
@@ -37,16 +39,16 @@ from ._progress import BatchProgress, stderr_console, table_console
 __all__ = ["batch"]
 
 
-def _summary(outcomes: list[Outcome], *, as_json: bool) -> None:
+def _summary(log: Spool, *, as_json: bool) -> None:
     if as_json:
-        for o in outcomes:
+        for line, name, status, task_id, path, error in log.rows():
             record = {
-                "name": o.job.name,
-                "line": o.job.line,
-                "status": o.status,
-                "task_id": o.task_id,
-                "path": str(o.path) if o.path else None,
-                "error": o.error,
+                "name": name,
+                "line": line,
+                "status": status,
+                "task_id": task_id,
+                "path": path,
+                "error": error,
             }
             click.echo(json.dumps(record))
         return
@@ -54,21 +56,16 @@ def _summary(outcomes: list[Outcome], *, as_json: bool) -> None:
     for column in ("job", "line", "status", "task id"):
         table.add_column(column, no_wrap=True)
     table.add_column("output / error", overflow="fold", min_width=30)
-    shown = (
-        outcomes
-        if len(outcomes) <= 50
-        else [o for o in outcomes if o.status not in ("ok", "skipped")]
-    )
-    for o in shown:
-        detail = str(o.path) if o.path else (o.error or "")
-        table.add_row(o.job.name, str(o.job.line), o.status, clean(o.task_id or ""), clean(detail))
+    shown = 0
+    for line, name, status, task_id, path, error in log.rows(problems_only=len(log) > 50):
+        detail = path or error or ""
+        table.add_row(name, str(line), status, clean(task_id or ""), clean(detail))
+        shown += 1
     console = table_console()
     if shown:
         console.print(table)
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.status] = counts.get(o.status, 0) + 1
-    console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())), markup=False)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(log.counts.items()))
+    console.print(counts, markup=False)
 
 
 @click.command(
@@ -157,12 +154,45 @@ def batch(
     settings.key()  # a missing key is bad input, found before anything else
     if output_dir.exists() and not output_dir.is_dir():
         raise BadInput(f"{output_dir} is not a directory")
-    jobs, problems = read_jobs(jobs_file, output_dir)
+    with contextlib.closing(Spool()) as spool:
+        _batch(
+            spool,
+            jobs_file,
+            output_dir,
+            settings,
+            concurrency=concurrency,
+            skip_invalid=skip_invalid,
+            resubmit_uncertain=resubmit_uncertain,
+            regenerate_changed=regenerate_changed,
+            max_cost=max_cost,
+            timeout=timeout,
+            as_json=as_json,
+            quiet=quiet,
+        )
+
+
+def _batch(
+    spool: Spool,
+    jobs_file: Path,
+    output_dir: Path,
+    settings: ApiSettings,
+    *,
+    concurrency: int,
+    skip_invalid: bool,
+    resubmit_uncertain: bool,
+    regenerate_changed: bool,
+    max_cost: float | None,
+    timeout: float,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    checked = check_jobs(jobs_file, output_dir, spool.add_job)
+    problems = checked.problems
     console = stderr_console()
     if problems:
         for problem in problems:
             console.print(f"{jobs_file}:{problem.removeprefix('line ')}", markup=False)
-        if not skip_invalid or not jobs:
+        if not skip_invalid or not checked.jobs:
             raise BadInput(
                 f"{len(problems)} problem(s) in {jobs_file}; nothing was submitted "
                 "(fix them, or pass --skip-invalid to run the valid jobs)"
@@ -170,19 +200,19 @@ def batch(
     unwritable = probe_folder(output_dir)
     if unwritable is not None:
         raise BadInput(f"{unwritable}; nothing was submitted")
+    short = space_problem(output_dir, checked.expected_bytes)
+    if short is not None:
+        raise BadInput(f"{short}; nothing was submitted")
     scope = str(output_dir.resolve())
     ledger = Ledger()
     try:
         import_old_batch_file(ledger, output_dir, scope)
         ledger.reap()
-        todo = [job for job in jobs if not job.output.exists()]
-        short = space_problem(output_dir, sum(job.expected_bytes for job in todo))
-        if short is not None:
-            raise BadInput(f"{short}; nothing was submitted")
-        outcomes = _run(
+        _run(
             ledger,
             scope,
-            jobs,
+            spool,
+            checked.jobs,
             settings,
             console,
             concurrency=concurrency,
@@ -196,14 +226,14 @@ def batch(
         raise BadInput(f"{error}") from error
     finally:
         ledger.close()
-    interrupted = any(o.status in ("interrupted", "not started") for o in outcomes)
-    skipped = _invalid_lines(problems)  # shown, so the exit status below is explained
-    outcomes = sorted([*outcomes, *skipped], key=lambda o: o.job.line)
-    _summary(outcomes, as_json=as_json)
+    interrupted = bool(spool.counts["interrupted"] or spool.counts["not started"])
+    for invalid in _invalid_lines(problems):  # shown, so the exit status is explained
+        spool.add(invalid)
+    _summary(spool, as_json=as_json)
     if interrupted:
-        _tell_interrupted(outcomes)
+        _tell_interrupted(spool)
         raise SystemExit(EXIT_INTERRUPTED)
-    if any(o.status not in SETTLED for o in outcomes):
+    if not spool.all_settled():
         raise SystemExit(EXIT_ERROR)
 
 
@@ -213,22 +243,14 @@ def _invalid_lines(problems: list[str]) -> list[Outcome]:
     for problem in problems:
         number, _, why = problem.removeprefix("line ").partition(": ")
         said.setdefault(int(number), []).append(why)
-    return [
-        Outcome(
-            Job(line=n, name=f"line-{n}", fields={}, output=Path()),
-            "invalid",
-            None,
-            None,
-            "; ".join(whys),
-        )
-        for n, whys in sorted(said.items())
-    ]
+    return [invalid_line(n, "; ".join(whys)) for n, whys in sorted(said.items())]
 
 
 def _run(
     ledger: Ledger,
     scope: str,
-    jobs: list[Job],
+    spool: Spool,
+    total: int,
     settings: ApiSettings,
     console: Console,
     *,
@@ -238,12 +260,13 @@ def _run(
     resubmit_uncertain: bool,
     regenerate_changed: bool,
     max_cost: float | None,
-) -> list[Outcome]:
-    progress = BatchProgress(console, len(jobs), quiet=quiet)
+) -> None:
+    progress = BatchProgress(console, total, quiet=quiet)
     runner = Runner(
         settings,
         ledger,
         scope,
+        spool,
         progress,
         concurrency=concurrency,
         timeout=timeout,
@@ -251,15 +274,15 @@ def _run(
         regenerate_changed=regenerate_changed,
         max_cost=max_cost,
     )
-    with progress:
-        try:
-            outcomes = asyncio.run(runner.run(jobs))
-        except KeyboardInterrupt:  # no signal handlers (not the main thread): the rows say
-            outcomes = [runner.outcomes.get(job.name) or runner._unfinished(job) for job in jobs]
+    # KeyboardInterrupt: no signal handlers (not the main thread); the rows say the rest
+    with progress, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner.run(spool.jobs()))
+    if len(spool) < total:  # interrupted: the rest are running, uncertain or unstarted
+        runner.fill_unfinished(spool.jobs())
     if runner.new_tasks:
         rate = runner.spent / runner.new_tasks
         each = f"; {rate:g} each" if runner.spent else ""
-        left = sum(1 for o in outcomes if o.status == "over budget")
+        left = spool.counts["over budget"]
         rest = f"; the {left} job(s) left would cost about {left * rate:g} more" if left else ""
         console.print(
             f"spent {runner.spent:g} credits on {runner.new_tasks} new task(s){each}"
@@ -267,14 +290,13 @@ def _run(
             + rest,
             markup=False,
         )
-    return outcomes
 
 
-def _tell_interrupted(outcomes: list[Outcome]) -> None:
+def _tell_interrupted(log: Spool) -> None:
     """The truth after Ctrl-C: what runs, what may exist, what never started."""
-    running = sum(1 for o in outcomes if o.status == "interrupted")
-    uncertain = sum(1 for o in outcomes if o.status == "uncertain")
-    waiting = sum(1 for o in outcomes if o.status == "not started")
+    running = log.counts["interrupted"]
+    uncertain = log.counts["uncertain"]
+    waiting = log.counts["not started"]
     parts = [
         f"{running} task(s) still running are recorded: run the same command again to "
         "resume them (they are not submitted again)"

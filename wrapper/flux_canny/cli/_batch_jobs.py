@@ -1,12 +1,13 @@
 """The jobs file of `batch`: every line checked before the first submit (fields, names,
-images, output paths), so a typo on line 900 costs nothing."""
+images, output paths), so a typo on line 900 costs nothing. The file is read a line at a
+time, and the good jobs go to the batch's spool (`_batch_spool`), not into memory."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,15 @@ from ._outputs import (
     requested_format,
 )
 
-__all__ = ["SETTLED", "Job", "Outcome", "read_jobs", "submit_word"]
+__all__ = [
+    "SETTLED",
+    "Job",
+    "JobsCheck",
+    "Outcome",
+    "check_jobs",
+    "invalid_line",
+    "submit_word",
+]
 
 _NAME = re.compile(r"^[\w][\w.-]{0,127}$")
 
@@ -130,29 +139,54 @@ def _check_job(line: int, raw: str, base: Path, out_dir: Path) -> tuple[Job | No
     )
 
 
-def read_jobs(jobs_file: Path, out_dir: Path) -> tuple[list[Job], list[str]]:
+@attrs.frozen
+class JobsCheck:
+    """What the check found: how many jobs will run, the problems of the lines that will
+    not, and the bytes the images not yet made will take (for the free-space check)."""
+
+    jobs: int
+    problems: list[str]
+    expected_bytes: int
+
+
+def _lines(jobs_file: Path) -> Iterator[tuple[int, str]]:
+    """(number, text) of each non-blank line, read one at a time. Lines end at \\n, \\r\\n
+    or \\r only: a JSON string may hold U+2028, which str.splitlines took for a break."""
+    with jobs_file.open(encoding="utf-8") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if raw.strip():
+                yield number, raw
+
+
+def check_jobs(jobs_file: Path, out_dir: Path, keep: Callable[[Job], int | None]) -> JobsCheck:
+    """Check every line. `keep` stores a good job (in the batch's spool) and returns None,
+    or the line of an earlier job with the same name, which the later one may not take."""
+    problems: list[str] = []
+    count = expected = 0
     try:
-        text = jobs_file.read_text(encoding="utf-8")
+        for number, raw in _lines(jobs_file):
+            job, found = _check_job(number, raw, jobs_file.parent, out_dir)
+            if job is None:
+                problems += found
+                continue
+            earlier = keep(job)
+            if earlier is not None:
+                problems.append(f"line {number}: name {job.name!r} is also on line {earlier}")
+                continue
+            count += 1
+            if not job.output.exists():
+                expected += job.expected_bytes
     except (OSError, UnicodeDecodeError) as error:
         raise BadInput(f"cannot read {jobs_file}: {one_line(error)}") from None
-    jobs: list[Job] = []
-    problems: list[str] = []
-    names: dict[str, int] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        job, found = _check_job(number, raw, jobs_file.parent, out_dir)
-        problems += found
-        if job is None:
-            continue
-        if job.name in names:
-            problems.append(f"line {number}: name {job.name!r} is also on line {names[job.name]}")
-            continue
-        names[job.name] = number
-        jobs.append(job)
-    if not jobs and not problems:
+    if not count and not problems:
         raise BadInput(f"{jobs_file} has no jobs")
-    return jobs, problems
+    return JobsCheck(count, problems, expected)
+
+
+def invalid_line(line: int, why: str) -> Outcome:
+    """A line --skip-invalid leaves out, as a summary row."""
+    job = Job(line=line, name=f"line-{line}", fields={}, output=Path())
+    return Outcome(job, "invalid", error=why)
 
 
 # -- running ---------------------------------------------------------------------------------

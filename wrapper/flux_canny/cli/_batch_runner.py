@@ -1,12 +1,19 @@
 """Running `batch`'s jobs: each through the ledger (claimed in a transaction, written
 down before its POST, resumed rather than paid for again), under the task cap and a
-spending limit, stopping cleanly on Ctrl-C or SIGTERM."""
+spending limit, stopping cleanly on Ctrl-C or SIGTERM.
+
+Jobs are taken from the file as room frees, in a window of twice the task cap: the next
+job's claim and request body are ready when a task finishes, and memory holds the
+window, not the file. A slot under the cap is held from the submit until the task is
+seen Ready, as BFL counts it, so one job's download and save overlap the next submit.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +26,9 @@ from ..errors import (
     LedgerError,
 )
 from ..ledger import GONE, Claim, ClaimKind, Entry, Ledger, State
-from ..models import Task
+from ..models import Result, Task
 from ._batch_jobs import SETTLED, Job, Outcome, submit_word
+from ._batch_spool import Spool
 from ._exit import one_line, outcome_word
 from ._options import IMAGE_FIELD, ApiSettings, make_async_client
 from ._outputs import (
@@ -36,6 +44,29 @@ __all__ = ["INTERRUPT_GRACE", "Runner"]
 INTERRUPT_GRACE = 10.0
 
 
+class _Slot:
+    """One of the key's active tasks under the cap: taken before a submit (or before
+    waiting on a resumed task) and given back as soon as the task is seen Ready, or
+    when the job ends, whichever comes first."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+        self._held = False
+
+    async def take(self) -> None:
+        await self._slots.acquire()
+        self._held = True
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._slots.release()
+
+    def on_update(self, result: Result) -> None:
+        if result.is_ready:
+            self.give_back()
+
+
 class Runner:
     """Every job through the ledger: claimed, written ahead, resumed, never paid twice."""
 
@@ -44,6 +75,7 @@ class Runner:
         settings: ApiSettings,
         ledger: Ledger,
         scope: str,
+        spool: Spool,
         progress: BatchProgress,
         *,
         concurrency: int,
@@ -64,7 +96,8 @@ class Runner:
         self.budget: Budget | None = None  # made in run(): it belongs to the event loop
         self.spent = 0.0
         self.new_tasks = 0
-        self.outcomes: dict[str, Outcome] = {}
+        self.spool = spool
+        self._slots = asyncio.Semaphore(concurrency)
         self.stopping = False
         self.interrupted = False
         self._hurry = asyncio.Event()
@@ -84,16 +117,22 @@ class Runner:
             regenerate_changed=self.regenerate_changed,
         )
 
-    async def _job(self, flux: AsyncFluxCanny, slots: asyncio.Semaphore, job: Job) -> None:
-        async with slots:
-            if self.stopping:
-                return
-            outcome = await self._run_job(flux, job)
-        self.outcomes[job.name] = outcome
-        failed = None if outcome.status in SETTLED else (outcome.error or outcome.status)
-        self.progress.finished(job.name, failed, was_active=outcome.task_id is not None)
+    async def _job(self, flux: AsyncFluxCanny, job: Job) -> None:
+        if self.stopping:
+            return
+        slot = _Slot(self._slots)
+        try:
+            outcome = await self._run_job(flux, job, slot)
+        finally:
+            slot.give_back()
+        self._finished(outcome, was_active=outcome.task_id is not None)
 
-    async def _run_job(self, flux: AsyncFluxCanny, job: Job) -> Outcome:
+    def _finished(self, outcome: Outcome, *, was_active: bool = False) -> None:
+        self.spool.add(outcome)
+        failed = None if outcome.status in SETTLED else (outcome.error or outcome.status)
+        self.progress.finished(outcome.job.name, failed, was_active=was_active)
+
+    async def _run_job(self, flux: AsyncFluxCanny, job: Job, slot: _Slot) -> Outcome:
         if job.output.exists():
             known = await off_loop(self.ledger.job, self.scope, job.name)
             if known is None or known.request_hash is None:
@@ -136,6 +175,7 @@ class Runner:
             if claim.kind == ClaimKind.RESUME:
                 assert entry.task_id is not None
                 task = Task(id=entry.task_id, polling_url=entry.polling_url)
+                await slot.take()  # it may still be running: it counts under the cap
                 self.progress.started()
             else:
                 if replaced is not None and replaced.task_id and replaced.state in GONE:
@@ -144,7 +184,7 @@ class Runner:
                         "submitted again"
                     )
                 try:
-                    submitted = await self._submit(flux, job, claim)
+                    submitted = await self._submit(flux, job, claim, slot)
                 except FluxCannyError as error:
                     return Outcome(job, submit_word(error), error.task_id, None, one_line(error))
                 if submitted is None:
@@ -155,7 +195,7 @@ class Runner:
                 and replaced.state == State.DOWNLOADED
                 and replaced.output == str(job.output.absolute())
             )
-            outcome = await self._finish(flux, job, task, overwrite=overwrite)
+            outcome = await self._finish(flux, job, task, slot, overwrite=overwrite)
             gone = outcome.status in ("expired", "not found")
             if not (claim.kind == ClaimKind.RESUME and gone):
                 outcome.error = "; ".join([*notes, *([outcome.error] if outcome.error else [])])
@@ -164,13 +204,17 @@ class Runner:
             notes.append(f"resumed task {task.id} was gone ({outcome.status})")
         return outcome
 
-    async def _submit(self, flux: AsyncFluxCanny, job: Job, claim: Claim) -> Task | None:
+    async def _submit(
+        self, flux: AsyncFluxCanny, job: Job, claim: Claim, slot: _Slot
+    ) -> Task | None:
         try:
             image = job.image or Path(job.fields[IMAGE_FIELD])
             body = flux.prepare(**{**job.fields, IMAGE_FIELD: image})
         except BaseException:
             await off_loop(self.ledger.release, claim.entry.row)
             raise
+        if not self.stopping:
+            await slot.take()  # cancelled while waiting: release_mine() drops the claim
         if self.stopping:
             await off_loop(self.ledger.release, claim.entry.row)
             return None
@@ -187,10 +231,10 @@ class Runner:
         return task
 
     async def _finish(
-        self, flux: AsyncFluxCanny, job: Job, task: Task, *, overwrite: bool
+        self, flux: AsyncFluxCanny, job: Job, task: Task, slot: _Slot, *, overwrite: bool
     ) -> Outcome:
         try:
-            image = await flux.resume(task, timeout=self.timeout)
+            image = await flux.resume(task, timeout=self.timeout, on_update=slot.on_update)
         except FluxCannyError as error:
             return Outcome(job, outcome_word(error), task.id, None, one_line(error))
         try:
@@ -226,16 +270,15 @@ class Runner:
 
     # -- the whole batch, and stopping it ---------------------------------------------------
 
-    async def run(self, jobs: list[Job]) -> list[Outcome]:
+    async def run(self, jobs: Iterable[Job]) -> None:
+        """Every job to an outcome in the spool; jobs an interrupt left have none
+        (`fill_unfinished` reads theirs from the ledger)."""
         loop = asyncio.get_running_loop()
         self.budget = Budget(self.max_cost) if self.max_cost is not None else None
         async with make_async_client(
             self.settings, wait_timeout=self.timeout, ledger=self.ledger
         ) as flux:
-            slots = asyncio.Semaphore(self.concurrency)
-            everything = asyncio.ensure_future(
-                asyncio.gather(*(self._job(flux, slots, job) for job in jobs))
-            )
+            everything = asyncio.ensure_future(self._feed(flux, jobs))
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, self.stop, everything)
@@ -249,7 +292,29 @@ class Runner:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     with contextlib.suppress(NotImplementedError, RuntimeError):
                         loop.remove_signal_handler(sig)
-        return [self.outcomes.get(job.name) or self._unfinished(job) for job in jobs]
+
+    async def _feed(self, flux: AsyncFluxCanny, jobs: Iterable[Job]) -> None:
+        running: set[asyncio.Future[None]] = set()
+        try:
+            for job in jobs:
+                while len(running) >= 2 * self.concurrency:
+                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    for finished in done:
+                        finished.result()  # a bug in a job is not swallowed
+                if self.stopping:
+                    break
+                running.add(asyncio.ensure_future(self._job(flux, job)))
+            await asyncio.gather(*running)
+        finally:
+            for job_run in running:
+                job_run.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    def fill_unfinished(self, jobs: Iterable[Job]) -> None:
+        """After an interrupt: the jobs with no outcome get what their rows say."""
+        for job in jobs:
+            if not self.spool.has(job):
+                self.spool.add(self._unfinished(job))
 
     def stop(self, everything: asyncio.Future[Any]) -> None:
         """First Ctrl-C / SIGTERM: no new submits, the rest wind down; second: hurry."""
