@@ -33,8 +33,23 @@ class Ran:
         return [json.loads(line) for line in self.out.splitlines() if line.strip()]
 
 
+async def _in_place(work, *args, **kwargs):
+    return work(*args, **kwargs)
+
+
 @pytest.fixture
-def fake(wire_cli) -> FakeBFL:
+def fake(wire_cli, monkeypatch) -> FakeBFL:
+    """The fake on a virtual clock. Ledger writes and image saves run in place here, not
+    on a worker thread: a virtual sleep costs no time and a thread hop costs real time,
+    so with threads one task could retry through five queued faults in a row while the
+    others waited on theirs, and which task failed changed from run to run. The thread
+    path is tested on its own (tests/unit/test_offload.py) and by the real processes on
+    a real clock in tests/paid_once."""
+    from flux_canny import aclient
+    from flux_canny.cli import _batch_runner
+
+    monkeypatch.setattr(aclient, "off_loop", _in_place)
+    monkeypatch.setattr(_batch_runner, "off_loop", _in_place)
     fake = FakeBFL(clock=VirtualClock(), task_duration=3.0)
     wire_cli(transport=fake.transport(), clock=fake.clock)
     return fake

@@ -25,7 +25,7 @@ from ..errors import (
     clean,
 )
 from ..ledger import Ledger, import_old_batch_file
-from ._batch_jobs import Outcome, check_jobs, invalid_line
+from ._batch_jobs import JobsCheck, Outcome, check_jobs, invalid_line
 from ._batch_runner import Runner
 from ._batch_spool import Spool
 from ._exit import EXIT_ERROR, EXIT_INTERRUPTED, BadInput
@@ -155,37 +155,35 @@ def batch(
     if output_dir.exists() and not output_dir.is_dir():
         raise BadInput(f"{output_dir} is not a directory")
     with contextlib.closing(Spool()) as spool:
-        _batch(
-            spool,
-            jobs_file,
-            output_dir,
-            settings,
-            concurrency=concurrency,
-            skip_invalid=skip_invalid,
-            resubmit_uncertain=resubmit_uncertain,
-            regenerate_changed=regenerate_changed,
-            max_cost=max_cost,
-            timeout=timeout,
-            as_json=as_json,
-            quiet=quiet,
-        )
+        checked = _check(spool, jobs_file, output_dir, skip_invalid=skip_invalid)
+        scope = str(output_dir.resolve())
+        ledger = Ledger()
+        try:
+            import_old_batch_file(ledger, output_dir, scope)
+            ledger.reap()
+            _run(
+                ledger,
+                scope,
+                spool,
+                checked.jobs,
+                settings,
+                stderr_console(),
+                concurrency=concurrency,
+                timeout=timeout,
+                quiet=quiet,
+                resubmit_uncertain=resubmit_uncertain,
+                regenerate_changed=regenerate_changed,
+                max_cost=max_cost,
+            )
+        except LedgerError as error:
+            raise BadInput(f"{error}") from error
+        finally:
+            ledger.close()
+        _report(spool, checked.problems, as_json=as_json)
 
 
-def _batch(
-    spool: Spool,
-    jobs_file: Path,
-    output_dir: Path,
-    settings: ApiSettings,
-    *,
-    concurrency: int,
-    skip_invalid: bool,
-    resubmit_uncertain: bool,
-    regenerate_changed: bool,
-    max_cost: float | None,
-    timeout: float,
-    as_json: bool,
-    quiet: bool,
-) -> None:
+def _check(spool: Spool, jobs_file: Path, output_dir: Path, *, skip_invalid: bool) -> JobsCheck:
+    """Every line, the output folder and the free space, before anything is submitted."""
     checked = check_jobs(jobs_file, output_dir, spool.add_job)
     problems = checked.problems
     console = stderr_console()
@@ -203,29 +201,11 @@ def _batch(
     short = space_problem(output_dir, checked.expected_bytes)
     if short is not None:
         raise BadInput(f"{short}; nothing was submitted")
-    scope = str(output_dir.resolve())
-    ledger = Ledger()
-    try:
-        import_old_batch_file(ledger, output_dir, scope)
-        ledger.reap()
-        _run(
-            ledger,
-            scope,
-            spool,
-            checked.jobs,
-            settings,
-            console,
-            concurrency=concurrency,
-            timeout=timeout,
-            quiet=quiet,
-            resubmit_uncertain=resubmit_uncertain,
-            regenerate_changed=regenerate_changed,
-            max_cost=max_cost,
-        )
-    except LedgerError as error:
-        raise BadInput(f"{error}") from error
-    finally:
-        ledger.close()
+    return checked
+
+
+def _report(spool: Spool, problems: list[str], *, as_json: bool) -> None:
+    """The summary, and the exit status it explains."""
     interrupted = bool(spool.counts["interrupted"] or spool.counts["not started"])
     for invalid in _invalid_lines(problems):  # shown, so the exit status is explained
         spool.add(invalid)
