@@ -421,3 +421,20 @@ def test_the_spool_gives_back_each_checked_job_as_it_was_and_outcomes_in_line_or
     assert [r[0] for r in spool.rows(problems_only=True)] == list(range(3, 600, 3))
     assert spool.counts == {"ok": 400, "failed": 199} and not spool.all_settled()
     spool.close()
+
+
+def test_jobs_sharing_one_control_image_are_advised_on_its_size_once(run, fake, workdir, caplog):
+    lines = [
+        {
+            "name": f"p{i}",
+            "control_image": "control.png",
+            "prompt": f"castle {i}",
+            "finetune_id": "my-finetune",
+        }
+        for i in range(5)
+    ]
+    (workdir / "jobs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    ran = run("batch jobs.jsonl -o out --json")
+    assert ran.code == 0, ran.err
+    advice = [r for r in caplog.records if "BFL documents at most" in r.getMessage()]
+    assert len(advice) == 1  # control.png is 96x64: under BFL's documented minimum

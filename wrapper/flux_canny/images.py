@@ -116,11 +116,14 @@ class CheckedImageFile:
         return data, same
 
 
-def check_image_file(path: Path) -> tuple[CheckedImageFile, bytes]:
-    """Read and check a control image file once; the bytes are for a caller's hash."""
+def check_image_file(path: Path, *, advice: bool = True) -> tuple[CheckedImageFile, bytes]:
+    """Read and check a control image file once; the bytes are for a caller's hash.
+    `advice=False` when the caller has already advised on this file (a batch whose jobs
+    share one control image logs its size advice once, not once a job)."""
     data = read_image_file(path)
     info = inspect_image(data)
-    advise(info)
+    if advice:
+        advise(info)
     stat_now = os.stat(path)
     checked = CheckedImageFile(Path(path), len(data), stat_now.st_mtime_ns, info)
     return checked, data

@@ -82,7 +82,9 @@ def _request_hash(body: Mapping[str, Any], image: bytes) -> str:
     return digest.hexdigest()
 
 
-def _check_job(line: int, raw: str, base: Path, out_dir: Path) -> tuple[Job | None, list[str]]:
+def _check_job(
+    line: int, raw: str, base: Path, out_dir: Path, advised: set[Path]
+) -> tuple[Job | None, list[str]]:
     try:
         job = json.loads(raw)
     except json.JSONDecodeError as bad:
@@ -107,7 +109,8 @@ def _check_job(line: int, raw: str, base: Path, out_dir: Path) -> tuple[Job | No
     else:
         path = (base / image).resolve()
         try:
-            checked, data = check_image_file(path)
+            checked, data = check_image_file(path, advice=path not in advised)
+            advised.add(path)
             pixels = checked.info.width * checked.info.height
         except ImageInputError as unreadable:
             problems.append(f"line {line}: {unreadable}")
@@ -162,10 +165,11 @@ def check_jobs(jobs_file: Path, out_dir: Path, keep: Callable[[Job], int | None]
     """Check every line. `keep` stores a good job (in the batch's spool) and returns None,
     or the line of an earlier job with the same name, which the later one may not take."""
     problems: list[str] = []
+    advised: set[Path] = set()  # the images whose size advice was logged
     count = expected = 0
     try:
         for number, raw in _lines(jobs_file):
-            job, found = _check_job(number, raw, jobs_file.parent, out_dir)
+            job, found = _check_job(number, raw, jobs_file.parent, out_dir, advised)
             if job is None:
                 problems += found
                 continue
