@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
@@ -16,6 +17,7 @@ from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._offload import off_loop
 from ._params import GenerationParams
+from ._window import windowed
 from ._wire import SubmitBody
 from .images import GeneratedImage
 from .ledger import Claim
@@ -234,47 +236,23 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         # max_cost: credits the whole run may spend; a job that would pass it is not
         # submitted (its outcome is a BudgetExhaustedError), see flux_canny._budget
         budget = Budget(max_cost) if max_cost is not None else None
-        finished: asyncio.Queue[tuple[int, GeneratedImage | Exception]] = asyncio.Queue()
 
-        running: set[asyncio.Future[None]] = set()
+        Outcome = tuple[int, GeneratedImage | Exception]
 
-        async def one(index: int, job: dict[str, Any]) -> None:
+        async def one(item: tuple[int, Mapping[str, Any]]) -> Outcome:
+            index, job = item
             try:
-                outcome: GeneratedImage | Exception = await self._one_of_many(
-                    index, job, slots, on_submit, budget
-                )
+                return index, await self._one_of_many(index, dict(job), slots, on_submit, budget)
             except Exception as error:  # one outcome per request; the caller sees them all
-                outcome = error
-            running.discard(asyncio.current_task())
-            finished.put_nowait((index, outcome))
+                return index, error
 
-        # Jobs are taken from `requests` as they can run, a window of twice the slots
-        # ahead, so a batch of thousands (or a generator of them) holds memory for the
-        # window, not for every job: 5,000 jobs took 12 MiB more than 100 when all their
-        # tasks were made up front.
-        pending = iter(enumerate(requests))
-        started = 0
-
-        def start_next() -> None:
-            nonlocal started
-            for index, job in pending:
-                running.add(asyncio.ensure_future(one(index, dict(job))))
-                started += 1
-                return
-
-        for _ in range(2 * concurrency):
-            start_next()
+        # a window of twice the slots ahead: the next bodies are ready as slots free
         try:
-            yielded = 0
-            while yielded < started:
-                outcome = await finished.get()
-                yielded += 1
-                start_next()
-                yield outcome
+            outcomes = windowed(enumerate(requests), one, 2 * concurrency)
+            async with contextlib.aclosing(outcomes):
+                async for outcome in outcomes:
+                    yield outcome
         finally:
-            for future in running:
-                future.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
             # A submit in flight is never cancelled by leaving early: its answer carries a
             # task id that is paid for, and on_submit must see it.
             await self.settle_submits()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from .._budget import Budget
 from .._offload import off_loop
+from .._window import windowed
 from ..aclient import AsyncFluxCanny
 from ..errors import (
     BudgetExhaustedError,
@@ -294,21 +296,12 @@ class Runner:
                         loop.remove_signal_handler(sig)
 
     async def _feed(self, flux: AsyncFluxCanny, jobs: Iterable[Job]) -> None:
-        running: set[asyncio.Future[None]] = set()
-        try:
-            for job in jobs:
-                while len(running) >= 2 * self.concurrency:
-                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                    for finished in done:
-                        finished.result()  # a bug in a job is not swallowed
-                if self.stopping:
-                    break
-                running.add(asyncio.ensure_future(self._job(flux, job)))
-            await asyncio.gather(*running)
-        finally:
-            for job_run in running:
-                job_run.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+        """Jobs a window of twice the cap ahead, so the next one's claim and body are
+        ready when a slot frees; cancelled (Ctrl-C), it cancels the jobs still running."""
+        finished = windowed(jobs, functools.partial(self._job, flux), 2 * self.concurrency)
+        async with contextlib.aclosing(finished):
+            async for _ in finished:
+                pass
 
     def fill_unfinished(self, jobs: Iterable[Job]) -> None:
         """After an interrupt: the jobs with no outcome get what their rows say."""
