@@ -45,11 +45,9 @@ def fake(wire_cli, monkeypatch) -> FakeBFL:
     others waited on theirs, and which task failed changed from run to run. The thread
     path is tested on its own (tests/unit/test_offload.py) and by the real processes on
     a real clock in tests/paid_once."""
-    from flux_canny import aclient
-    from flux_canny.cli import _batch_runner
+    from flux_canny import _offload
 
-    monkeypatch.setattr(aclient, "off_loop", _in_place)
-    monkeypatch.setattr(_batch_runner, "off_loop", _in_place)
+    monkeypatch.setattr(_offload, "off_loop", _in_place)
     fake = FakeBFL(clock=VirtualClock(), task_duration=3.0)
     wire_cli(transport=fake.transport(), clock=fake.clock)
     return fake

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from flux_canny._offload import off_loop as real_off_loop  # before the fake fixture patches it
 from flux_canny.cli import _exit
 from flux_canny.cli._progress import BatchProgress
 from flux_canny.ledger import OLD_BATCH_FILE, Ledger
@@ -354,7 +355,7 @@ def test_a_task_seen_ready_frees_its_slot_before_its_image_is_saved(
     submit goes out while the previous job's image is still being written."""
     import time
 
-    from flux_canny._offload import off_loop
+    from flux_canny import _offload
     from flux_canny._spec import CANNY_PATH
     from flux_canny.cli import _batch_runner
 
@@ -372,7 +373,7 @@ def test_a_task_seen_ready_frees_its_slot_before_its_image_is_saved(
         return save(image, target, ledger, **options)
 
     monkeypatch.setattr(_batch_runner, "save_paid", slow_save)
-    monkeypatch.setattr(_batch_runner, "off_loop", off_loop)  # the save on its thread
+    monkeypatch.setattr(_offload, "off_loop", real_off_loop)  # the save on its thread
     ran = run("batch jobs.jsonl -o out --concurrency 1 --json")
     assert ran.code == 0, ran.err
     assert during_first_save == [2]

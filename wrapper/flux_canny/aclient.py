@@ -11,11 +11,11 @@ from typing import Any, Self, Unpack
 
 import httpx
 
+from . import _offload
 from ._base import ClientBase, shared_tls
 from ._budget import Budget
 from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
-from ._offload import off_loop
 from ._params import GenerationParams
 from ._window import windowed
 from ._wire import SubmitBody
@@ -41,7 +41,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
             return await self._core.clock.asleep(effect.seconds)
         if isinstance(effect, Record):
             try:
-                return await off_loop(effect.write)
+                return await _offload.off_loop(effect.write)
             except Exception as error:  # handed to the flow, which decides
                 return Failed(error)
         try:

@@ -18,8 +18,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
+from .. import _offload
 from .._budget import Budget
-from .._offload import off_loop
 from .._window import windowed
 from ..aclient import AsyncFluxCanny
 from ..errors import (
@@ -69,40 +71,31 @@ class _Slot:
             self.give_back()
 
 
+@attrs.define(eq=False)
 class Runner:
     """Every job through the ledger: claimed, written ahead, resumed, never paid twice."""
 
-    def __init__(
-        self,
-        settings: ApiSettings,
-        ledger: Ledger,
-        scope: str,
-        spool: Spool,
-        progress: BatchProgress,
-        *,
-        concurrency: int,
-        timeout: float,
-        resubmit_uncertain: bool,
-        regenerate_changed: bool,
-        max_cost: float | None = None,
-    ) -> None:
-        self.settings = settings
-        self.ledger = ledger
-        self.scope = scope
-        self.progress = progress
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.resubmit_uncertain = resubmit_uncertain
-        self.regenerate_changed = regenerate_changed
-        self.max_cost = max_cost
-        self.budget: Budget | None = None  # made in run(): it belongs to the event loop
-        self.spent = 0.0
-        self.new_tasks = 0
-        self.spool = spool
-        self._slots = asyncio.Semaphore(concurrency)
-        self.stopping = False
-        self.interrupted = False
-        self._hurry = asyncio.Event()
+    settings: ApiSettings
+    ledger: Ledger
+    scope: str
+    spool: Spool
+    progress: BatchProgress
+    concurrency: int = attrs.field(kw_only=True)
+    timeout: float = attrs.field(kw_only=True)
+    resubmit_uncertain: bool = attrs.field(kw_only=True)
+    regenerate_changed: bool = attrs.field(kw_only=True)
+    max_cost: float | None = attrs.field(kw_only=True, default=None)
+    budget: Budget | None = attrs.field(init=False, default=None)  # made in run(), on its loop
+    spent: float = attrs.field(init=False, default=0.0)
+    new_tasks: int = attrs.field(init=False, default=0)
+    stopping: bool = attrs.field(init=False, default=False)
+    interrupted: bool = attrs.field(init=False, default=False)
+    _slots: asyncio.Semaphore = attrs.field(init=False)
+    _hurry: asyncio.Event = attrs.field(init=False, factory=asyncio.Event)
+
+    @_slots.default
+    def _cap(self) -> asyncio.Semaphore:
+        return asyncio.Semaphore(self.concurrency)
 
     # -- one job ----------------------------------------------------------------------------------
 
@@ -136,12 +129,12 @@ class Runner:
 
     async def _run_job(self, flux: AsyncFluxCanny, job: Job, slot: _Slot) -> Outcome:
         if job.output.exists():
-            known = await off_loop(self.ledger.job, self.scope, job.name)
+            known = await _offload.off_loop(self.ledger.job, self.scope, job.name)
             if known is None or known.request_hash is None:
                 return Outcome(job, "skipped", known.task_id if known else None, job.output)
         notes: list[str] = []
         for _ in range(2):  # a resumed task found gone is submitted afresh, once
-            claim = await off_loop(self._claim, job)
+            claim = await _offload.off_loop(self._claim, job)
             entry = claim.entry
             if claim.kind == ClaimKind.DONE:
                 return Outcome(job, "skipped", entry.task_id, job.output)
@@ -172,7 +165,7 @@ class Runner:
                     f"another flux-canny process (pid {entry.pid}) is working on this job",
                 )
             if claim.kind == ClaimKind.KEPT:
-                return await off_loop(self._from_kept, job, entry)
+                return await _offload.off_loop(self._from_kept, job, entry)
             replaced = claim.replaced
             if claim.kind == ClaimKind.RESUME:
                 assert entry.task_id is not None
@@ -213,19 +206,19 @@ class Runner:
             image = job.image or Path(job.fields[IMAGE_FIELD])
             body = flux.prepare(**{**job.fields, IMAGE_FIELD: image})
         except BaseException:
-            await off_loop(self.ledger.release, claim.entry.row)
+            await _offload.off_loop(self.ledger.release, claim.entry.row)
             raise
         if not self.stopping:
             await slot.take()  # cancelled while waiting: release_mine() drops the claim
         if self.stopping:
-            await off_loop(self.ledger.release, claim.entry.row)
+            await _offload.off_loop(self.ledger.release, claim.entry.row)
             return None
         submitting = flux.submit_prepared(body, claim=claim, budget=self.budget)  # shielded
         del body
         try:
             task = await submitting
         except BudgetExhaustedError:
-            await off_loop(self.ledger.release, claim.entry.row)  # never sent
+            await _offload.off_loop(self.ledger.release, claim.entry.row)  # never sent
             raise
         self.new_tasks += 1
         self.spent += task.cost or 0.0
@@ -240,7 +233,7 @@ class Runner:
         except FluxCannyError as error:
             return Outcome(job, outcome_word(error), task.id, None, one_line(error))
         try:
-            path = await off_loop(
+            path = await _offload.off_loop(
                 lambda: save_paid(image, job.output, self.ledger, overwrite=overwrite)
             )
         except FileExistsError:
