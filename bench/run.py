@@ -775,18 +775,18 @@ def render(results: dict[str, Any]) -> str:
         + " / ".join(f"{n:,}" for n in SCALE)
         + " | largest / smallest |",
         "| --- | --- | --- |",
-        "| generate_many: makespan / ceil(N/24) x T | "
-        + " / ".join(f"{mk['library'][n]['ratio']:.3f}" for n in SCALE)
-        + " | |",
-        "| generate_many: peak memory of the process | "
-        + " / ".join(f"{mk['library'][n]['maxrss_kib'] / 1024:.0f} MiB" for n in SCALE)
-        + f" | {mk['library_memory_growth']:.2f} |",
-        "| flux-canny batch: makespan / ceil(N/24) x T | "
-        + " / ".join(f"{mk['cli'][n]['ratio']:.3f}" for n in SCALE)
-        + " | |",
-        "| flux-canny batch: peak memory of the process | "
-        + " / ".join(f"{mk['cli'][n]['maxrss_kib'] / 1024:.0f} MiB" for n in SCALE)
-        + f" | {mk['cli_memory_growth']:.2f} |",
+        *(
+            row
+            for face, name in (("library", "generate_many"), ("cli", "flux-canny batch"))
+            for row in (
+                f"| {name}: makespan / ceil(N/24) x T | "
+                + " / ".join(f"{mk[face][n]['ratio']:.3f}" for n in SCALE)
+                + " | |",
+                f"| {name}: peak memory of the process | "
+                + " / ".join(f"{mk[face][n]['maxrss_kib'] / 1024:.0f} MiB" for n in SCALE)
+                + f" | {mk[face + '_memory_growth']:.2f} |",
+            )
+        ),
         "| flux-canny tasks on the ledger the batch left (process start-up included) | "
         + " / ".join(f"{mk['cli'][n]['tasks_seconds']:.2f} s" for n in SCALE)
         + f" | {mk['tasks_growth']:.2f} |",
