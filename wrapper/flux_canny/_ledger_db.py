@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,17 +22,26 @@ class Turns:
     SQLite's own locking is what keeps writes whole; this only decides who goes next.
     Its busy handler naps (1, 2, 5, 10 ... 100 ms) instead of waiting for the lock to
     be freed, so a writer that met another lost milliseconds, and one that kept meeting
-    them starved while the others wrote. Measured back to back with 8 processes x 500
-    tasks (two writes a task) on 2 cores, `.venv/bin/python bench/run.py --ledger 2`:
-    - flat out: busy handler p99 34-45 ms, max 0.7-1.0 s; taking turns p99 4.6-8 ms,
-      max 11-81 ms, median 2.5 ms (eight writers queue for a 0.3 ms fsync'd commit);
+    them starved while the others wrote. The kernel wakes a flock waiter as soon as the
+    lock is let go.
+
+    But flock is not a queue: a writer that let go and asked again at once (a loop of
+    writes) took the lock back before the woken waiter was on a CPU. So the one letting
+    go sleeps for 0 s, which puts it behind the waiter it woke. Measured with 8
+    processes x 500 tasks (two writes a task) on 2 cores, `bench/run.py --ledger 2`:
+    - writes back to back: busy handler p99 0.6-0.8 ms but max 1.8-2.0 s, one writer
+      waiting behind 2,991 rows of the others; turns without the sleep p99 26-36 ms,
+      max 61-99 ms, 229-292 rows; turns with it p99 4.5-7.6 ms, max 10-20 ms, 20-21
+      rows (os.sched_yield did not help; a turnstile of two locks helped as much for
+      twice the system calls, max 14-39 ms);
     - each writer pausing 2 ms after a write (a real submit takes far longer): busy
-      handler 436-448 writes of 8,000 over 5 ms, max 230 ms; taking turns 7-33, max
-      10-15 ms.
-    The kernel wakes a waiter as soon as the lock is let go. Opening takes the same
-    turn, so the first process creates the file and makes the schema and the rest
-    find it done (eight processes starting together took up to 1.5 s in the busy
-    handler). Without fcntl (Windows), the busy timeout alone does the waiting.
+      handler 436-448 writes of 8,000 over 5 ms, max 230 ms; turns 7-33, max 10-15 ms.
+    Eight writers queue for a 0.3 ms fsync'd commit, so the median is 2-3 ms.
+
+    Opening takes the same turn, so the first process creates the file and makes the
+    schema and the rest find it done (eight processes starting together took up to
+    1.5 s in the busy handler). Without fcntl (Windows), the busy timeout alone does
+    the waiting.
     """
 
     def __init__(self, ledger: Path) -> None:
@@ -47,6 +57,7 @@ class Turns:
         finally:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+                time.sleep(0)  # behind the waiter just woken: see the class's docstring
 
     def _take(self) -> int | None:
         """The locked descriptor, or None where there can be no turn (no fcntl, or a lock
