@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
+import os
 import sqlite3
 import stat
 import subprocess
@@ -43,6 +45,42 @@ def test_the_row_is_written_before_the_post_leaves(tmp_path, png):
     assert (row.state, row.task_id, row.polling_url) == ("submitted", "t1", task.polling_url)
     assert stat.S_IMODE(ledger.path.stat().st_mode) == 0o600
     assert KEY.encode() not in b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_the_row_is_on_the_disk_before_the_post_leaves_and_a_failed_sync_pays_nothing(
+    tmp_path, png, monkeypatch
+):
+    """SQLite commits without syncing (so writers' syncs overlap); the ledger syncs the
+    WAL itself before it returns. A power cut after the POST must still find the row, and
+    a disk that cannot sync must stop the submit before it is paid for."""
+    from flux_canny import LedgerError, _ledger_db
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    events = []
+    real = _ledger_db._datasync
+
+    def datasync(fd):
+        events.append(("sync", os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    def answer(request):
+        events.append(("post", None))
+        return httpx.Response(200, json={"id": "t1", "polling_url": f"{BASE}/v1/get_result?id=t1"})
+
+    monkeypatch.setattr(_ledger_db, "_datasync", datasync)
+    with respx.mock(assert_all_called=False) as api, FluxCanny(api_key=KEY, ledger=ledger) as flux:
+        route = api.post(SUBMIT).mock(side_effect=answer)
+        flux.submit(control_image=png, **ARGS)
+        wal = f"{ledger.path}-wal"
+        assert events == [("sync", wal), ("post", None), ("sync", wal)]
+
+        def broken(fd):
+            raise OSError(errno.EIO, "Input/output error")
+
+        monkeypatch.setattr(_ledger_db, "_datasync", broken)
+        with pytest.raises(LedgerError, match="Input/output error"):
+            flux.submit(control_image=png, **ARGS)
+        assert route.call_count == 1  # the second submit was never sent
 
 
 def test_a_lost_answer_leaves_an_uncertain_row_and_a_refusal_a_rejected_one(tmp_path, png):

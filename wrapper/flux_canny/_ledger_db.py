@@ -1,5 +1,5 @@
-"""Opening the ledger's SQLite file (private, WAL, synchronous=FULL, the schema made once
-and migrated in place) and the turns that processes writing it take."""
+"""Opening the ledger's SQLite file (private, WAL, the schema made once and migrated in
+place), the turns that processes writing it take, and making each write durable."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from ._ledger_owner import fcntl
 from ._ledger_rows import ADDED_COLUMNS, SCHEMA
 
-__all__ = ["Turns", "open_database"]
+__all__ = ["Turns", "open_database", "sync_wal"]
 
 
 class Turns:
@@ -100,7 +100,9 @@ def _open(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     # both need the write lock: skipped when another process already did them
     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
+    # SQLite need not fsync inside the commit: `sync_wal` does it after the turn (NORMAL
+    # still syncs around checkpoints, so the file is never corrupted; see sync_wal)
+    db.execute("PRAGMA synchronous=NORMAL")
     known = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'tasks_created'"
     if db.execute(known).fetchone() is None:
         db.executescript(SCHEMA)
@@ -110,3 +112,35 @@ def _open(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
             with contextlib.suppress(sqlite3.OperationalError):  # another process did it
                 db.execute(f"ALTER TABLE tasks ADD COLUMN {added} REAL")
     return db
+
+
+_datasync = getattr(os, "fdatasync", os.fsync)  # macOS and Windows have only fsync
+
+
+def sync_wal(path: Path) -> None:
+    """Make every transaction committed so far durable: fdatasync the `-wal` file.
+
+    With synchronous=FULL SQLite fsyncs inside COMMIT, while it holds the one write lock,
+    so eight writers queued behind one another's fsyncs (0.2-0.3 ms each). Committed
+    with synchronous=NORMAL, a transaction is in the WAL file but not yet on the disk;
+    each writer then syncs that file after its turn, and the fsyncs of writers that
+    finish together overlap: a group commit. A writer returns (and a submit is sent)
+    only after its own sync, so a row is as durable as with FULL:
+    - its frames, and every frame before them, are in the WAL file, which this flushes;
+    - the WAL's header is synced by SQLite when the file is reused after a checkpoint,
+      and a checkpoint syncs the WAL before copying it and the database after;
+    - so after a power cut, recovery finds the frames, or the checkpointed database has
+      them. Only the last connection's close deletes the WAL, after a full checkpoint;
+      no file then means the database file holds everything.
+    Measured, 8 processes x 500 tasks writing back to back on 2 cores
+    (`bench/run.py --ledger 2`): median 2.4 -> 1.2 ms, p99 4.5-7.6 -> 2.9-3.4 ms,
+    writes over 5 ms 55-387 -> 9-25 of 8,000, the whole run 2.6 -> 1.3 s.
+    """
+    try:
+        fd = os.open(f"{path}-wal", os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return
+    try:
+        _datasync(fd)
+    finally:
+        os.close(fd)

@@ -2,8 +2,8 @@
 
 BFL has no idempotency keys, so this file is the only thing between a user and paying
 twice. It is one SQLite database (the standard library's `sqlite3`, WAL, one transaction
-per state change, `synchronous=FULL`, a busy timeout) shared by the library and every
-command. A row is one submit attempt and moves through
+per state change, on the disk before the write returns, a busy timeout) shared by the
+library and every command. A row is one submit attempt and moves through
 
     claimed → sending → submitted(id) → ready → downloaded
                       ↘ uncertain      ↘ moderated | failed | not_found | expired | kept
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _ledger_claims
-from ._ledger_db import Turns, open_database
+from ._ledger_db import Turns, open_database, sync_wal
 from ._ledger_import import OLD_BATCH_FILE, import_old_batch_file, import_old_journal
 from ._ledger_owner import Owner
 from ._ledger_rows import (
@@ -115,7 +115,9 @@ class Ledger:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction, in this process's turn (see `_ledger_db.Turns`)."""
+        """One IMMEDIATE transaction, in this process's turn (see `_ledger_db.Turns`), on
+        the disk when this returns: synced after the turn, so that writers' syncs overlap
+        (see `_ledger_db.sync_wal`)."""
         with self._lock:
             db = self._connect()
             try:
@@ -131,6 +133,10 @@ class Ledger:
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
                 raise self._error("cannot write", error) from error
+        try:
+            sync_wal(self.path)
+        except OSError as error:
+            raise self._error("cannot write", error) from error
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[Entry]:
         with self._lock:
