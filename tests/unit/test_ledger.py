@@ -81,6 +81,9 @@ def test_the_row_is_on_the_disk_before_the_post_leaves_and_a_failed_sync_pays_no
         with pytest.raises(LedgerError, match="Input/output error"):
             flux.submit(control_image=png, **ARGS)
         assert route.call_count == 1  # the second submit was never sent
+    # and its row says so (a row left at sending would be reported uncertain)
+    states = [(e.state, e.error) for e in Ledger(ledger.path).entries()]
+    assert ("rejected", "never sent: the task ledger could not be synced to the disk") in states
 
 
 def test_a_lost_answer_leaves_an_uncertain_row_and_a_refusal_a_rejected_one(tmp_path, png):

@@ -76,6 +76,13 @@ def _hashable(value: Any) -> Any:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
+class _Unsynced(LedgerError):
+    """A write committed that could not be synced to the disk."""
+
+
+_UNSYNCED_NOT_SENT = "never sent: the task ledger could not be synced to the disk"
+
+
 class Ledger:
     """The submit ledger. Thread-safe; one SQLite connection per instance, opened lazily.
 
@@ -136,7 +143,7 @@ class Ledger:
         try:
             sync_wal(self.path)
         except OSError as error:
-            raise self._error("cannot write", error) from error
+            raise _Unsynced(str(self._error("cannot sync", error))) from error
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[Entry]:
         with self._lock:
@@ -198,12 +205,22 @@ class Ledger:
         `row` is a row claimed earlier (a batch job); without it a new one-off row is
         made from `fields` (prompt, finetune_id, base_url, output, scope, name...).
         """
-        with self._write() as db:
-            if row is None:
-                return self._insert(db, State.SENDING, fields)
-            extra = {k: v for k, v in fields.items() if v is not None}
-            self._update(db, "row = ?", (row,), state=str(State.SENDING), **extra)
-            return row
+        written = row
+        try:
+            with self._write() as db:
+                if written is None:
+                    written = self._insert(db, State.SENDING, fields)
+                else:
+                    extra = {k: v for k, v in fields.items() if v is not None}
+                    self._update(db, "row = ?", (written,), state=str(State.SENDING), **extra)
+        except _Unsynced:
+            # committed, but not known to be on the disk, so it will not be sent: say so,
+            # or a rerun would take it for uncertain and ask the user to check their tasks
+            if written is not None:  # always, once committed
+                with contextlib.suppress(LedgerError):
+                    self.rejected(written, _UNSYNCED_NOT_SENT)
+            raise
+        return written
 
     def submitted(self, row: int, task_id: str, polling_url: str | None) -> None:
         with self._write() as db:
