@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,18 +25,19 @@ class Turns:
     lock is let go.
 
     But flock is not a queue: a writer that let go and asked again at once (a loop of
-    writes) took the lock back before the woken waiter was on a CPU. So the one letting
-    go sleeps for 0 s, which puts it behind the waiter it woke. Measured with 8
-    processes x 500 tasks (two writes a task) on 2 cores, `bench/run.py --ledger 2`:
-    - writes back to back: busy handler p99 0.6-0.8 ms but max 1.8-2.0 s, one writer
-      waiting behind 2,991 rows of the others; turns without the sleep p99 26-36 ms,
-      max 61-99 ms, 229-292 rows; turns with it p99 4.5-7.6 ms, max 10-20 ms, 20-21
-      rows (os.sched_yield did not help; a turnstile of two locks helped as much for
-      twice the system calls, max 14-39 ms);
-    - each writer pausing 2 ms after a write (a real submit takes far longer): busy
-      handler 436-448 writes of 8,000 over 5 ms, max 230 ms; turns 7-33, max 10-15 ms.
-    These figures are with the fsync inside the commit, where eight writers queued for
-    it (median 2-3 ms); `sync_wal` moved it out of the turn.
+    writes) took the lock back before the woken waiter was on a CPU. What stops that
+    is `sync_wal`: the writer letting go syncs the WAL next, off the CPU for the fsync,
+    and the waiter it woke goes first. Measured with 8 processes x 500 tasks (two
+    writes a task) on 2 cores, `bench/run.py --ledger 2`, writing back to back:
+    - SQLite's busy handler alone: p99 0.6-0.8 ms but max 1.8-2.0 s, one writer
+      waiting behind 2,991 rows of the others (each pausing 2 ms after a write: 436-448
+      writes of 8,000 over 5 ms, max 230 ms);
+    - turns, the fsync inside the commit: p99 26-36 ms, max 61-99 ms, 229-292 rows;
+      a time.sleep(0) after letting go made that p99 4.5-7.6 ms, 11-21 rows (a
+      turnstile of two locks as much, os.sched_yield nothing);
+    - turns, the sync after them: p99 3.2-3.6 ms, 17-35 rows, with or without the
+      sleep, which then only cost the async face: its worker threads, yielding the GIL
+      inside the ledger's own lock, waited 3 ms a write for each other in a batch.
 
     Opening takes the same turn, so the first process creates the file and makes the
     schema and the rest find it done (eight processes starting together took up to
@@ -58,7 +58,6 @@ class Turns:
         finally:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
-                time.sleep(0)  # behind the waiter just woken: see the class's docstring
 
     def _take(self) -> int | None:
         """The locked descriptor, or None where there can be no turn (no fcntl, or a lock
