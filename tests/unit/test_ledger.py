@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import multiprocessing
 import os
@@ -10,6 +11,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -295,3 +297,99 @@ def test_concurrent_writers_lose_no_row(tmp_path, writers, tasks):
         behind = max(behind, at - last.get(writer, at - 1) - 1)
         last[writer] = at
     assert behind <= 8 * (writers - 1), behind
+
+
+# -- fork: a worker forked from a process holding the ledger (multiprocessing's default on
+# Linux before Python 3.14) --------------------------------------------------------------------
+
+
+def _forked_writer(ledger_or_path, started, tasks):
+    ledger = ledger_or_path if isinstance(ledger_or_path, Ledger) else Ledger(ledger_or_path)
+    for i in range(tasks):
+        ledger.submitted(ledger.sending(prompt="p"), f"forked-{i}", None)
+        if i == 2:
+            started.set()
+    ledger.close()
+
+
+@pytest.mark.parametrize("parent_holds", ["its own", "the parent's", "one dropped unclosed"])
+def test_a_forked_worker_loses_no_row_when_its_parent_closes_the_ledger(tmp_path, parent_holds):
+    """SQLite's locks are per process and its record of them lives in memory: a connection
+    carried across fork made the child's writes invisible to the others' locking, and the
+    parent's close then deleted the WAL under the child (44 of 50 rows gone, no error).
+    A Ledger dropped without close() left its connection for the garbage collector, which
+    closed it whenever it ran: the same loss, later."""
+    path = tmp_path / "ledger.sqlite3"
+    parent = Ledger(path)
+    parent.submitted(parent.sending(prompt="mine"), "parent", None)  # open, as a client is
+    if parent_holds == "one dropped unclosed":
+        del parent
+    context = multiprocessing.get_context("fork")
+    started = context.Event()
+    worker = context.Process(
+        target=_forked_writer,
+        args=(parent if parent_holds == "the parent's" else path, started, 50),
+    )
+    worker.start()
+    assert started.wait(30)
+    if parent_holds == "one dropped unclosed":
+        gc.collect()
+    else:
+        parent.close()
+    worker.join(60)
+    assert worker.exitcode == 0
+    with Ledger(path) as after:
+        tasks = {e.task_id for e in after.entries()}
+    assert tasks == {"parent"} | {f"forked-{i}" for i in range(50)}
+
+
+def test_a_forked_worker_writes_as_its_own_owner_and_leaves_the_parent_alive(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    parent = Ledger(path)
+    mine = _claim(parent, "parent's job")
+    parent.sending(mine.entry.row)
+    context = multiprocessing.get_context("fork")
+    started = context.Event()
+    worker = context.Process(target=_forked_writer, args=(parent, started, 3))
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == 0
+    with Ledger(path) as other:  # a third process's view
+        owners = {e.task_id: e.owner for e in other.entries()}
+        assert owners["forked-0"] != parent._owner.token
+        # the worker's exit must not make the parent look dead (its row would turn uncertain)
+        assert _claim(other, "parent's job").kind == ClaimKind.BUSY
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_fork_while_another_thread_writes_leaves_the_child_a_usable_ledger(tmp_path):
+    """A lock held by a thread that does not exist in the child would hang it for good."""
+    import fcntl
+    import threading
+
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    ledger.entries(1)
+    with open(f"{path}.lock", "rb+") as turn:  # hold the writers' turn, as a slow writer would
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        writing = threading.Thread(target=lambda: ledger.sending(prompt="thread"))
+        writing.start()
+        threading.Timer(0.5, fcntl.flock, (turn, fcntl.LOCK_UN)).start()
+        time.sleep(0.1)  # the thread now waits for the turn, inside the ledger's lock
+        context = multiprocessing.get_context("fork")
+        done = context.Event()
+        child = context.Process(target=_forked_child_writes, args=(ledger, done))
+        child.start()
+        writing.join(30)
+    child.join(30)
+    if child.exitcode is None:
+        child.kill()
+    assert done.is_set() and child.exitcode == 0
+    with Ledger(path) as after:
+        assert {e.prompt for e in after.entries()} == {"thread", "child"}
+
+
+def _forked_child_writes(ledger, done):
+    ledger.submitted(ledger.sending(prompt="child"), "child", None)
+    ledger.close()
+    done.set()

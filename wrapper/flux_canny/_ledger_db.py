@@ -48,7 +48,6 @@ class Turns:
     def __init__(self, ledger: Path) -> None:
         self._path = ledger.with_name(ledger.name + ".lock")
         self._fd: int | None = None
-        self._pid = 0
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
@@ -66,16 +65,17 @@ class Turns:
         if fcntl is None:  # pragma: no cover - Windows
             return None
         try:
-            if self._fd is None or self._pid != os.getpid():  # a forked child takes its own
+            if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                self._pid = os.getpid()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except OSError:
             return None
         return self._fd
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
+        """Closes without unlocking: in a forked child the descriptor shares the parent's
+        open file, and so any lock the parent holds on it."""
+        if self._fd is not None:
             os.close(self._fd)
         self._fd = None
 

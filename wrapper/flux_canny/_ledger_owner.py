@@ -36,6 +36,14 @@ class Owner:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._handle = handle
 
+    def forked(self) -> Owner:
+        """A forked child's own owner. The child lets go of its copy of the parent's file
+        without unlocking it: the lock belongs to the open file, which the parent still
+        holds, so the parent stays alive to the others and dies with the parent alone."""
+        if self._handle is not None:
+            self._handle.close()
+        return Owner(self.folder)
+
     def release(self) -> None:
         if self._handle is not None:
             with contextlib.suppress(OSError):

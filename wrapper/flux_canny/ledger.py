@@ -30,6 +30,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,11 @@ def _hashable(value: Any) -> Any:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
+def _close_quietly(db: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        db.close()
+
+
 class _Unsynced(LedgerError):
     """A write committed that could not be synced to the disk."""
 
@@ -87,6 +93,7 @@ class Ledger:
     """The submit ledger. Thread-safe; one SQLite connection per instance, opened lazily.
 
     Every write is one transaction; every failure to read or write is a LedgerError.
+    Safe across fork: see `_before_fork`.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -94,7 +101,10 @@ class Ledger:
         self._owner = Owner(self.path.parent / "owners")
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+        self._closer: weakref.finalize[[sqlite3.Connection], Ledger] | None = None
         self._turns = Turns(self.path)
+        with _LIVE_LOCK:
+            _LIVE.add(self)
 
     def __repr__(self) -> str:
         return f"Ledger({str(self.path)!r})"
@@ -111,8 +121,16 @@ class Ledger:
         except (OSError, sqlite3.Error) as error:
             raise self._error("cannot open", error) from error
         self._db = db
+        # closed as soon as this Ledger is dropped, not when the collector gets to the
+        # connection (it is in a reference cycle): see `_before_fork` for why it matters
+        self._closer = weakref.finalize(self, _close_quietly, db)
         import_old_journal(self)
         return db
+
+    def _disconnect(self) -> None:
+        if self._closer is not None:
+            self._closer()
+        self._db = self._closer = None
 
     def _error(self, doing: str, error: BaseException) -> LedgerError:
         return LedgerError(
@@ -156,11 +174,34 @@ class Ledger:
 
     def close(self) -> None:
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            self._disconnect()
             self._owner.release()
             self._turns.close()
+
+    # -- fork ----------------------------------------------------------------------------------
+
+    def _before_fork(self) -> None:
+        """No SQLite connection may cross a fork. SQLite keeps its record of the locks this
+        process holds in memory, and the kernel does not give a child its parent's locks:
+        a child writing through an inherited connection, or through a new one that found
+        the inherited record, took no lock the others could see. When the parent then
+        closed the ledger, SQLite took it for the last user and deleted the WAL under the
+        child: 44 of a worker's 50 rows vanished, and it never heard. So the connection is
+        closed here, under the lock, and opened again by whoever writes next. Holding the
+        lock across the fork also means no write is half-way in the child, and no lock
+        there is held by a thread the child does not have."""
+        self._lock.acquire()
+        self._disconnect()
+
+    def _after_fork_in_parent(self) -> None:
+        self._lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        """The child is a process of its own: its own owner token (the parent's rows stay
+        the parent's, alive while it lives), its own turn descriptor, a fresh lock."""
+        self._lock = threading.RLock()
+        self._owner = self._owner.forked()
+        self._turns.close()  # the next turn opens the child's own descriptor
 
     def __enter__(self) -> Ledger:
         return self
@@ -360,3 +401,38 @@ class Ledger:
                 (time.time() - older_than, *keep),
             )
             return int(cursor.rowcount)
+
+
+_LIVE: weakref.WeakSet[Ledger] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+_FORKING: list[Ledger] = []  # the ledgers held across the fork under way
+
+
+def _before_fork() -> None:
+    _LIVE_LOCK.acquire()
+    _FORKING[:] = list(_LIVE)
+    for ledger in _FORKING:
+        ledger._before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for ledger in _FORKING:
+        ledger._after_fork_in_parent()
+    _FORKING.clear()
+    _LIVE_LOCK.release()
+
+
+def _after_fork_in_child() -> None:
+    global _LIVE_LOCK
+    for ledger in _FORKING:
+        ledger._after_fork_in_child()
+    _FORKING.clear()
+    _LIVE_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
