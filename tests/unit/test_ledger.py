@@ -267,6 +267,42 @@ def test_writers_take_turns_on_a_private_lock_and_write_without_one(tmp_path):
     assert [(e.state, e.task_id) for e in Ledger(other.path).entries()] == [("submitted", "t2")]
 
 
+_OTHER_PROCESS_COUNTS = (
+    "import sys; from flux_canny.ledger import Ledger\n"
+    "with Ledger(sys.argv[1]) as ledger: print(len(ledger.entries()))"
+)
+
+
+def _seen_by_another_process(path):
+    counted = subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS_COUNTS, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(counted.stdout)
+
+
+def test_a_second_ledger_in_one_process_keeps_the_rows_seen_by_others(tmp_path):
+    """Two clients in one program (or the CLI opening the ledger twice) each open the
+    file. Opening it with a raw descriptor and closing that dropped every POSIX lock the
+    process held on it (close() does that), so the next process to close the ledger, a
+    `flux-canny tasks` in another terminal, took itself for the last user and deleted
+    the WAL. The first client went on writing into the deleted file: its rows seen by
+    no other process (one claiming the same jobs would pay again) and gone with a crash."""
+    path = tmp_path / "ledger.sqlite3"
+    first = Ledger(path)
+    first.submitted(first.sending(prompt="a"), "t0", None)
+    second = Ledger(path)
+    second.entries(1)
+    assert _seen_by_another_process(path) == 1  # it opens the ledger and closes it
+    for i in range(10):
+        first.submitted(first.sending(prompt="a"), f"t{i + 1}", None)
+    assert _seen_by_another_process(path) == 11
+    first.close()
+    second.close()
+
+
 @pytest.mark.parametrize(("writers", "tasks"), [(8, 500)])
 def test_concurrent_writers_lose_no_row(tmp_path, writers, tasks):
     path = tmp_path / "ledger.sqlite3"

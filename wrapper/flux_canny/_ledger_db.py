@@ -86,9 +86,18 @@ def open_database(path: Path, turns: Turns, *, busy_timeout_ms: int) -> sqlite3.
         return _open(path, busy_timeout_ms)
 
 
+def _create_private(path: Path) -> None:
+    """Create the file private before SQLite does (its -wal and -shm follow its mode), and
+    only when it is missing. Opening an existing one to check would be fatal: closing any
+    descriptor of a file drops every POSIX lock the process holds on it, SQLite's included.
+    A second Ledger in a process did that, and the next process to close the ledger took
+    itself for the last user and deleted the WAL the first was still writing into."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _open(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-    # create it private before SQLite does; its -wal and -shm files follow its mode
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    _create_private(path)
     db = sqlite3.connect(
         path,
         timeout=busy_timeout_ms / 1000,
