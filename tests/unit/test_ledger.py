@@ -267,6 +267,46 @@ def test_writers_take_turns_on_a_private_lock_and_write_without_one(tmp_path):
     assert [(e.state, e.task_id) for e in Ledger(other.path).entries()] == [("submitted", "t2")]
 
 
+def test_a_ledger_from_an_earlier_version_gains_the_new_columns(tmp_path):
+    from flux_canny._ledger_rows import ADDED_COLUMNS, SCHEMA
+
+    path = tmp_path / "ledger.sqlite3"
+    old = SCHEMA
+    for column in ADDED_COLUMNS:
+        old = old.replace(f",\n    {column} REAL", "")
+    with sqlite3.connect(path) as db:  # the first version's file: no WAL yet, no new columns
+        db.executescript(old)
+    ledger = Ledger(path)
+    ledger.submitted(ledger.sending(prompt="p", base_url=BASE), "t", None)
+    ledger.task_state("t", duration_low=1.5, duration_high=2.0)
+    assert ledger.durations(BASE) == [(1.5, 2.0)]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_opening_a_ready_ledger_does_not_wait_for_the_writers_turn(tmp_path):
+    """`flux-canny tasks` beside a running batch: eight processes starting together each
+    held the turn 1.2-6.6 ms just to look, and every writer waited behind them."""
+    import fcntl
+    import threading
+
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger(path) as first:
+        first.submitted(first.sending(prompt="p"), "t", None)
+    with open(f"{path}.lock", "rb+") as turn:  # a writer in its turn, for as long as it likes
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        released = threading.Event()
+        release = threading.Timer(10, lambda: (released.set(), fcntl.flock(turn, fcntl.LOCK_UN)))
+        release.start()
+        try:
+            with Ledger(path) as reader:
+                assert [e.task_id for e in reader.entries()] == ["t"]
+            assert not released.is_set()
+        finally:
+            release.cancel()
+            release.join()
+
+
 _OTHER_PROCESS_COUNTS = (
     "import sys; from flux_canny.ledger import Ledger\n"
     "with Ledger(sys.argv[1]) as ledger: print(len(ledger.entries()))"

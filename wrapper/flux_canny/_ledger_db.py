@@ -39,10 +39,10 @@ class Turns:
       sleep, which then only cost the async face: its worker threads, yielding the GIL
       inside the ledger's own lock, waited 3 ms a write for each other in a batch.
 
-    Opening takes the same turn, so the first process creates the file and makes the
-    schema and the rest find it done (eight processes starting together took up to
-    1.5 s in the busy handler). Without fcntl (Windows), the busy timeout alone does
-    the waiting.
+    Setting a ledger up takes the same turn, so the first process makes the schema and
+    the rest find it done (eight processes starting together took up to 1.5 s in the
+    busy handler); opening one that is ready takes none (see `open_database`). Without
+    fcntl (Windows), the busy timeout alone does the waiting.
     """
 
     def __init__(self, ledger: Path) -> None:
@@ -81,9 +81,33 @@ class Turns:
 
 
 def open_database(path: Path, turns: Turns, *, busy_timeout_ms: int) -> sqlite3.Connection:
-    """The connection (autocommit; callers open their own transactions)."""
-    with turns.turn():
-        return _open(path, busy_timeout_ms)
+    """The connection (autocommit; callers open their own transactions).
+
+    Only a ledger that is new, or from an earlier version, is set up in a turn, where the
+    first process does it and the rest find it done. Opening one that is ready takes no
+    turn: eight processes starting together each held it 1.2-6.6 ms just to look, and a
+    process's first write waited behind all of them (5-12 ms, `bench/run.py --ledger`).
+    """
+    _create_private(path)
+    db = sqlite3.connect(
+        path,
+        timeout=busy_timeout_ms / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        db.row_factory = sqlite3.Row
+        db.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        # SQLite need not fsync inside the commit: `sync_wal` does it after the turn
+        # (NORMAL still syncs around checkpoints, so the file is never corrupted)
+        db.execute("PRAGMA synchronous=NORMAL")
+        if not _is_ready(db):
+            with turns.turn():
+                _set_up(db)
+    except BaseException:
+        db.close()  # closed now, not whenever the collector gets to it (see Ledger)
+        raise
+    return db
 
 
 def _create_private(path: Path) -> None:
@@ -96,31 +120,30 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def _open(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-    _create_private(path)
-    db = sqlite3.connect(
-        path,
-        timeout=busy_timeout_ms / 1000,
-        isolation_level=None,
-        check_same_thread=False,
-    )
-    db.row_factory = sqlite3.Row
-    db.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-    # both need the write lock: skipped when another process already did them
+_KNOWN = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'tasks_created'"
+
+
+def _is_ready(db: sqlite3.Connection) -> bool:
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        return False
+    return db.execute(_KNOWN).fetchone() is not None and _missing_columns(db) == []
+
+
+def _missing_columns(db: sqlite3.Connection) -> list[str] | None:
+    """The columns a ledger of an earlier version lacks; None when there is no table."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+    return None if not columns else [c for c in ADDED_COLUMNS if c not in columns]
+
+
+def _set_up(db: sqlite3.Connection) -> None:
+    """In the turn; each step is skipped when another process did it first."""
     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         db.execute("PRAGMA journal_mode=WAL")
-    # SQLite need not fsync inside the commit: `sync_wal` does it after the turn (NORMAL
-    # still syncs around checkpoints, so the file is never corrupted; see sync_wal)
-    db.execute("PRAGMA synchronous=NORMAL")
-    known = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'tasks_created'"
-    if db.execute(known).fetchone() is None:
-        db.executescript(SCHEMA)
-    columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
-    for added in ADDED_COLUMNS:
-        if added not in columns:  # a ledger from an earlier version
-            with contextlib.suppress(sqlite3.OperationalError):  # another process did it
-                db.execute(f"ALTER TABLE tasks ADD COLUMN {added} REAL")
-    return db
+    if db.execute(_KNOWN).fetchone() is None:
+        db.executescript(SCHEMA)  # the last statement makes the index _KNOWN asks for
+    for added in _missing_columns(db) or []:
+        with contextlib.suppress(sqlite3.OperationalError):  # a process without turns did it
+            db.execute(f"ALTER TABLE tasks ADD COLUMN {added} REAL")
 
 
 _datasync = getattr(os, "fdatasync", os.fsync)  # macOS and Windows have only fsync
