@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import json
@@ -274,13 +275,14 @@ def test_a_ledger_from_an_earlier_version_gains_the_new_columns(tmp_path):
     old = SCHEMA
     for column in ADDED_COLUMNS:
         old = old.replace(f",\n    {column} REAL", "")
-    with sqlite3.connect(path) as db:  # the first version's file: no WAL yet, no new columns
+    assert "duration" not in old
+    with contextlib.closing(sqlite3.connect(path)) as db:  # the first version's: no WAL yet
         db.executescript(old)
     ledger = Ledger(path)
     ledger.submitted(ledger.sending(prompt="p", base_url=BASE), "t", None)
     ledger.task_state("t", duration_low=1.5, duration_high=2.0)
     assert ledger.durations(BASE) == [(1.5, 2.0)]
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -365,7 +367,7 @@ def test_concurrent_writers_lose_no_row(tmp_path, writers, tasks):
     # and none starves: writing back to back, no writer waits behind more than a few rounds
     # of the others (taking turns: 17-35 rows; the turn taken back at once by the one
     # letting go: 200-330; SQLite's busy handler alone: thousands)
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         order = [row[0] for row in db.execute("SELECT finetune_id FROM tasks ORDER BY rowid")]
     last: dict[str, int] = {}
     behind = 0
