@@ -89,6 +89,36 @@ def test_the_row_is_on_the_disk_before_the_post_leaves_and_a_failed_sync_pays_no
     assert ("rejected", "never sent: the task ledger could not be synced to the disk") in states
 
 
+def test_a_relative_ledger_path_means_one_file_whatever_the_working_folder(tmp_path, monkeypatch):
+    """`FluxCanny(ledger="tasks.sqlite3")`, then a chdir: the WAL's sync looked for the
+    file in the new folder, found none and synced nothing; a reopened connection (after
+    a fork, say) would have begun a second ledger there, claims and all."""
+    from flux_canny import _ledger_db
+
+    monkeypatch.chdir(tmp_path)
+    ledger = Ledger("tasks.sqlite3")
+    ledger.submitted(ledger.sending(prompt="a"), "t1", None)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    synced = []
+    real = _ledger_db._datasync
+
+    def datasync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(_ledger_db, "_datasync", datasync)
+    ledger.submitted(ledger.sending(prompt="b"), "t2", None)
+    assert synced == [f"{tmp_path / 'tasks.sqlite3'}-wal"] * 2
+    ledger.close()
+    ledger.submitted(ledger.sending(prompt="c"), "t3", None)  # opened again
+    ledger.close()
+    assert list(elsewhere.iterdir()) == []
+    with Ledger(tmp_path / "tasks.sqlite3") as same:
+        assert {e.task_id for e in same.entries()} == {"t1", "t2", "t3"}
+
+
 def test_a_lost_answer_leaves_an_uncertain_row_and_a_refusal_a_rejected_one(tmp_path, png):
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     with respx.mock() as api, FluxCanny(api_key=KEY, ledger=ledger) as flux:

@@ -97,7 +97,9 @@ class Ledger:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_ledger_path()
+        # absolute: the WAL's sync, the turn and owner files and any reopening must find
+        # the same file after a chdir (a relative path synced nothing in another folder)
+        self.path = (Path(path) if path is not None else default_ledger_path()).absolute()
         self._owner = Owner(self.path.parent / "owners")
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
