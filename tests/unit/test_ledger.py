@@ -119,6 +119,27 @@ def test_a_relative_ledger_path_means_one_file_whatever_the_working_folder(tmp_p
         assert {e.task_id for e in same.entries()} == {"t1", "t2", "t3"}
 
 
+def test_a_symlinked_ledger_is_synced_where_sqlite_keeps_its_wal(tmp_path, monkeypatch):
+    """SQLite keeps the WAL beside the link's target; the sync looked beside the link."""
+    from flux_canny import _ledger_db
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").mkdir()
+    Ledger(tmp_path / "real" / "ledger.sqlite3").close()
+    (tmp_path / "link" / "ledger.sqlite3").symlink_to(tmp_path / "real" / "ledger.sqlite3")
+    synced = []
+    real = _ledger_db._datasync
+
+    def datasync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(_ledger_db, "_datasync", datasync)
+    with Ledger(tmp_path / "link" / "ledger.sqlite3") as linked:
+        linked.submitted(linked.sending(prompt="a"), "t1", None)
+    assert synced == [f"{tmp_path / 'real' / 'ledger.sqlite3'}-wal"] * 2
+
+
 def test_a_lost_answer_leaves_an_uncertain_row_and_a_refusal_a_rejected_one(tmp_path, png):
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     with respx.mock() as api, FluxCanny(api_key=KEY, ledger=ledger) as flux:

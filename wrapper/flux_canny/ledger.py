@@ -97,9 +97,10 @@ class Ledger:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        # absolute: the WAL's sync, the turn and owner files and any reopening must find
-        # the same file after a chdir (a relative path synced nothing in another folder)
-        self.path = (Path(path) if path is not None else default_ledger_path()).absolute()
+        # resolved, as SQLite resolves it: the WAL's sync, the turn and owner files and any
+        # reopening must find the same file after a chdir, and the WAL SQLite keeps beside
+        # a symlink's target (relative or linked, the sync found no WAL and synced nothing)
+        self.path = (Path(path) if path is not None else default_ledger_path()).resolve()
         self._owner = Owner(self.path.parent / "owners")
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
