@@ -19,7 +19,7 @@ import pytest
 import respx
 from flux_canny import FluxCanny, SubmitUncertainError
 from flux_canny.fake import FakeBFL, VirtualClock
-from flux_canny.ledger import ClaimKind, Ledger, State
+from flux_canny.ledger import ClaimKind, Ledger, LedgerError, State
 
 from ..conftest import BASE, KEY
 
@@ -138,6 +138,19 @@ def test_a_symlinked_ledger_is_synced_where_sqlite_keeps_its_wal(tmp_path, monke
     with Ledger(tmp_path / "link" / "ledger.sqlite3") as linked:
         linked.submitted(linked.sending(prompt="a"), "t1", None)
     assert synced == [f"{tmp_path / 'real' / 'ledger.sqlite3'}-wal"] * 2
+
+
+def test_a_wal_deleted_under_the_ledger_stops_the_next_submit(tmp_path, png):
+    """Its writes would go on into the deleted file, on no disk: refused, not skipped."""
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    ledger.entries(1)
+    with respx.mock(assert_all_called=False) as api, FluxCanny(api_key=KEY, ledger=ledger) as flux:
+        route = api.post(SUBMIT).respond(200, json={"id": "t", "polling_url": "x"})
+        flux.submit(control_image=png, **ARGS)
+        (tmp_path / "ledger.sqlite3-wal").unlink()
+        with pytest.raises(LedgerError, match="cannot sync"):
+            flux.submit(control_image=png, **ARGS)
+        assert route.call_count == 1
 
 
 def test_a_lost_answer_leaves_an_uncertain_row_and_a_refusal_a_rejected_one(tmp_path, png):
