@@ -74,8 +74,9 @@ def test_the_row_is_on_the_disk_before_the_post_leaves_and_a_failed_sync_pays_no
     with respx.mock(assert_all_called=False) as api, FluxCanny(api_key=KEY, ledger=ledger) as flux:
         route = api.post(SUBMIT).mock(side_effect=answer)
         flux.submit(control_image=png, **ARGS)
-        wal = f"{ledger.path}-wal"
-        assert events == [("sync", wal), ("post", None), ("sync", wal)]
+        wal, folder = f"{ledger.path}-wal", str(tmp_path)
+        # a connection's first write also syncs the folder, which holds the new WAL's entry
+        assert events == [("sync", wal), ("sync", folder), ("post", None), ("sync", wal)]
 
         def broken(fd):
             raise OSError(errno.EIO, "Input/output error")
@@ -137,7 +138,8 @@ def test_a_symlinked_ledger_is_synced_where_sqlite_keeps_its_wal(tmp_path, monke
     monkeypatch.setattr(_ledger_db, "_datasync", datasync)
     with Ledger(tmp_path / "link" / "ledger.sqlite3") as linked:
         linked.submitted(linked.sending(prompt="a"), "t1", None)
-    assert synced == [f"{tmp_path / 'real' / 'ledger.sqlite3'}-wal"] * 2
+    wal = f"{tmp_path / 'real' / 'ledger.sqlite3'}-wal"
+    assert synced == [wal, str(tmp_path / "real"), wal]
 
 
 def test_a_wal_deleted_under_the_ledger_stops_the_next_submit(tmp_path, png):

@@ -151,8 +151,11 @@ def _set_up(db: sqlite3.Connection) -> None:
 _datasync = getattr(os, "fdatasync", os.fsync)  # macOS and Windows have only fsync
 
 
-def sync_wal(path: Path) -> None:
-    """Make every transaction committed so far durable: fdatasync the `-wal` file.
+def sync_wal(path: Path, *, with_folder: bool = False) -> None:
+    """Make every transaction committed so far durable: fdatasync the `-wal` file, and
+    with `with_folder` (a connection's first write) the folder, whose entry for a new
+    WAL is not on the disk until then. SQLite does both when it syncs its own WAL (its
+    first sync of a new journal also syncs the folder); this sync replaces SQLite's.
 
     With synchronous=FULL SQLite fsyncs inside COMMIT, while it holds the one write lock,
     so eight writers queued behind one another's fsyncs (0.2-0.3 ms each). Committed
@@ -179,3 +182,9 @@ def sync_wal(path: Path) -> None:
         _datasync(fd)
     finally:
         os.close(fd)
+    if with_folder and os.name == "posix":  # Windows cannot open a folder to sync it
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _datasync(fd)
+        finally:
+            os.close(fd)

@@ -105,6 +105,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._closer: weakref.finalize[[sqlite3.Connection], Ledger] | None = None
+        self._folder_synced = False  # since this connection opened (see sync_wal)
         self._turns = Turns(self.path)
         with _LIVE_LOCK:
             _LIVE.add(self)
@@ -134,6 +135,7 @@ class Ledger:
         if self._closer is not None:
             self._closer()
         self._db = self._closer = None
+        self._folder_synced = False
 
     def _error(self, doing: str, error: BaseException) -> LedgerError:
         return LedgerError(
@@ -162,9 +164,10 @@ class Ledger:
                     db.execute("ROLLBACK")
                 raise self._error("cannot write", error) from error
         try:
-            sync_wal(self.path)
+            sync_wal(self.path, with_folder=not self._folder_synced)
         except OSError as error:
             raise _Unsynced(str(self._error("cannot sync", error))) from error
+        self._folder_synced = True
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[Entry]:
         with self._lock:
