@@ -249,6 +249,26 @@ def test_a_full_disk_keeps_the_paid_image_and_the_rerun_finishes_it(
     assert not any(Path(e.kept_at).exists() for e in kept)
 
 
+def test_an_image_is_on_the_disk_under_its_name_before_write_atomic_returns(tmp_path, monkeypatch):
+    """The ledger is told `downloaded` next: the data, then the rename (the folder)."""
+    from flux_canny import _files
+    from flux_canny.images import write_atomic
+
+    synced = []
+    real = _files._fsync
+
+    def fsync(fd):
+        where = os.readlink(f"/proc/self/fd/{fd}")
+        synced.append((where, (tmp_path / "out.png").exists()))
+        real(fd)
+
+    monkeypatch.setattr(_files, "_fsync", fsync)
+    write_atomic(tmp_path / "out.png", b"image")
+    (data, renamed_yet), (folder, renamed) = synced
+    assert data.startswith(str(tmp_path / ".out.png.")) and not renamed_yet
+    assert folder == str(tmp_path) and renamed
+
+
 def test_the_name_check_knows_exactly_what_write_atomic_adds(tmp_path):
     from flux_canny.cli._outputs import name_problem
     from flux_canny.images import TEMP_NAME_EXTRA, write_atomic

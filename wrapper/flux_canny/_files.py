@@ -1,5 +1,6 @@
 """Writing files so that nothing half-written is ever seen: a temporary file in the same
-folder, fsynced, then renamed (or hard-linked, to refuse overwriting) into place."""
+folder, fsynced, then renamed (or hard-linked, to refuse overwriting) into place, and the
+folder synced so the new name survives a power cut too."""
 
 from __future__ import annotations
 
@@ -53,11 +54,27 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            _fsync(handle.fileno())
         if overwrite:
             os.replace(tmp, target)
         else:
             os.link(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    _sync_folder(target.parent)
     return target
+
+
+def _sync_folder(folder: Path) -> None:
+    """The rename is in the folder, not the file: until the folder is synced, a power cut
+    can leave no image where the ledger, synced next, says one was written."""
+    if os.name != "posix":  # Windows cannot open a folder to sync it
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_fsync = os.fsync
