@@ -150,6 +150,7 @@ class Ledger:
         (see `_ledger_db.sync_wal`)."""
         with self._lock:
             db = self._connect()
+            first = not self._folder_synced
             try:
                 with self._turns.turn():
                     db.execute("BEGIN IMMEDIATE")
@@ -164,10 +165,12 @@ class Ledger:
                     db.execute("ROLLBACK")
                 raise self._error("cannot write", error) from error
         try:
-            sync_wal(self.path, with_folder=not self._folder_synced)
+            sync_wal(self.path, with_folder=first)
         except OSError as error:
             raise _Unsynced(str(self._error("cannot sync", error))) from error
-        self._folder_synced = True
+        if first:
+            with self._lock:
+                self._folder_synced = self._db is db  # not if it was closed meanwhile
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[Entry]:
         with self._lock:
