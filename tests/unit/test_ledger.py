@@ -90,18 +90,10 @@ def test_the_row_is_on_the_disk_before_the_post_leaves_and_a_failed_sync_pays_no
     assert ("rejected", "never sent: the task ledger could not be synced to the disk") in states
 
 
-def test_a_relative_ledger_path_means_one_file_whatever_the_working_folder(tmp_path, monkeypatch):
-    """`FluxCanny(ledger="tasks.sqlite3")`, then a chdir: the WAL's sync looked for the
-    file in the new folder, found none and synced nothing; a reopened connection (after
-    a fork, say) would have begun a second ledger there, claims and all."""
+def _record_syncs(monkeypatch):
+    """The files and folders the ledger syncs from now on, in order."""
     from flux_canny import _ledger_db
 
-    monkeypatch.chdir(tmp_path)
-    ledger = Ledger("tasks.sqlite3")
-    ledger.submitted(ledger.sending(prompt="a"), "t1", None)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
     synced = []
     real = _ledger_db._datasync
 
@@ -110,6 +102,20 @@ def test_a_relative_ledger_path_means_one_file_whatever_the_working_folder(tmp_p
         real(fd)
 
     monkeypatch.setattr(_ledger_db, "_datasync", datasync)
+    return synced
+
+
+def test_a_relative_ledger_path_means_one_file_whatever_the_working_folder(tmp_path, monkeypatch):
+    """`FluxCanny(ledger="tasks.sqlite3")`, then a chdir: the WAL's sync looked for the
+    file in the new folder, found none and synced nothing; a reopened connection (after
+    a fork, say) would have begun a second ledger there, claims and all."""
+    monkeypatch.chdir(tmp_path)
+    ledger = Ledger("tasks.sqlite3")
+    ledger.submitted(ledger.sending(prompt="a"), "t1", None)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    synced = _record_syncs(monkeypatch)
     ledger.submitted(ledger.sending(prompt="b"), "t2", None)
     assert synced == [f"{tmp_path / 'tasks.sqlite3'}-wal"] * 2
     ledger.close()
@@ -122,20 +128,11 @@ def test_a_relative_ledger_path_means_one_file_whatever_the_working_folder(tmp_p
 
 def test_a_symlinked_ledger_is_synced_where_sqlite_keeps_its_wal(tmp_path, monkeypatch):
     """SQLite keeps the WAL beside the link's target; the sync looked beside the link."""
-    from flux_canny import _ledger_db
-
     (tmp_path / "real").mkdir()
     (tmp_path / "link").mkdir()
     Ledger(tmp_path / "real" / "ledger.sqlite3").close()
     (tmp_path / "link" / "ledger.sqlite3").symlink_to(tmp_path / "real" / "ledger.sqlite3")
-    synced = []
-    real = _ledger_db._datasync
-
-    def datasync(fd):
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real(fd)
-
-    monkeypatch.setattr(_ledger_db, "_datasync", datasync)
+    synced = _record_syncs(monkeypatch)
     with Ledger(tmp_path / "link" / "ledger.sqlite3") as linked:
         linked.submitted(linked.sending(prompt="a"), "t1", None)
     wal = f"{tmp_path / 'real' / 'ledger.sqlite3'}-wal"
