@@ -60,20 +60,18 @@ def test_the_row_is_on_the_disk_before_the_post_leaves_and_a_failed_sync_pays_no
 
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     events = []
-    real = _ledger_db._datasync
-
-    def datasync(fd):
-        events.append(("sync", os.readlink(f"/proc/self/fd/{fd}")))
-        real(fd)
+    synced = _record_syncs(monkeypatch)
 
     def answer(request):
+        events.extend(("sync", path) for path in synced)
+        synced.clear()
         events.append(("post", None))
         return httpx.Response(200, json={"id": "t1", "polling_url": f"{BASE}/v1/get_result?id=t1"})
 
-    monkeypatch.setattr(_ledger_db, "_datasync", datasync)
     with respx.mock(assert_all_called=False) as api, FluxCanny(api_key=KEY, ledger=ledger) as flux:
         route = api.post(SUBMIT).mock(side_effect=answer)
         flux.submit(control_image=png, **ARGS)
+        events.extend(("sync", path) for path in synced)
         wal, folder = f"{ledger.path}-wal", str(tmp_path)
         # a connection's first write also syncs the folder, which holds the new WAL's entry
         assert events == [("sync", wal), ("sync", folder), ("post", None), ("sync", wal)]
@@ -92,16 +90,17 @@ def test_the_row_is_on_the_disk_before_the_post_leaves_and_a_failed_sync_pays_no
 
 def _record_syncs(monkeypatch):
     """The files and folders the ledger syncs from now on, in order."""
-    from flux_canny import _ledger_db
+    from flux_canny import _files, _ledger_db
 
     synced = []
-    real = _ledger_db._datasync
+    for module, name in ((_ledger_db, "_datasync"), (_files, "_fsync")):
+        real = getattr(module, name)
 
-    def datasync(fd):
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real(fd)
+        def recorded(fd, real=real):
+            synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+            real(fd)
 
-    monkeypatch.setattr(_ledger_db, "_datasync", datasync)
+        monkeypatch.setattr(module, name, recorded)
     return synced
 
 

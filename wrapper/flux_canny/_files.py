@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["TEMP_NAME_EXTRA", "write_atomic"]
+__all__ = ["TEMP_NAME_EXTRA", "sync_folder", "write_atomic"]
 
 
 def _umask() -> int:
@@ -61,13 +61,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
             os.link(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    _sync_folder(target.parent)
+    # the rename is in the folder, not the file: until the folder is synced, a power cut
+    # can leave no image where the ledger, synced next, says one was written
+    sync_folder(target.parent)
     return target
 
 
-def _sync_folder(folder: Path) -> None:
-    """The rename is in the folder, not the file: until the folder is synced, a power cut
-    can leave no image where the ledger, synced next, says one was written."""
+def sync_folder(folder: Path) -> None:
+    """Make the folder's entries durable: a file made or renamed there survives a power
+    cut only once its folder is synced too."""
     if os.name != "posix":  # Windows cannot open a folder to sync it
         return
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from ._files import sync_folder
 from ._ledger_owner import fcntl
 from ._ledger_rows import ADDED_COLUMNS, SCHEMA
 
@@ -182,9 +183,5 @@ def sync_wal(path: Path, *, with_folder: bool = False) -> None:
         _datasync(fd)
     finally:
         os.close(fd)
-    if with_folder and os.name == "posix":  # Windows cannot open a folder to sync it
-        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            _datasync(fd)
-        finally:
-            os.close(fd)
+    if with_folder:
+        sync_folder(path.parent)
