@@ -16,7 +16,7 @@ from flux_canny.ledger import OLD_BATCH_FILE, Ledger
 from PIL import Image
 
 from ..conftest import make_image
-from .conftest import disk_full_in
+from .conftest import GEN, disk_full_in
 
 SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
 
@@ -312,6 +312,25 @@ def test_too_little_free_space_is_refused_before_paying(run, fake, workdir, monk
     ran = run("batch jobs.jsonl -o out")
     assert ran.code == _exit.EXIT_BAD_INPUT and "MB free" in ran.err
     assert "nothing was submitted" in ran.err and not fake.records
+
+
+def test_a_ledger_on_a_network_file_system_is_refused_before_paying(
+    run, fake, workdir, monkeypatch
+):
+    from flux_canny import _filesystems
+
+    _write_jobs(workdir, 3)
+    info = workdir / "mountinfo"
+    info.write_text(
+        "22 1 252:1 / / rw shared:1 - ext4 /dev/vda rw\n"
+        f"36 22 0:52 / {workdir / 'state'} rw shared:7 - nfs srv:/state rw\n"
+    )
+    monkeypatch.setattr(_filesystems, "_MOUNTINFO", str(info))
+    for command in ("batch jobs.jsonl -o out", GEN):
+        ran = run(command)
+        assert ran.code == _exit.EXIT_BAD_INPUT, ran.err
+        assert "on nfs, a network file system" in " ".join(ran.err.split())
+        assert "Traceback" not in ran.err and not fake.records
 
 
 def shutil_usage(*, free):

@@ -533,3 +533,59 @@ def _forked_child_writes(ledger, done):
     ledger.submitted(ledger.sending(prompt="child"), "child", None)
     ledger.close()
     done.set()
+
+
+_ROOT_MOUNT = "22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda rw"
+
+
+def _mounts(tmp_path, monkeypatch, *lines):
+    """The machine's mounts, as Linux's mountinfo would list them."""
+    from flux_canny import _filesystems
+
+    info = tmp_path / "mountinfo"
+    info.write_text("".join(f"{line}\n" for line in (_ROOT_MOUNT, *lines)))
+    monkeypatch.setattr(_filesystems, "_MOUNTINFO", str(info))
+
+
+def test_a_ledger_on_a_network_file_system_is_refused_before_anything_is_sent(
+    tmp_path, png, monkeypatch
+):
+    """Two machines sharing an NFS home would each keep their own WAL index and locks, and
+    both could pay for one job; so the ledger is not kept there, and the user is told
+    where to keep it instead. Mount points are written with octal escapes."""
+    home = tmp_path / "nfs home"
+    point = str(home).replace(" ", "\\040")
+    _mounts(tmp_path, monkeypatch, f"36 22 0:52 / {point} rw,relatime shared:7 - nfs4 srv:/ rw")
+    with (
+        respx.mock(assert_all_called=False) as api,
+        FluxCanny(api_key=KEY, ledger=home / "state" / "ledger.sqlite3") as flux,
+    ):
+        route = api.post(SUBMIT).respond(200, json={"id": "t", "polling_url": "x"})
+        with pytest.raises(LedgerError, match="on nfs4, a network file system") as refused:
+            flux.submit(control_image=png, **ARGS)
+        assert route.call_count == 0
+    assert "FLUX_CANNY_STATE_DIR" in str(refused.value)
+    assert not home.exists()  # nothing was made there
+
+
+def test_a_local_folder_beside_or_inside_a_network_mount_keeps_its_ledger(tmp_path, monkeypatch):
+    """Only the deepest mount holding the path counts, whole names only; and where the
+    system does not say (no mountinfo: macOS, Windows), nothing is refused."""
+    nfs = tmp_path / "nfs"
+    _mounts(
+        tmp_path,
+        monkeypatch,
+        f"36 22 0:52 / {nfs} rw - nfs4 srv:/ rw",
+        f"37 36 252:2 / {nfs}/scratch rw shared:9 - ext4 /dev/vdb rw",
+    )
+    with pytest.raises(LedgerError, match="network file system"):
+        Ledger(nfs / "ledger.sqlite3").entries()
+    for path in (tmp_path / "nfs-local" / "ledger.sqlite3", nfs / "scratch" / "ledger.sqlite3"):
+        with Ledger(path) as ledger:
+            ledger.submitted(ledger.sending(prompt="a"), "t1", None)
+            assert ledger.find("t1") is not None
+    from flux_canny import _filesystems
+
+    monkeypatch.setattr(_filesystems, "_MOUNTINFO", str(tmp_path / "absent"))
+    with Ledger(nfs / "ledger.sqlite3") as unknown:
+        assert unknown.entries() == []

@@ -20,6 +20,9 @@ as its process lives; the kernel drops it on exit, kill -9 included. A row whose
 lock can be taken belongs to a dead process. That is how two processes on one folder
 never submit the same job, and how a crashed run's rows are told from a running one's.
 
+One machine: a ledger on a network file system is refused (see `_filesystems`), since
+neither SQLite's WAL nor these locks hold between machines.
+
 The API key is never written here. The file is private (0600) in a private folder.
 """
 
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _ledger_claims
+from ._filesystems import network_filesystem
 from ._ledger_db import Turns, open_database, sync_wal
 from ._ledger_import import OLD_BATCH_FILE, import_old_batch_file, import_old_journal
 from ._ledger_owner import Owner
@@ -118,6 +122,15 @@ class Ledger:
     def _connect(self) -> sqlite3.Connection:
         if self._db is not None:
             return self._db
+        shared = network_filesystem(self.path)
+        if shared is not None:
+            raise LedgerError(
+                f"cannot keep the task ledger {self.path} on {shared}, a network file "
+                "system: processes on two machines sharing it would not see each other's "
+                f"claims and could both pay for one job; set {STATE_DIR_ENV} to a folder on "
+                f"this machine's own disk (and move {self.path.name} there, if it holds "
+                "tasks). Nothing was submitted."
+            )
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             db = open_database(self.path, self._turns, busy_timeout_ms=_BUSY_TIMEOUT_MS)
