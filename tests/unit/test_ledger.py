@@ -589,3 +589,73 @@ def test_a_local_folder_beside_or_inside_a_network_mount_keeps_its_ledger(tmp_pa
     monkeypatch.setattr(_filesystems, "_MOUNTINFO", str(tmp_path / "absent"))
     with Ledger(nfs / "ledger.sqlite3") as unknown:
         assert unknown.entries() == []
+
+
+class _FakeMsvcrt:
+    """Windows' byte-range locks, within one process: a lock is held by the descriptor
+    that took it, until it is let go or that descriptor is closed."""
+
+    LK_UNLCK, LK_NBLCK = 0, 2
+
+    def __init__(self):
+        self.held = {}  # inode -> the descriptor holding its first byte
+
+    def locking(self, fd, mode, nbytes):
+        assert (os.lseek(fd, 0, os.SEEK_CUR), nbytes) == (0, 1)
+        inode = os.fstat(fd).st_ino
+        if mode == self.LK_UNLCK:
+            del self.held[inode]
+            return
+        holder = self.held.get(inode)
+        if holder not in (None, fd) and _open_on(holder, inode):
+            raise OSError(errno.EACCES, "Permission denied")
+        self.held[inode] = fd
+
+
+def _open_on(fd, inode):
+    with contextlib.suppress(OSError):
+        return os.fstat(fd).st_ino == inode
+    return False
+
+
+def _no_signals(monkeypatch):
+    def kill(pid, sig):
+        raise AssertionError(f"signalled process {pid}: on Windows, a Ctrl+C or its end")
+
+    monkeypatch.setattr(os, "kill", kill)
+
+
+def test_on_windows_an_owner_is_alive_by_its_byte_lock_and_no_process_is_signalled(
+    tmp_path, monkeypatch
+):
+    """Liveness fell back on os.kill(pid, 0) without flock, and on Windows that call sends
+    a Ctrl+C to the process (signal 0 is CTRL_C_EVENT there; others terminate it): a
+    second batch on one folder stopped the first mid-submit, or whatever had its pid."""
+    from flux_canny import _ledger_owner
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(_ledger_owner, "fcntl", None)  # Windows has none
+    monkeypatch.setitem(sys.modules, "msvcrt", _FakeMsvcrt())
+    _no_signals(monkeypatch)
+    first, second = _ledger_owner.Owner(tmp_path), _ledger_owner.Owner(tmp_path)
+    first.hold()
+    second.hold()
+    assert second.is_alive(first.token) and first.is_alive(second.token)
+    first._handle.close()  # its process ended: the system lets go of its lock
+    assert not second.is_alive(first.token)
+    assert not (tmp_path / f"{first.token}.lock").exists()  # tidied
+    assert first.is_alive(second.token)  # the check let go of what it took
+
+
+def test_with_no_locks_at_all_every_other_owner_counts_as_alive(tmp_path, monkeypatch):
+    """Where neither flock nor msvcrt exists, nothing can tell a dead owner from a live
+    one: its claims wait, never taken over (which could pay for a job twice)."""
+    from flux_canny import _ledger_owner
+
+    monkeypatch.setattr(_ledger_owner, "fcntl", None)
+    _no_signals(monkeypatch)
+    first, second = _ledger_owner.Owner(tmp_path), _ledger_owner.Owner(tmp_path)
+    first.hold()
+    first._handle.close()  # even a dead one
+    assert second.is_alive(first.token)
+    assert not second.is_alive(None) and second.is_alive(second.token)

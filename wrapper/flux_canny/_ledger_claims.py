@@ -48,7 +48,7 @@ def claim(
             return Claim(ClaimKind.NEW, _claimed(ledger, db, job))
         state = State(latest.state)
         mine = latest.owner == ledger._owner.token
-        alive = not mine and ledger._owner.is_alive(latest.owner, latest.pid)
+        alive = not mine and ledger._owner.is_alive(latest.owner)
         if state in (State.CLAIMED, State.SENDING) and alive:
             return Claim(ClaimKind.BUSY, latest)
         if state in (State.SUBMITTED, State.READY, State.KEPT) and alive:

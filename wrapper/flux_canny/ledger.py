@@ -360,7 +360,7 @@ class Ledger:
                 "SELECT * FROM tasks WHERE state IN (?, ?) GROUP BY owner",
                 (str(State.SENDING), str(State.CLAIMED)),
             )
-            dead = [e.owner for e in owners if not self._owner.is_alive(e.owner, e.pid)]
+            dead = [e.owner for e in owners if not self._owner.is_alive(e.owner)]
             changed = 0
             for owner in dead:
                 with self._write() as db:
