@@ -645,6 +645,8 @@ def test_on_windows_an_owner_is_alive_by_its_byte_lock_and_no_process_is_signall
     assert not second.is_alive(first.token)
     assert not (tmp_path / f"{first.token}.lock").exists()  # tidied
     assert first.is_alive(second.token)  # the check let go of what it took
+    second.release()
+    assert list(tmp_path.iterdir()) == []  # let go, closed, then removed
 
 
 def test_with_no_locks_at_all_every_other_owner_counts_as_alive(tmp_path, monkeypatch):

@@ -93,11 +93,15 @@ class Owner:
         return Owner(self.folder)
 
     def release(self) -> None:
+        """Let go, then remove the file (Windows removes no file that is open; a token is
+        never reused, so nobody can take the name in between)."""
         if self._handle is not None:
-            with contextlib.suppress(OSError):
-                (self.folder / f"{self.token}.lock").unlink()
+            with contextlib.suppress(OSError):  # closing lets go of it all the same
+                _unlock(self._handle.fileno())
             self._handle.close()
             self._handle = None
+            with contextlib.suppress(OSError):
+                (self.folder / f"{self.token}.lock").unlink()
 
     def is_alive(self, token: str | None) -> bool:
         """Whether the process that wrote `token` still runs (ours always does)."""
@@ -114,7 +118,8 @@ class Owner:
             taken = _try_lock(handle.fileno(), shared=True)
             if taken is not True:  # held by its live owner, or no locks to tell by
                 return True
-            _unlock(handle.fileno())
-            with contextlib.suppress(OSError):
-                path.unlink()  # a dead owner's file: tidy up
-            return False
+            with contextlib.suppress(OSError):  # closing lets go of it all the same
+                _unlock(handle.fileno())
+        with contextlib.suppress(OSError):
+            path.unlink()  # a dead owner's file, closed first for Windows: tidy up
+        return False
