@@ -269,6 +269,18 @@ def test_an_image_is_on_the_disk_under_its_name_before_write_atomic_returns(tmp_
     assert folder == str(tmp_path) and renamed
 
 
+def test_write_atomic_needs_no_fchmod_as_on_windows_before_python_3_13(tmp_path, monkeypatch):
+    """os.fchmod came to Windows in Python 3.13. Before it, every image save there raised a
+    bare AttributeError after the image was paid for, with its temporary file still open
+    (so Windows would not delete it)."""
+    from flux_canny.images import write_atomic
+
+    monkeypatch.delattr(os, "fchmod")
+    write_atomic(tmp_path / "out.png", b"image")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+    assert (tmp_path / "out.png").read_bytes() == b"image"
+
+
 def test_the_name_check_knows_exactly_what_write_atomic_adds(tmp_path):
     from flux_canny.cli._outputs import name_problem
     from flux_canny.images import TEMP_NAME_EXTRA, write_atomic

@@ -50,8 +50,9 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
     )
     tmp = Path(tmp_name)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an image is no secret
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(fd, "wb") as handle:  # closed whatever fails (Windows deletes no open file)
+            if hasattr(os, "fchmod"):  # not on Windows before Python 3.13, where modes mean little
+                os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an image is no secret
             handle.write(data)
             handle.flush()
             _fsync(handle.fileno())
