@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -279,6 +280,32 @@ def test_write_atomic_needs_no_fchmod_as_on_windows_before_python_3_13(tmp_path,
     write_atomic(tmp_path / "out.png", b"image")
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
     assert (tmp_path / "out.png").read_bytes() == b"image"
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["flushed", "file-system-refuses"])
+def test_where_the_system_has_f_fullfsync_an_image_reaches_the_disk_itself(
+    tmp_path, monkeypatch, refused
+):
+    """macOS's fsync stops at the drive's cache, which a power cut empties: the image (and,
+    through the same sync, the ledger's row) could vanish after the ledger said it was
+    there. F_FULLFSYNC flushes that cache; a file system that refuses it gets fsync."""
+    from flux_canny import _files
+    from flux_canny.images import write_atomic
+
+    asked = []
+
+    def fcntl(fd, op):
+        asked.append(("F_FULLFSYNC", os.readlink(f"/proc/self/fd/{fd}"), op))
+        if refused:
+            raise OSError(errno.ENOTSUP, "Operation not supported")
+
+    monkeypatch.setattr(_files, "_FULLFSYNC", 51)  # macOS's number for it
+    monkeypatch.setattr(_files.fcntl, "fcntl", fcntl)
+    monkeypatch.setattr(os, "fsync", lambda fd: asked.append(("fsync",)))
+    write_atomic(tmp_path / "out.png", b"image")
+    (_, image, op), (_, folder, _) = [a for a in asked if a[0] == "F_FULLFSYNC"]
+    assert image.startswith(str(tmp_path / ".out.png.")) and folder == str(tmp_path)
+    assert op == 51 and asked.count(("fsync",)) == (2 if refused else 0)
 
 
 def test_the_name_check_knows_exactly_what_write_atomic_adds(tmp_path):

@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["TEMP_NAME_EXTRA", "sync_folder", "write_atomic"]
+__all__ = ["TEMP_NAME_EXTRA", "full_sync", "sync_folder", "write_atomic"]
 
 
 def _umask() -> int:
@@ -80,4 +80,27 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-_fsync = os.fsync
+try:  # macOS: fsync stops at the drive's own cache, which a power cut empties
+    import fcntl
+
+    _FULLFSYNC: int | None = getattr(fcntl, "F_FULLFSYNC", None)
+except ImportError:  # pragma: no cover - Windows
+    _FULLFSYNC = None
+
+
+def full_sync(fd: int) -> None:
+    """The file's data on the disk itself. Where the system has F_FULLFSYNC (macOS), it
+    asks the drive to write out its cache too, as SQLite's fullfsync does; a plain fsync
+    there can leave a submit's row in that cache and lose it to a power cut. A file
+    system that cannot (some network or FAT ones) gets the plain fsync."""
+    if _FULLFSYNC is not None:
+        try:
+            fcntl.fcntl(fd, _FULLFSYNC)
+        except OSError:
+            pass
+        else:
+            return
+    os.fsync(fd)
+
+
+_fsync = full_sync

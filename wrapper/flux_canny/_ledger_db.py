@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._files import sync_folder
+from ._files import full_sync, sync_folder
 from ._ledger_owner import fcntl
 from ._ledger_rows import ADDED_COLUMNS, SCHEMA
 
@@ -149,7 +149,8 @@ def _set_up(db: sqlite3.Connection) -> None:
             db.execute(f"ALTER TABLE tasks ADD COLUMN {added} REAL")
 
 
-_datasync = getattr(os, "fdatasync", os.fsync)  # macOS and Windows have only fsync
+# Linux's fdatasync skips the file's times; elsewhere the full sync (see `full_sync`)
+_datasync = getattr(os, "fdatasync", None) or full_sync
 
 
 def sync_wal(path: Path, *, with_folder: bool = False) -> None:
