@@ -6,6 +6,7 @@ and records every sleep, so Retry-After and backoff are asserted exactly.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -447,6 +448,21 @@ def test_bad_control_images_fail_before_any_request(face, api, png, jpeg, tmp_pa
         with pytest.raises(ImageInputError) as caught:
             client.submit(control_image=bad, **ARGS)
         assert str(caught.value), name
+    assert route.call_count == 0
+
+
+def test_a_path_that_also_reads_as_base64_is_taken_for_a_path(face, api, tmp_path, monkeypatch):
+    """ "abc/defghijk" is valid base64 too. Sent as such, a folder or a missing file was
+    refused as "not a PNG, JPEG or WebP image (it starts with b'i\\xb7...')", which says
+    nothing of the path."""
+    route = api.post(SUBMIT).mock(return_value=accepted())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "abc" / "defghijk").mkdir(parents=True)
+    client = face()
+    for path, says in (("abc/defghijk", "is a directory"), ("abc/nopenope", "not found")):
+        assert base64.b64decode(path, validate=True)  # the ambiguity itself
+        with pytest.raises(ImageInputError, match=says):
+            client.submit(control_image=path, **ARGS)
     assert route.call_count == 0
 
 

@@ -197,12 +197,12 @@ def _to_bytes(image: Any) -> bytes | str:
                     "control image data URI must be base64 (data:image/...;base64,...)"
                 )
             return payload
-        if (
-            len(image) < 4096
-            and (os.sep in image or "." in image[-6:])
-            and _from_base64(image) is None
-        ):
-            return read_image_file(Path(image))
+        if len(image) < 4096 and (os.sep in image or "." in image[-6:]):
+            # a path, unless it is an image's base64: "/data/edges" decodes as base64 too,
+            # and sent as such it was refused as "not a PNG" instead of "not found"
+            decoded = _from_base64(image)
+            if decoded is None or sniff_format(decoded) is None:
+                return read_image_file(Path(image))
         if len(image) < 4096 and Path(image).is_file():
             return read_image_file(Path(image))
         return image
