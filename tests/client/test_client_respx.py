@@ -264,8 +264,14 @@ def test_local_validation_rejects_before_any_request(face, api, png):
 
 
 def test_a_misspelt_parameter_is_refused_with_a_suggestion(face, api, png):
-    with pytest.raises(TypeError, match="did you mean 'steps'"):
+    """A TypeError, as for any unknown keyword, and a FluxCannyError like every refusal:
+    parameters often come from data (`generate(**settings)`), not code."""
+    with pytest.raises(TypeError, match="did you mean 'steps'") as caught:
         face().submit(control_image=png, stpes=20, **ARGS)
+    assert isinstance(caught.value, RequestValidationError)  # so a FluxCannyError
+    assert [(e["loc"], e["type"]) for e in caught.value.errors] == [
+        (["body", "stpes"], "extra_forbidden")
+    ]
     assert api.calls.call_count == 0
 
 

@@ -25,6 +25,7 @@ from .errors import (
     FluxCannyError,
     RequestValidationError,
     SubmitUncertainError,
+    UnknownParameterError,
 )
 from .images import base64_control_image
 from .models import Task
@@ -76,12 +77,20 @@ def build_body(
     validate: bool | None,
 ) -> SubmitBody:
     """Validate the parameters, then encode the image: all before any network call."""
-    unknown = sorted(set(params) - core.validator.field_names)
+    names = core.validator.field_names
+    unknown = sorted(set(params) - names)
     if unknown:
-        said = ", ".join(f"{u!r}{did_you_mean(u, core.validator.field_names)}" for u in unknown)
-        raise TypeError(
-            f"unknown request parameter {said}; valid: "
-            + ", ".join(sorted(core.validator.field_names))
+        valid = ", ".join(sorted(names))
+        raise UnknownParameterError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["body", name],
+                    "msg": f"unknown request parameter{did_you_mean(name, names)}; valid: {valid}",
+                    "input": params[name],
+                }
+                for name in unknown
+            ]
         )
     body: dict[str, Any] = {**params, "prompt": prompt, "finetune_id": finetune_id}
     check = core.validate if validate is None else validate

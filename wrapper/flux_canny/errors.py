@@ -74,6 +74,15 @@ class RequestValidationError(FluxCannyError, ValueError):
         super().__init__("invalid request, nothing was sent: " + "; ".join(parts))
 
 
+class UnknownParameterError(RequestValidationError, TypeError):
+    """A request parameter the spec does not have, a misspelling mostly; nothing was sent.
+
+    A TypeError too, as Python raises for any unknown keyword (and mypy reports from the
+    typed signature), so code written either way catches it; and a FluxCannyError, since
+    the parameters often come from data (a config file, a jobs line) rather than code.
+    `.errors` reads as FastAPI's would for a model that forbids extras."""
+
+
 class MissingAPIKeyError(FluxCannyError, ValueError):
     """No API key was given and BFL_API_KEY is not set."""
 
