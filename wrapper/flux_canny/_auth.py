@@ -13,6 +13,8 @@ from collections.abc import Generator, Iterable
 
 import httpx
 
+from .errors import ConfigurationError
+
 DEFAULT_TRUSTED_HOSTS = ("*.bfl.ai",)
 
 
@@ -41,7 +43,7 @@ class HostPolicy:
         self.base_host = base_url.host.lower()
         self.base_scheme = base_url.scheme
         self.base_port = _port(base_url)
-        self.patterns = tuple(h.lower() for h in trusted_hosts)
+        self.patterns = _patterns(trusted_hosts)
 
     def is_trusted(self, url: httpx.URL) -> bool:
         host = url.host.lower()
@@ -52,6 +54,33 @@ class HostPolicy:
         return any(
             fnmatch.fnmatchcase(host, p) or host == p.removeprefix("*.") for p in self.patterns
         )
+
+
+def _patterns(trusted_hosts: Iterable[str]) -> tuple[str, ...]:
+    """Host names, or `*.` and a domain of at least two labels. A string given for the
+    list was read a character at a time, and "*.example.com" then held "*", which trusts
+    every https host with the key; so is a bare "*" or "*.com" refused."""
+    if isinstance(trusted_hosts, str | bytes):
+        raise ConfigurationError(
+            f"trusted_hosts must be a list of host patterns such as ['*.bfl.ai'], not the "
+            f"string {trusted_hosts!r}"
+        )
+    patterns = []
+    for pattern in trusted_hosts:
+        name = pattern.lower() if isinstance(pattern, str) else ""
+        domain = name.removeprefix("*.")
+        labels = domain.split(".")
+        if (
+            not all(labels)
+            or any(c in domain for c in "*?[]/:@ ")
+            or (name != domain and len(labels) < 2)
+        ):
+            raise ConfigurationError(
+                f"trusted host {pattern!r} must be a host name, or '*.' and a domain such as "
+                "'*.bfl.ai' (the key goes to every host it matches)"
+            )
+        patterns.append(name)
+    return tuple(patterns)
 
 
 class KeyAuth(httpx.Auth):

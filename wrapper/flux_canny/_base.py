@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 import httpx
 
 from ._auth import DEFAULT_TRUSTED_HOSTS, HostPolicy, KeyAuth, is_loopback
+from ._checks import check_number
 from ._flow import Core
 from ._params import GenerationParams
 from ._spec import packaged_spec
@@ -70,7 +71,28 @@ def _ledger(choice: Ledger | str | os.PathLike[str] | bool | None) -> Ledger | N
         return Ledger()
     if isinstance(choice, Ledger):
         return choice
+    if not isinstance(choice, str | os.PathLike):
+        raise ConfigurationError(
+            "ledger must be a path, a Ledger, None or True (the default ledger) or False "
+            f"(record nothing), got {choice!r}"
+        )
     return Ledger(choice)
+
+
+def _check_limits(
+    timeout: httpx.Timeout | float | None,
+    wait_timeout: float | None,
+    max_download_bytes: int,
+    download_deadline: float,
+) -> None:
+    """Refused here, not mid-request: a negative timeout surfaced as an httpx error at the
+    first request, a NaN wait as a wait that never ended."""
+    if timeout is not None and not isinstance(timeout, httpx.Timeout):
+        check_number("timeout", timeout, above=True)
+    if wait_timeout is not None:
+        check_number("wait_timeout", wait_timeout)
+    check_number("max_download_bytes", max_download_bytes, above=True, integer=True)
+    check_number("download_deadline", download_deadline, above=True)
 
 
 def resolve_key(api_key: str | None) -> str:
@@ -130,6 +152,7 @@ class ClientBase(Generic[HttpT]):
                 f"refusing to send the API key in clear text to {url.host}: use https "
                 "(plain http is allowed only to this machine, e.g. the mock-server)"
             )
+        _check_limits(timeout, wait_timeout, max_download_bytes, download_deadline)
         hosts = HostPolicy(url, trusted_hosts)
         auth = KeyAuth(resolve_key(api_key), packaged_spec().security_header(), hosts)
         if check_responses is None:

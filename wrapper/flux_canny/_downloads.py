@@ -15,6 +15,7 @@ from ._wire import Send
 from .errors import (
     FluxCannyError,
     GenerationError,
+    InvalidArgumentError,
     SampleExpiredError,
     UntrustedURLError,
     clean,
@@ -39,6 +40,11 @@ def download(core: Core, result: Result, task: Task | None = None) -> Flow[Gener
 
     Any failure names the task, so the image can still be fetched later.
     """
+    if not isinstance(result, Result):
+        raise InvalidArgumentError(
+            f"download() takes the Result that wait() or get_result() returned, got "
+            f"{result!r:.80}; for a task or its id, use resume()"
+        )
     task = task or Task(id=result.id)
     try:
         image = yield from _download(core, result, task)

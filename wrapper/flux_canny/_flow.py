@@ -41,6 +41,7 @@ from ._wire import Send, SubmitBody
 from .clock import Clock
 from .errors import (
     FluxCannyError,
+    InvalidArgumentError,
     LedgerError,
     UntrustedURLError,
 )
@@ -225,6 +226,24 @@ class Core:
             error.attach_task(task.id, task.polling_url)
             raise error
         return task.polling_url
+
+    @staticmethod
+    def task_of(task: Task | str) -> Task:
+        """A Task, or one made from its id. Anything else is refused before a request:
+        None or 123 went out as ?id=None and came back as an unknown task."""
+        if isinstance(task, Task):
+            return task
+        if (
+            isinstance(task, str)
+            and 0 < len(task) <= 256
+            and task.isprintable()
+            and task.split() == [task]
+        ):
+            return Task(id=task)
+        raise InvalidArgumentError(
+            f"a task is a Task or the id submit() returned (a string without spaces), got "
+            f"{task!r:.80}"
+        )
 
     def get_result(self, task: Task, *, until: float | None = None) -> Flow[Result]:
         url = self.polling_url(task)

@@ -19,6 +19,7 @@ from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._params import GenerationParams
 from ._window import windowed
 from ._wire import SubmitBody
+from .errors import InvalidArgumentError
 from .images import GeneratedImage
 from .ledger import Claim
 from .models import Result, Task
@@ -129,9 +130,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def get_result(self, task: Task | str) -> Result:
-        return await self._run(
-            self._core.get_result(task if isinstance(task, Task) else Task(id=task))
-        )
+        return await self._run(self._core.get_result(self._core.task_of(task)))
 
     async def wait(
         self,
@@ -140,7 +139,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         timeout: float | None = None,
         on_update: Callable[[Result], None] | None = None,
     ) -> Result:
-        task = task if isinstance(task, Task) else Task(id=task)
+        task = self._core.task_of(task)
         return await self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
 
     async def download(self, result: Result) -> GeneratedImage:
@@ -170,7 +169,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         timeout: float | None = None,
         on_update: Callable[[Result], None] | None = None,
     ) -> GeneratedImage:
-        task = task if isinstance(task, Task) else Task(id=task)
+        task = self._core.task_of(task)
         return await self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
 
     async def probe(self) -> ProbeReport:
@@ -272,8 +271,10 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         async with slots:  # a slot is an active task on the server
             if resumed is not None:
                 if job:
-                    raise TypeError(f"a job with task= takes no request fields: {sorted(job)}")
-                task = resumed if isinstance(resumed, Task) else Task(id=str(resumed))
+                    raise InvalidArgumentError(
+                        f"a job with task= takes no request fields: {sorted(job)}"
+                    )
+                task = self._core.task_of(resumed)
             else:
                 validate = job.pop("validate", None)
                 image, prompt = job.pop("control_image", None), job.pop("prompt", None)

@@ -88,7 +88,7 @@ class FluxCanny(ClientBase[httpx.Client]):
 
     def get_result(self, task: Task | str) -> Result:
         """One poll of a task (by Task or id); never raises on an unknown status."""
-        return self._run(self._core.get_result(task if isinstance(task, Task) else Task(id=task)))
+        return self._run(self._core.get_result(self._core.task_of(task)))
 
     def wait(
         self,
@@ -99,7 +99,7 @@ class FluxCanny(ClientBase[httpx.Client]):
     ) -> Result:
         """Poll until Ready; raise ModerationError, GenerationError, TaskNotFoundError or
         WaitTimeoutError (which carries the task id and polling URL to resume later)."""
-        task = task if isinstance(task, Task) else Task(id=task)
+        task = self._core.task_of(task)
         return self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
 
     def download(self, result: Result) -> GeneratedImage:
@@ -132,7 +132,7 @@ class FluxCanny(ClientBase[httpx.Client]):
         on_update: Callable[[Result], None] | None = None,
     ) -> GeneratedImage:
         """Wait for an already-submitted task and download its image."""
-        task = task if isinstance(task, Task) else Task(id=task)
+        task = self._core.task_of(task)
         return self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
 
     def probe(self) -> ProbeReport:

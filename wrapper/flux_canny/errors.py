@@ -74,7 +74,12 @@ class RequestValidationError(FluxCannyError, ValueError):
         super().__init__("invalid request, nothing was sent: " + "; ".join(parts))
 
 
-class UnknownParameterError(RequestValidationError, TypeError):
+class InvalidArgumentError(FluxCannyError, TypeError):
+    """An argument of the wrong kind for a public call (None for a task id, a task id where
+    a Result is due); nothing was sent. A TypeError too, as Python would raise."""
+
+
+class UnknownParameterError(RequestValidationError, InvalidArgumentError):
     """A request parameter the spec does not have, a misspelling mostly; nothing was sent.
 
     A TypeError too, as Python raises for any unknown keyword (and mypy reports from the

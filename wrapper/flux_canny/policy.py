@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
+from ._checks import at_least, fraction
 from ._durations import DurationModel
 
 __all__ = ["DurationModel", "PollPolicy", "PollSchedule", "RetryPolicy"]
@@ -24,15 +25,15 @@ class PollPolicy:
     """How a task is polled. Every field has a measured default; see `make bench`."""
 
     #: wait before the first poll of a freshly submitted task
-    initial_delay: float = 0.7
+    initial_delay: float = attrs.field(default=0.7, validator=at_least(0))
     #: the shortest gap between polls, used around an expected finish
-    min_interval: float = 0.05
+    min_interval: float = attrs.field(default=0.05, validator=at_least(0, above=True))
     #: growth of the gap while nothing is known about the task
-    backoff: float = 1.3
+    backoff: float = attrs.field(default=1.3, validator=at_least(1))
     #: the longest gap while nothing is known (bounds the latency of noticing Ready)
-    max_interval: float = 0.9
+    max_interval: float = attrs.field(default=0.9, validator=at_least(0, above=True))
     #: the longest sleep an estimated finish time may justify
-    max_informed_delay: float = 30.0
+    max_informed_delay: float = attrs.field(default=30.0, validator=at_least(0))
     #: learn the distribution of durations from tasks this client saw finish
     learn: bool = True
     #: the one trade-off knob: how many seconds of expected latency (from Ready to the poll
@@ -40,17 +41,19 @@ class PollPolicy:
     #: E[latency] + request_cost x E[requests]; raise it for fewer requests, lower it for
     #: faster answers. 0.05 s: on durations within ±8 %, under half a 1 s poller's
     #: requests at a p50 latency under 0.1 s (`make bench`)
-    request_cost: float = 0.05
+    request_cost: float = attrs.field(default=0.05, validator=at_least(0))
     #: uninformed polls are staggered: each task's are moved earlier by its phase (in
     #: [0, 1)) times the gap before, the first by up to this fraction of initial_delay.
     #: Tasks submitted together then poll out of step, spread across the gap, and their
     #: [last pending, first ready] brackets intersect tightly (see DurationModel)
-    jitter: float = 0.35
+    jitter: float = attrs.field(default=0.35, validator=fraction)
     #: the share of tasks (by their phase) that probe once inside the learned window
     #: before their plan: the observations that keep the model learning (see _with_probe)
-    explore: float = 0.25
+    explore: float = attrs.field(default=0.25, validator=fraction)
     #: when set, poll at this fixed interval and ignore everything else (for baselines)
-    fixed_interval: float | None = None
+    fixed_interval: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(at_least(0, above=True))
+    )
     random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
 
     @classmethod
@@ -172,13 +175,13 @@ class RetryPolicy:
     """Retries for transient failures: exponential backoff, full jitter, Retry-After."""
 
     #: retries after connection errors, timeouts and 5xx
-    max_retries: int = 4
+    max_retries: int = attrs.field(default=4, validator=at_least(0, integer=True))
     #: retries after 429 (the 24-active-task cap clears as tasks finish)
-    max_rate_limit_retries: int = 8
-    base_delay: float = 0.5
-    max_delay: float = 8.0
+    max_rate_limit_retries: int = attrs.field(default=8, validator=at_least(0, integer=True))
+    base_delay: float = attrs.field(default=0.5, validator=at_least(0))
+    max_delay: float = attrs.field(default=8.0, validator=at_least(0))
     #: the longest Retry-After we honour before giving up instead
-    max_retry_after: float = 60.0
+    max_retry_after: float = attrs.field(default=60.0, validator=at_least(0))
     random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:

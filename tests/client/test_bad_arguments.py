@@ -1,0 +1,120 @@
+"""Every wrong argument is one of this package's errors, raised before any request.
+
+Each of these was accepted before and surfaced later as something else, or never: a
+negative timeout as an httpx error mid-request, a NaN poll interval as a loop that never
+slept, None as a task id sent as ?id=None, and `trusted_hosts="*.mycorp.com"` read a
+character at a time, whose "*" sent the API key to every https host.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import respx
+from flux_canny import (
+    ConfigurationError,
+    FluxCanny,
+    FluxCannyError,
+    InvalidArgumentError,
+    PollPolicy,
+    RetryPolicy,
+)
+
+from ..conftest import BASE, KEY
+
+SUBMIT = f"{BASE}/v1/flux-pro-1.0-canny-finetuned"
+
+
+@pytest.fixture
+def api():
+    with respx.mock(assert_all_called=False) as mock:
+        yield mock
+
+
+def test_a_trusted_hosts_string_no_longer_sends_the_key_to_every_https_host(api, png):
+    """The string's characters were the patterns, and "*" matched any host."""
+    evil = "https://collector.example/v1/get_result?id=t1"
+    api.post(SUBMIT).respond(200, json={"id": "t1", "polling_url": evil})
+    poll = api.get(evil).respond(200, json={"id": "t1", "status": "Pending"})
+    with pytest.raises(ConfigurationError, match="list of host patterns"):
+        FluxCanny(api_key=KEY, trusted_hosts="*.mycorp.com", ledger=False)
+    assert not poll.called
+
+
+@pytest.mark.parametrize("pattern", ["*", "*.com", "a*.bfl.ai", "bfl.ai/x", "", 5])
+def test_a_trusted_host_pattern_that_would_match_too_much_is_refused(pattern):
+    with pytest.raises(ConfigurationError, match="trusted host"):
+        FluxCanny(api_key=KEY, trusted_hosts=[pattern], ledger=False)
+
+
+def test_narrow_trusted_host_patterns_are_kept():
+    with FluxCanny(api_key=KEY, trusted_hosts=["*.mycorp.com", "api.x.io"], ledger=False):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("timeout", -5, "timeout must be more than 0"),
+        ("timeout", math.nan, "timeout must be a finite number"),
+        ("wait_timeout", -1, "wait_timeout must be at least 0"),
+        ("max_download_bytes", 0, "max_download_bytes must be more than 0"),
+        ("download_deadline", math.inf, "download_deadline must be a finite number"),
+        ("ledger", 5, "ledger must be a path"),
+    ],
+)
+def test_client_settings_are_refused_where_given(face, api, option, value, says):
+    with pytest.raises(ConfigurationError, match=says):
+        face(**{option: value})
+    assert not api.calls
+
+
+@pytest.mark.parametrize(
+    ("policy", "field", "value", "says"),
+    [
+        (PollPolicy, "request_cost", -1, "at least 0"),
+        (PollPolicy, "min_interval", 0, "more than 0"),
+        (PollPolicy, "max_interval", math.nan, "finite"),
+        (PollPolicy, "jitter", 2, "at most 1"),
+        (PollPolicy, "backoff", 0.5, "at least 1"),
+        (PollPolicy, "fixed_interval", 0, "more than 0"),
+        (RetryPolicy, "max_retries", -1, "at least 0"),
+        (RetryPolicy, "max_rate_limit_retries", 2.5, "an integer"),
+        (RetryPolicy, "base_delay", "1", "a number"),
+    ],
+)
+def test_policy_fields_are_refused_where_given(policy, field, value, says):
+    with pytest.raises(ConfigurationError, match=f"{policy.__name__}.{field} must be.*{says}"):
+        policy(**{field: value})
+
+
+@pytest.mark.parametrize("task", [None, 123, "", "t 1", "t\n1", "x" * 257])
+@pytest.mark.parametrize("call", ["get_result", "wait", "resume"])
+def test_a_task_that_is_no_task_id_is_refused_before_any_request(face, api, task, call):
+    flux = face(ledger=False)
+    with pytest.raises(InvalidArgumentError, match="a task is a Task or the id") as caught:
+        getattr(flux, call)(task)
+    assert isinstance(caught.value, TypeError) and not api.calls
+
+
+@pytest.mark.parametrize("given", [None, "t1", {"id": "t1"}])
+def test_download_takes_a_result_and_says_what_to_use_instead(face, api, given):
+    with pytest.raises(InvalidArgumentError, match="use resume"):
+        face(ledger=False).download(given)
+    assert not api.calls
+
+
+def test_a_job_with_task_and_request_fields_is_a_typed_error(face, api, png):
+    flux = face(ledger=False)
+    if not flux.is_async:
+        pytest.skip("iter_many is the async face's; generate_many wraps it")
+
+    async def first():
+        async for outcome in flux.client.iter_many([{"task": "t1", "prompt": "x"}]):
+            return outcome
+
+    index, outcome = flux.loop.run_until_complete(first())
+    assert index == 0 and isinstance(outcome, InvalidArgumentError)
+    assert isinstance(outcome, FluxCannyError) and "takes no request fields" in str(outcome)
+    assert not api.calls
