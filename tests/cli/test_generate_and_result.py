@@ -247,6 +247,13 @@ def test_tasks_prune_forgets_finished_tasks_only(run, fake):
     assert left == [running] and done not in left
 
 
+@pytest.mark.parametrize("task_id", ["", "a b", "t1\tx"])
+def test_result_of_no_task_id_is_bad_input_and_sends_nothing(run, fake, task_id):
+    ran = run(["result", task_id])
+    assert ran.code == _exit.EXIT_BAD_INPUT and "a task is a Task or the id" in ran.err
+    assert not fake.records
+
+
 def test_result_finishes_a_kept_image_without_a_request(run, fake, workdir, monkeypatch):
     with disk_full_in(workdir):
         ran = run(f"{GEN} -o castle.png")

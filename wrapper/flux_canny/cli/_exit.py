@@ -17,6 +17,7 @@ from ..errors import (
     ConfigurationError,
     FluxCannyError,
     ImageInputError,
+    InvalidArgumentError,
     MissingAPIKeyError,
     ModerationError,
     RequestValidationError,
@@ -76,6 +77,7 @@ def exit_code_for(error: BaseException) -> int:
     if isinstance(
         error,
         RequestValidationError
+        | InvalidArgumentError
         | ImageInputError
         | MissingAPIKeyError
         | ConfigurationError

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
+from .._flow import Core
 from ..errors import FluxCannyError, ImageInputError, clean
 from ..ledger import State
 from ..models import Task
@@ -187,6 +189,7 @@ def result(
     The polling URL and the output path recorded when the task was submitted are used
     unless given here. Safe to run again after Ctrl-C or a timeout: it never submits.
     """
+    task = Core.task_of(task_id)  # an empty id, or one with spaces: refused, nothing sent
     settings = settings_from(values)
     ledger = open_ledger()
     known = ledger.find(task_id)
@@ -217,7 +220,7 @@ def result(
         path = finish_kept(known, target, ledger, overwrite=force)
         click.echo(str(path))
         return
-    task = Task(id=task_id, polling_url=polling_url)
+    task = attrs.evolve(task, polling_url=polling_url)
     run = TaskRun(settings, ledger, output=output, force=force, quiet=quiet, task=task)
     run.progress.note(f"waiting for task {task_id}")
     with ledger, make_client(settings, wait_timeout=timeout, ledger=ledger) as flux, run.progress:
