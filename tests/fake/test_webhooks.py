@@ -103,3 +103,23 @@ def test_parse_webhook_reads_both_shapes_and_checks_in_constant_time():
     for body in (b"not json", b"[1]", b'{"status": "SUCCESS"}'):
         with pytest.raises(WebhookVerificationError):
             parse_webhook(body, {}, None)
+
+
+def test_parse_webhook_takes_any_framework_s_headers_and_refuses_what_is_none():
+    """http.server's headers (an email Message) and ASGI's (name, value) byte pairs are
+    read as they come; None for the headers, or bytes for the secret, raised a bare
+    AttributeError."""
+    from email.message import Message
+
+    from flux_canny import InvalidArgumentError
+
+    body = json.dumps({"task_id": "t1", "status": "Ready"})
+    message = Message()
+    message["X-Webhook-Secret"] = "s"
+    for headers in (message, [(b"x-webhook-secret", b"s")], [("X-Webhook-Secret", "s")]):
+        assert parse_webhook(body, headers, "s").ok
+    with pytest.raises(WebhookVerificationError):
+        parse_webhook(body, [(b"x-webhook-secret", b"wrong")], "s")
+    for headers, secret in ((None, "s"), (5, "s"), ({"X-Webhook-Secret": "s"}, b"s")):
+        with pytest.raises(InvalidArgumentError):
+            parse_webhook(body, headers, secret)

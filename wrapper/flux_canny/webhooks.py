@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from .errors import WebhookVerificationError
+from .errors import InvalidArgumentError, WebhookVerificationError
 
 __all__ = ["WEBHOOK_SECRET_HEADER", "WebhookEvent", "parse_webhook"]
 
@@ -39,13 +39,27 @@ class WebhookEvent:
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+def _header(headers: Mapping[str, str] | Iterable[tuple[Any, Any]], name: str) -> str | None:
+    """A header of a mapping (any framework's headers object) or of (name, value) pairs,
+    str or bytes (ASGI's scope["headers"]); the first of that name, any case."""
+    # duck-typed: http.server's and Werkzeug's headers have items() but are no Mapping
+    pairs = headers.items() if hasattr(headers, "items") else headers
+    try:
+        for key, value in pairs:
+            key = key.decode("latin-1") if isinstance(key, bytes) else key
+            if isinstance(key, str) and key.lower() == name.lower():
+                return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    except (TypeError, ValueError) as error:
+        raise InvalidArgumentError(
+            f"headers must be a mapping or (name, value) pairs, got {headers!r:.80}"
+        ) from error
+    return None
 
 
 def parse_webhook(
-    body: bytes | str, headers: Mapping[str, str], secret: str | None
+    body: bytes | str,
+    headers: Mapping[str, str] | Iterable[tuple[Any, Any]],
+    secret: str | None,
 ) -> WebhookEvent:
     """Check a delivery's secret (when you set one), then read it.
 
@@ -53,6 +67,8 @@ def parse_webhook(
     not a delivery: answer such a request with 401 and do not trust its contents.
     """
     if secret is not None:
+        if not isinstance(secret, str):
+            raise InvalidArgumentError(f"secret must be a str or None, got {type(secret).__name__}")
         received = _header(headers, WEBHOOK_SECRET_HEADER)
         if not received or not hmac.compare_digest(
             secret.encode("utf-8"), received.encode("utf-8")
