@@ -118,3 +118,52 @@ def test_a_job_with_task_and_request_fields_is_a_typed_error(face, api, png):
     assert index == 0 and isinstance(outcome, InvalidArgumentError)
     assert isinstance(outcome, FluxCannyError) and "takes no request fields" in str(outcome)
     assert not api.calls
+
+
+def _many(flux, *args, **options):
+    return flux.loop.run_until_complete(flux.client.generate_many(*args, **options))
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "says"),
+    [
+        ({"concurrency": 0}, ConfigurationError, "concurrency must be at least 1"),
+        ({"concurrency": "2"}, ConfigurationError, "concurrency must be an integer"),
+        ({"max_cost": -1.0}, ConfigurationError, "max_cost must be at least 0"),
+        ({"requests": None}, InvalidArgumentError, "an iterable of jobs"),
+        ({"requests": {"prompt": "x"}}, InvalidArgumentError, "an iterable of jobs"),
+    ],
+)
+def test_generate_many_refuses_its_own_arguments_before_any_request(
+    face, api, options, error, says
+):
+    flux = face(ledger=False)
+    if not flux.is_async:
+        pytest.skip("generate_many is the async face's")
+    requests = options.pop("requests", [{"task": "t1"}])
+    with pytest.raises(error, match=says):
+        _many(flux, requests, **options)
+    assert not api.calls
+
+
+def test_a_job_that_is_no_dict_is_its_own_typed_outcome(face, api):
+    flux = face(ledger=False)
+    if not flux.is_async:
+        pytest.skip("generate_many is the async face's")
+    (outcome,) = _many(flux, [5])
+    assert isinstance(outcome, InvalidArgumentError) and "job 0 is a dict" in str(outcome)
+    assert not api.calls
+
+
+def test_an_image_saved_to_no_path_is_a_typed_error(tmp_path):
+    from flux_canny import ImageSaveError
+    from flux_canny.images import GeneratedImage
+
+    image = GeneratedImage(data=b"\xff\xd8\xff", format="jpeg", task_id="t1")
+    with pytest.raises(InvalidArgumentError, match="takes a path"):
+        image.save(None)
+    for path in ("", str(tmp_path / "a\0b.jpg")):
+        with pytest.raises(ImageSaveError, match="not a file path") as caught:
+            image.save(path)
+        assert caught.value.task_id == "t1"
+    assert list(tmp_path.iterdir()) == []

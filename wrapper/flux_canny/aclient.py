@@ -14,6 +14,7 @@ import httpx
 from . import _offload
 from ._base import ClientBase, shared_tls
 from ._budget import Budget
+from ._checks import check_number
 from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._params import GenerationParams
@@ -229,8 +230,14 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         early cancels the requests still running; their task ids were already handed to
         `on_submit`.
         """
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        check_number("concurrency", concurrency, low=1, integer=True)
+        if max_cost is not None:
+            check_number("max_cost", max_cost)
+        if not isinstance(requests, Iterable) or isinstance(requests, str | bytes | Mapping):
+            raise InvalidArgumentError(
+                f"requests is an iterable of jobs (dicts of generate()'s arguments), got "
+                f"{requests!r:.80}"
+            )
         slots = asyncio.Semaphore(concurrency)
         # max_cost: credits the whole run may spend; a job that would pass it is not
         # submitted (its outcome is a BudgetExhaustedError), see flux_canny._budget
@@ -240,6 +247,10 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
 
         async def one(item: tuple[int, Mapping[str, Any]]) -> Outcome:
             index, job = item
+            if not isinstance(job, Mapping):
+                return index, InvalidArgumentError(
+                    f"job {index} is a dict of generate()'s arguments (or task=), got {job!r:.80}"
+                )
             try:
                 return index, await self._one_of_many(index, dict(job), slots, on_submit, budget)
             except Exception as error:  # one outcome per request; the caller sees them all

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import io
 import logging
 import os
@@ -28,6 +29,7 @@ from .errors import (
     ImageExistsError,
     ImageInputError,
     ImageSaveError,
+    InvalidArgumentError,
 )
 
 if TYPE_CHECKING:
@@ -298,6 +300,13 @@ class GeneratedImage:
         With overwrite=False an existing file is kept and ImageExistsError (a
         FileExistsError) raised; any other failure is ImageSaveError (an OSError).
         """
+        if not isinstance(path, str | os.PathLike):
+            raise InvalidArgumentError(f"save() takes a path, got {path!r:.80}")
+        if os.fspath(path) in ("", b"") or "\0" in str(os.fspath(path)):
+            # as an OSError, as the system refuses any other path it cannot have
+            failed = ImageSaveError(errno.EINVAL, "not a file path", os.fspath(path))
+            failed.attach_task(self.task_id, None)
+            raise failed
         try:
             return write_atomic(path, self.data, overwrite=overwrite)
         except FileExistsError as error:
