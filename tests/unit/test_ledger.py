@@ -661,3 +661,32 @@ def test_with_no_locks_at_all_every_other_owner_counts_as_alive(tmp_path, monkey
     first._handle.close()  # even a dead one
     assert second.is_alive(first.token)
     assert not second.is_alive(None) and second.is_alive(second.token)
+
+
+def test_one_state_by_name_lists_its_rows_and_a_misspelt_one_is_refused(tmp_path):
+    """states="uncertain" was read a letter at a time and listed nothing: the very tasks
+    a user must check before paying again, hidden."""
+    from flux_canny import InvalidArgumentError
+
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        ledger.uncertain(ledger.sending(prompt="a"), "lost answer")
+        ledger.submitted(ledger.sending(prompt="b"), "t1", None)
+        assert [e.prompt for e in ledger.entries(states="uncertain")] == ["a"]
+        assert [e.prompt for e in ledger.entries(states=[State.SUBMITTED])] == ["b"]
+        with pytest.raises(InvalidArgumentError, match="no such task state 'uncretain'"):
+            ledger.entries(states=["uncretain"])
+
+
+def test_a_ledger_path_that_is_a_folder_or_no_path_is_a_typed_error(tmp_path):
+    from flux_canny import ConfigurationError, InvalidArgumentError
+
+    with pytest.raises(LedgerError, match="it is a folder"):
+        Ledger(tmp_path).entries()
+    with pytest.raises(InvalidArgumentError):
+        Ledger(5)
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        for wrong in (float("nan"), -1.0):
+            with pytest.raises(ConfigurationError, match="older_than"):
+                ledger.prune(wrong)
+        with pytest.raises(ConfigurationError, match="limit"):
+            ledger.entries("10")

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _ledger_claims
+from ._checks import check_number
 from ._filesystems import network_filesystem
 from ._ledger_db import Turns, open_database, sync_wal
 from ._ledger_import import OLD_BATCH_FILE, import_old_batch_file, import_old_journal
@@ -55,7 +56,7 @@ from ._ledger_rows import (
     default_ledger_path,
     default_state_dir,
 )
-from .errors import LedgerError
+from .errors import InvalidArgumentError, LedgerError
 
 __all__ = [
     "GONE",
@@ -104,6 +105,8 @@ class Ledger:
         # resolved, as SQLite resolves it: the WAL's sync, the turn and owner files and any
         # reopening must find the same file after a chdir, and the WAL SQLite keeps beside
         # a symlink's target (relative or linked, the sync found no WAL and synced nothing)
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise InvalidArgumentError(f"a ledger's path is a str or a Path, got {path!r:.80}")
         self.path = (Path(path) if path is not None else default_ledger_path()).resolve()
         self._owner = Owner(self.path.parent / "owners")
         self._lock = threading.RLock()
@@ -122,6 +125,11 @@ class Ledger:
     def _connect(self) -> sqlite3.Connection:
         if self._db is not None:
             return self._db
+        if self.path.is_dir():
+            raise LedgerError(
+                f"cannot open the task ledger {self.path}: it is a folder; give the ledger "
+                f"file's path, such as {self.path / 'ledger.sqlite3'}. Nothing was submitted."
+            )
         shared = network_filesystem(self.path)
         if shared is not None:
             raise LedgerError(
@@ -394,14 +402,26 @@ class Ledger:
         self,
         limit: int | None = None,
         *,
-        states: Iterable[str] | None = None,
+        states: str | Iterable[str] | None = None,
         scope: str | None = None,
     ) -> list[Entry]:
-        """Attempts, newest first (claimed rows, which are not yet attempts, left out)."""
+        """Attempts, newest first (claimed rows, which are not yet attempts, left out).
+
+        `states` is one state or several; a state name that does not exist is refused, as
+        a misspelt "uncertain" would otherwise list nothing and hide the tasks it asks for.
+        """
+        if limit is not None:
+            check_number("limit", limit, integer=True)
         where = ["state != ?"]
         args: list[Any] = [str(State.CLAIMED)]
         if states is not None:
-            wanted = list(states)
+            wanted = [states] if isinstance(states, str) else list(states)
+            unknown = sorted(set(map(str, wanted)) - {str(s) for s in State})
+            if unknown:
+                raise InvalidArgumentError(
+                    f"no such task state {', '.join(map(repr, unknown))}; the states are "
+                    + ", ".join(str(s) for s in State)
+                )
             where.append(f"state IN ({', '.join('?' for _ in wanted)})")
             args += wanted
         if scope is not None:
@@ -415,6 +435,7 @@ class Ledger:
 
     def prune(self, older_than: float) -> int:
         """Forget finished rows older than `older_than` seconds; unfinished ones never."""
+        check_number("older_than", older_than)
         keep = [str(s) for s in (*OPEN, State.CLAIMED)]
         with self._write() as db:
             cursor = db.execute(
