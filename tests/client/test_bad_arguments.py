@@ -167,3 +167,12 @@ def test_an_image_saved_to_no_path_is_a_typed_error(tmp_path):
             image.save(path)
         assert caught.value.task_id == "t1"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("timeout", [math.nan, -1.0, "5"])
+@pytest.mark.parametrize("call", ["wait", "resume"])
+def test_a_wait_timeout_that_is_no_duration_is_refused_before_any_request(face, api, call, timeout):
+    """A NaN deadline never passed, so the wait never ended."""
+    with pytest.raises(ConfigurationError, match="timeout must be"):
+        getattr(face(ledger=False), call)("t1", timeout=timeout)
+    assert not api.calls

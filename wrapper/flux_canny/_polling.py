@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ._checks import check_number
 from ._effects import Flow, Sleep
 from .errors import (
     FluxCannyError,
@@ -50,6 +51,8 @@ def wait(
     on_update: Callable[[Result], None] | None = None,
 ) -> Flow[Result]:
     """Poll until a final status: Ready returns, others raise a TaskError."""
+    if timeout is not None:  # a NaN deadline never passed: the wait never ended
+        check_number("timeout", timeout)
     limit = core.wait_timeout if timeout is None else timeout
     now = core.clock.monotonic()
     # A task resumed by id: when it was submitted, if the ledger knows, so progress is
