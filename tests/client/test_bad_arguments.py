@@ -176,3 +176,18 @@ def test_a_wait_timeout_that_is_no_duration_is_refused_before_any_request(face, 
     with pytest.raises(ConfigurationError, match="timeout must be"):
         getattr(face(ledger=False), call)("t1", timeout=timeout)
     assert not api.calls
+
+
+@pytest.mark.parametrize("key", [12345678, b"sk-bytes-key", ["sk-in-a-list"]])
+def test_a_key_that_is_no_str_is_refused_and_never_shown(key):
+    from flux_canny import MissingAPIKeyError
+
+    with pytest.raises(MissingAPIKeyError, match="api_key must be a str") as caught:
+        FluxCanny(api_key=key, ledger=False)
+    assert "sk-" not in str(caught.value) and "12345678" not in str(caught.value)
+
+
+@pytest.mark.parametrize("base_url", [5, b"https://api.us1.bfl.ai"])
+def test_a_base_url_that_is_no_str_is_refused(base_url):
+    with pytest.raises(ConfigurationError, match="base_url must be a str"):
+        FluxCanny(api_key=KEY, base_url=base_url, ledger=False)

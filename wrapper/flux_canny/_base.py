@@ -96,6 +96,8 @@ def _check_limits(
 
 
 def resolve_key(api_key: str | None) -> str:
+    if api_key is not None and not isinstance(api_key, str):  # named by its type, never shown
+        raise MissingAPIKeyError(f"api_key must be a str, got {type(api_key).__name__}")
     key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).strip()
     if not key:
         raise MissingAPIKeyError(f"no API key: pass api_key=... or set {API_KEY_ENV}")
@@ -139,6 +141,8 @@ class ClientBase(Generic[HttpT]):
         if base_url is None:  # like the CLI: the environment, then BFL's US cluster
             base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
             source = BASE_URL_ENV if os.environ.get(BASE_URL_ENV) else source
+        if not isinstance(base_url, str | httpx.URL):
+            raise ConfigurationError(f"{source} must be a str, got {base_url!r:.80}")
         try:
             url = httpx.URL(base_url)
         except httpx.InvalidURL as error:
