@@ -191,3 +191,14 @@ def test_a_key_that_is_no_str_is_refused_and_never_shown(key):
 def test_a_base_url_that_is_no_str_is_refused(base_url):
     with pytest.raises(ConfigurationError, match="base_url must be a str"):
         FluxCanny(api_key=KEY, base_url=base_url, ledger=False)
+
+
+def test_submit_prepared_takes_only_what_prepare_and_the_ledger_made(face, api, png):
+    flux = face(ledger=False)
+    for body in ("x", None, {"prompt": "x"}):
+        with pytest.raises(InvalidArgumentError, match="takes what prepare"):
+            flux.submit_prepared(body)
+    body = flux.prepare(control_image=png, prompt="a castle", finetune_id="ft-1")
+    with pytest.raises(InvalidArgumentError, match=r"Ledger\.claim"):
+        flux.submit_prepared(body, claim="job-1")
+    assert not api.calls

@@ -46,7 +46,7 @@ from .errors import (
     UntrustedURLError,
 )
 from .images import GeneratedImage
-from .ledger import Ledger
+from .ledger import Claim, Ledger
 from .models import Result, Task
 from .policy import DurationModel, PollPolicy, RetryPolicy
 from .validation import RequestValidator
@@ -226,6 +226,19 @@ class Core:
             error.attach_task(task.id, task.polling_url)
             raise error
         return task.polling_url
+
+    @staticmethod
+    def claimed_row(body: SubmitBody, claim: Claim | None) -> int | None:
+        """The ledger row a prepared body is submitted under (a batch's claim), or None.
+        A body not made by prepare(), or a claim not the ledger's, is refused before
+        anything is sent (each raised a bare AttributeError)."""
+        if not isinstance(body, SubmitBody):
+            raise InvalidArgumentError(
+                f"submit_prepared() takes what prepare() returned, got {body!r:.80}"
+            )
+        if claim is not None and not isinstance(claim, Claim):
+            raise InvalidArgumentError(f"claim is what Ledger.claim() returned, got {claim!r:.80}")
+        return claim.entry.row if claim is not None else None
 
     @staticmethod
     def task_of(task: Task | str) -> Task:

@@ -92,7 +92,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
 
         Cancelling the caller does not cancel the POST: its answer is a paid task id, which
         the ledger records; `settle_submits()` (and `aclose()`) wait for it."""
-        row = claim.entry.row if claim else None
+        row = self._core.claimed_row(body, claim)
         return await asyncio.shield(await self._admitted_submit(body, budget, row))
 
     def _start_submit(

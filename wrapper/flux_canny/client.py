@@ -84,7 +84,7 @@ class FluxCanny(ClientBase[httpx.Client]):
 
     def submit_prepared(self, body: SubmitBody, *, claim: Claim | None = None) -> Task:
         """Submit a prepared body; `claim` is the ledger's claim on a named job (batches)."""
-        return self._run(self._core.submit(body, row=claim.entry.row if claim else None))
+        return self._run(self._core.submit(body, row=self._core.claimed_row(body, claim)))
 
     def get_result(self, task: Task | str) -> Result:
         """One poll of a task (by Task or id); never raises on an unknown status."""
