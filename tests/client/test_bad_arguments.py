@@ -202,3 +202,17 @@ def test_submit_prepared_takes_only_what_prepare_and_the_ledger_made(face, api, 
     with pytest.raises(InvalidArgumentError, match=r"Ledger\.claim"):
         flux.submit_prepared(body, claim="job-1")
     assert not api.calls
+
+
+@pytest.mark.parametrize(("finetune_id", "says"), [(None, "Field required"), (5, "valid string")])
+def test_a_query_parameter_the_spec_would_refuse_is_refused_before_the_get(
+    face, api, finetune_id, says
+):
+    """The generated code dropped None and sent 5 as "5"; the answer came from the
+    network. The spec's query parameters decide, as its body schema does for a submit."""
+    from flux_canny import RequestValidationError
+
+    with pytest.raises(RequestValidationError, match=says) as caught:
+        face(ledger=False).finetune_details(finetune_id)
+    assert caught.value.errors[0]["loc"] == ["query", "finetune_id"]
+    assert not api.calls

@@ -28,6 +28,7 @@ from . import _downloads, _polling, _submits
 from ._auth import HostPolicy
 from ._effects import Failed, Flow, Record, Sleep
 from ._generated import Endpoint
+from ._spec import packaged_spec
 from ._verdicts import (
     Malformed,
     Verdict,
@@ -43,6 +44,7 @@ from .errors import (
     FluxCannyError,
     InvalidArgumentError,
     LedgerError,
+    RequestValidationError,
     UntrustedURLError,
 )
 from .images import GeneratedImage
@@ -328,5 +330,9 @@ class Core:
                 raise Malformed(f"{endpoint.name}: unexpected answer")
             return parsed
 
-        request = self.request(endpoint.request(**kwargs))
+        built = endpoint.request(**kwargs)
+        errors = packaged_spec().query_errors(built["url"], built["method"], kwargs)
+        if errors:  # refused here, as the server would, before any request
+            raise RequestValidationError(errors)
+        request = self.request(built)
         return (yield from self._send(request, what=endpoint.name, idempotent=True, parse=parse))

@@ -82,6 +82,26 @@ class Spec:
     def enum_values(self, name: str) -> tuple[str, ...]:
         return tuple(self.schema(name).get("enum", ()))
 
+    def query_errors(
+        self, path: str, method: str, params: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """What the server's 422 would list for these query parameters, FastAPI-shaped: a
+        required one missing, or a string one that is no string (the generated code sent
+        None as nothing and 5 as "5", and the answer came back from the network)."""
+        errors: list[dict[str, Any]] = []
+        for parameter in self.operation(path, method).get("parameters", ()):
+            if parameter.get("in") != "query":
+                continue
+            name, value = parameter["name"], params.get(parameter["name"])
+            loc = ["query", name]
+            wants = self.resolve(parameter.get("schema", {})).get("type")
+            if value is None and parameter.get("required"):
+                errors.append({"type": "missing", "loc": loc, "msg": "Field required"})
+            elif value is not None and wants == "string" and not isinstance(value, str):
+                said = "Input should be a valid string"
+                errors.append({"type": "string_type", "loc": loc, "msg": said, "input": value})
+        return errors
+
     def security_header(self) -> str:
         """The header name of the first apiKey scheme (BFL: `x-key`)."""
         for scheme in self.document.get("components", {}).get("securitySchemes", {}).values():
