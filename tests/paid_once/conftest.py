@@ -38,6 +38,9 @@ class Batch:
     root: Path
     server: FakeServer
     count: int
+    #: how the command is started: `python -m flux_canny.cli`, or a script that changes
+    #: the process first (see WINDOWS_LIKE)
+    launcher: tuple[str, ...] = (sys.executable, "-m", "flux_canny.cli")
 
     @property
     def out(self) -> Path:
@@ -57,9 +60,7 @@ class Batch:
 
     def command(self, *extra: str) -> list[str]:
         return [
-            sys.executable,
-            "-m",
-            "flux_canny.cli",
+            *self.launcher,
             "batch",
             str(self.root / "jobs.jsonl"),
             "-o",
@@ -106,6 +107,18 @@ class Batch:
         assert not self.images() & uncertain
         assert code == (1 if uncertain else 0), err
         return summary
+
+
+#: the command as on Windows, where an event loop takes no signal handlers
+WINDOWS_LIKE = (
+    sys.executable,
+    "-c",
+    "import asyncio, runpy\n"
+    "def refuse(self, *args):\n"
+    "    raise NotImplementedError\n"
+    "asyncio.SelectorEventLoop.add_signal_handler = refuse\n"
+    "runpy.run_module('flux_canny.cli', run_name='__main__')\n",
+)
 
 
 @pytest.fixture
