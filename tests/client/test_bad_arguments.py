@@ -24,6 +24,8 @@ from flux_canny import (
 from ..conftest import BASE, KEY
 
 SUBMIT = f"{BASE}/v1/flux-pro-1.0-canny-finetuned"
+#: iter_many and generate_many are the async face's (the sync one has no batch call)
+ASYNC_ONLY = pytest.mark.parametrize("face", ["async"], indirect=True)
 
 
 @pytest.fixture
@@ -105,10 +107,9 @@ def test_download_takes_a_result_and_says_what_to_use_instead(face, api, given):
     assert not api.calls
 
 
-def test_a_job_with_task_and_request_fields_is_a_typed_error(face, api, png):
+@ASYNC_ONLY
+def test_a_job_with_task_and_request_fields_is_a_typed_error(face, api):
     flux = face(ledger=False)
-    if not flux.is_async:
-        pytest.skip("iter_many is the async face's; generate_many wraps it")
 
     async def first():
         async for outcome in flux.client.iter_many([{"task": "t1", "prompt": "x"}]):
@@ -124,6 +125,7 @@ def _many(flux, *args, **options):
     return flux.loop.run_until_complete(flux.client.generate_many(*args, **options))
 
 
+@ASYNC_ONLY
 @pytest.mark.parametrize(
     ("options", "error", "says"),
     [
@@ -138,18 +140,15 @@ def test_generate_many_refuses_its_own_arguments_before_any_request(
     face, api, options, error, says
 ):
     flux = face(ledger=False)
-    if not flux.is_async:
-        pytest.skip("generate_many is the async face's")
     requests = options.pop("requests", [{"task": "t1"}])
     with pytest.raises(error, match=says):
         _many(flux, requests, **options)
     assert not api.calls
 
 
+@ASYNC_ONLY
 def test_a_job_that_is_no_dict_is_its_own_typed_outcome(face, api):
     flux = face(ledger=False)
-    if not flux.is_async:
-        pytest.skip("generate_many is the async face's")
     (outcome,) = _many(flux, [5])
     assert isinstance(outcome, InvalidArgumentError) and "job 0 is a dict" in str(outcome)
     assert not api.calls
