@@ -256,14 +256,14 @@ def test_an_image_is_on_the_disk_under_its_name_before_write_atomic_returns(tmp_
     from flux_canny.images import write_atomic
 
     synced = []
-    real = _files._fsync
+    real = _files.full_sync
 
     def fsync(fd):
         where = os.readlink(f"/proc/self/fd/{fd}")
         synced.append((where, (tmp_path / "out.png").exists()))
         real(fd)
 
-    monkeypatch.setattr(_files, "_fsync", fsync)
+    monkeypatch.setattr(_files, "full_sync", fsync)
     write_atomic(tmp_path / "out.png", b"image")
     (data, renamed_yet), (folder, renamed) = synced
     assert data.startswith(str(tmp_path / ".out.png.")) and not renamed_yet

@@ -93,7 +93,7 @@ def _record_syncs(monkeypatch):
     from flux_canny import _files, _ledger_db
 
     synced = []
-    for module, name in ((_ledger_db, "_datasync"), (_files, "_fsync")):
+    for module, name in ((_ledger_db, "_datasync"), (_files, "full_sync")):
         real = getattr(module, name)
 
         def recorded(fd, real=real):

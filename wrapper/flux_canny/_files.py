@@ -55,7 +55,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
                 os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an image is no secret
             handle.write(data)
             handle.flush()
-            _fsync(handle.fileno())
+            full_sync(handle.fileno())
         if overwrite:
             os.replace(tmp, target)
         else:
@@ -75,7 +75,7 @@ def sync_folder(folder: Path) -> None:
         return
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _fsync(fd)
+        full_sync(fd)
     finally:
         os.close(fd)
 
@@ -101,6 +101,3 @@ def full_sync(fd: int) -> None:
         else:
             return
     os.fsync(fd)
-
-
-_fsync = full_sync

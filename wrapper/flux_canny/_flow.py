@@ -242,24 +242,6 @@ class Core:
             raise InvalidArgumentError(f"claim is what Ledger.claim() returned, got {claim!r:.80}")
         return claim.entry.row if claim is not None else None
 
-    @staticmethod
-    def task_of(task: Task | str) -> Task:
-        """A Task, or one made from its id. Anything else is refused before a request:
-        None or 123 went out as ?id=None and came back as an unknown task."""
-        if isinstance(task, Task):
-            return task
-        if (
-            isinstance(task, str)
-            and 0 < len(task) <= 256
-            and task.isprintable()
-            and task.split() == [task]
-        ):
-            return Task(id=task)
-        raise InvalidArgumentError(
-            f"a task is a Task or the id submit() returned (a string without spaces), got "
-            f"{task!r:.80}"
-        )
-
     def get_result(self, task: Task, *, until: float | None = None) -> Flow[Result]:
         url = self.polling_url(task)
 

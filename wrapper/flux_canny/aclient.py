@@ -23,7 +23,7 @@ from ._wire import SubmitBody
 from .errors import InvalidArgumentError
 from .images import GeneratedImage
 from .ledger import Claim
-from .models import Result, Task
+from .models import Result, Task, task_of
 from .probe import ProbeReport, probe_flow
 
 __all__ = ["BFL_ACTIVE_TASK_LIMIT", "AsyncFluxCanny"]
@@ -131,7 +131,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def get_result(self, task: Task | str) -> Result:
-        return await self._run(self._core.get_result(self._core.task_of(task)))
+        return await self._run(self._core.get_result(task_of(task)))
 
     async def wait(
         self,
@@ -140,7 +140,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         timeout: float | None = None,
         on_update: Callable[[Result], None] | None = None,
     ) -> Result:
-        task = self._core.task_of(task)
+        task = task_of(task)
         return await self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
 
     async def download(self, result: Result) -> GeneratedImage:
@@ -170,7 +170,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         timeout: float | None = None,
         on_update: Callable[[Result], None] | None = None,
     ) -> GeneratedImage:
-        task = self._core.task_of(task)
+        task = task_of(task)
         return await self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
 
     async def probe(self) -> ProbeReport:
@@ -285,7 +285,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
                     raise InvalidArgumentError(
                         f"a job with task= takes no request fields: {sorted(job)}"
                     )
-                task = self._core.task_of(resumed)
+                task = task_of(resumed)
             else:
                 validate = job.pop("validate", None)
                 image, prompt = job.pop("control_image", None), job.pop("prompt", None)

@@ -16,7 +16,7 @@ from ._params import GenerationParams
 from ._wire import SubmitBody
 from .images import GeneratedImage
 from .ledger import Claim
-from .models import Result, Task
+from .models import Result, Task, task_of
 
 if TYPE_CHECKING:
     from .probe import ProbeReport
@@ -88,7 +88,7 @@ class FluxCanny(ClientBase[httpx.Client]):
 
     def get_result(self, task: Task | str) -> Result:
         """One poll of a task (by Task or id); never raises on an unknown status."""
-        return self._run(self._core.get_result(self._core.task_of(task)))
+        return self._run(self._core.get_result(task_of(task)))
 
     def wait(
         self,
@@ -99,7 +99,7 @@ class FluxCanny(ClientBase[httpx.Client]):
     ) -> Result:
         """Poll until Ready; raise ModerationError, GenerationError, TaskNotFoundError or
         WaitTimeoutError (which carries the task id and polling URL to resume later)."""
-        task = self._core.task_of(task)
+        task = task_of(task)
         return self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
 
     def download(self, result: Result) -> GeneratedImage:
@@ -132,7 +132,7 @@ class FluxCanny(ClientBase[httpx.Client]):
         on_update: Callable[[Result], None] | None = None,
     ) -> GeneratedImage:
         """Wait for an already-submitted task and download its image."""
-        task = self._core.task_of(task)
+        task = task_of(task)
         return self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
 
     def probe(self) -> ProbeReport:

@@ -302,12 +302,9 @@ class GeneratedImage:
         """
         if not isinstance(path, str | os.PathLike):
             raise InvalidArgumentError(f"save() takes a path, got {path!r:.80}")
-        if os.fspath(path) in ("", b"") or "\0" in str(os.fspath(path)):
-            # as an OSError, as the system refuses any other path it cannot have
-            failed = ImageSaveError(errno.EINVAL, "not a file path", os.fspath(path))
-            failed.attach_task(self.task_id, None)
-            raise failed
         try:
+            if os.fspath(path) == "" or "\0" in os.fspath(path):  # as the system refuses others
+                raise OSError(errno.EINVAL, "not a file path", os.fspath(path))
             return write_atomic(path, self.data, overwrite=overwrite)
         except FileExistsError as error:
             exists = ImageExistsError(error.errno, error.strerror, os.fspath(path))

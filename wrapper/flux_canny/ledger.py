@@ -46,6 +46,7 @@ from ._ledger_import import OLD_BATCH_FILE, import_old_batch_file, import_old_jo
 from ._ledger_owner import Owner
 from ._ledger_rows import (
     COLUMNS,
+    FILE_NAME,
     GONE,
     OPEN,
     STATE_DIR_ENV,
@@ -126,19 +127,16 @@ class Ledger:
         if self._db is not None:
             return self._db
         if self.path.is_dir():
-            raise LedgerError(
-                f"cannot open the task ledger {self.path}: it is a folder; give the ledger "
-                f"file's path, such as {self.path / 'ledger.sqlite3'}. Nothing was submitted."
-            )
+            said = f"it is a folder, not the ledger's file (such as {self.path / FILE_NAME})"
+            raise self._error("cannot open", said)
         shared = network_filesystem(self.path)
         if shared is not None:
-            raise LedgerError(
-                f"cannot keep the task ledger {self.path} on {shared}, a network file "
-                "system: processes on two machines sharing it would not see each other's "
-                f"claims and could both pay for one job; set {STATE_DIR_ENV} to a folder on "
-                f"this machine's own disk (and move {self.path.name} there, if it holds "
-                "tasks). Nothing was submitted."
+            said = (
+                f"it is on {shared}, a network file system: processes on two machines "
+                "sharing it would not see each other's claims and could both pay for one job"
             )
+            where = f"a folder on this machine's own disk (and move {self.path.name} there)"
+            raise self._error("cannot keep", said, folder=where)
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             db = open_database(self.path, self._turns, busy_timeout_ms=_BUSY_TIMEOUT_MS)
@@ -158,10 +156,12 @@ class Ledger:
         self._db = self._closer = None
         self._folder_synced = False
 
-    def _error(self, doing: str, error: BaseException) -> LedgerError:
+    def _error(
+        self, doing: str, error: BaseException | str, *, folder: str = "a writable folder"
+    ) -> LedgerError:
         return LedgerError(
-            f"{doing} the task ledger {self.path}: {error}; set {STATE_DIR_ENV} to a writable "
-            "folder (nothing was submitted that could not be recorded)"
+            f"{doing} the task ledger {self.path}: {error}; set {STATE_DIR_ENV} to {folder} "
+            "(nothing was submitted that could not be recorded)"
         )
 
     @contextlib.contextmanager

@@ -9,6 +9,8 @@ from typing import Any
 import attrs
 from flux_canny_api.models.result_response import ResultResponse
 
+from .errors import InvalidArgumentError
+
 __all__ = ["FINAL_FAILURES", "MODERATED", "NOT_FOUND", "PENDING", "READY", "Result", "Task"]
 
 READY = "ready"
@@ -48,6 +50,20 @@ class Task:
     def cost(self) -> float | None:
         """Credits the submit answer says this task costs (where BFL's SDK reads it)."""
         return _number(self.raw.get("cost"))
+
+
+def task_of(task: Task | str) -> Task:
+    """A Task, or one made from its id, for every call that takes either. Anything else
+    is refused before a request: None or 123 went out as ?id=None and came back as an
+    unknown task."""
+    if isinstance(task, Task):
+        return task
+    printable = isinstance(task, str) and task.isprintable()
+    if printable and 0 < len(task) <= 256 and task.split() == [task]:
+        return Task(id=task)
+    raise InvalidArgumentError(
+        f"a task is a Task or the id submit() returned (a string without spaces), got {task!r:.80}"
+    )
 
 
 @attrs.frozen

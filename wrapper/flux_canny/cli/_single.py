@@ -10,10 +10,9 @@ from typing import Any
 import attrs
 import click
 
-from .._flow import Core
 from ..errors import FluxCannyError, ImageInputError, clean
 from ..ledger import State
-from ..models import Task
+from ..models import Task, task_of
 from ._exit import BadInput, resume_command
 from ._options import (
     ApiSettings,
@@ -189,7 +188,7 @@ def result(
     The polling URL and the output path recorded when the task was submitted are used
     unless given here. Safe to run again after Ctrl-C or a timeout: it never submits.
     """
-    task = Core.task_of(task_id)  # an empty id, or one with spaces: refused, nothing sent
+    task = task_of(task_id)  # an empty id, or one with spaces: refused, nothing sent
     settings = settings_from(values)
     ledger = open_ledger()
     known = ledger.find(task_id)
