@@ -123,7 +123,9 @@ def test_an_interrupted_batch_resumes_its_tasks_without_paying_twice(
     assert sum(fake.tasks_created.values()) == len(jobs)  # nothing was submitted twice
 
 
-def test_a_resumed_task_whose_image_expired_is_submitted_afresh(run, fake, workdir):
+def test_a_resumed_task_the_server_does_not_know_is_reported_and_paid_only_on_the_users_word(
+    run, fake, workdir
+):
     _write_jobs(workdir, 2)
     (workdir / "out").mkdir()
     # an older version's batch state file: read once into the ledger, so its task is resumed
@@ -132,12 +134,19 @@ def test_a_resumed_task_whose_image_expired_is_submitted_afresh(run, fake, workd
         json.dumps({"name": "job000", "task_id": "gone-task", "status": "submitted"}) + "\n"
     )
     ran = run("batch jobs.jsonl -o out --json")
-    assert ran.code == 0, ran.err
+    assert ran.code == 1, ran.err
     first, second = ran.json_lines()
-    assert [first["status"], second["status"]] == ["ok", "ok"]
-    assert "gone-task" in first["error"] and "submitted again" in first["error"]
-    assert sum(fake.tasks_created.values()) == 2
+    assert [first["status"], second["status"]] == ["not found", "ok"]
+    assert "gone-task" in first["error"] and "--resubmit-not-found" in first["error"]
+    assert sum(fake.tasks_created.values()) == 1  # not found is no reason to pay
     assert not state.exists()
+    again = run("batch jobs.jsonl -o out --json")  # looked for again, still not paid
+    assert again.code == 1 and sum(fake.tasks_created.values()) == 1
+    paid = run("batch jobs.jsonl -o out --json --resubmit-not-found")
+    assert paid.code == 0, paid.err
+    first, _ = paid.json_lines()
+    assert first["status"] == "ok" and "submitted again" in first["error"]
+    assert sum(fake.tasks_created.values()) == 2
 
 
 def test_a_jobs_file_with_problems_submits_nothing(run, fake, workdir):
@@ -206,7 +215,7 @@ def test_batch_output_formats_and_default_names(run, fake, workdir):
     ran = run("batch jobs.jsonl -o out --json")
     assert ran.code == 0, ran.err
     (entry,) = ran.json_lines()
-    assert entry["name"].startswith("0001-") and entry["path"].endswith(".png")
+    assert entry["name"].startswith("job-") and entry["path"].endswith(".png")
     with Image.open(entry["path"]) as image:
         assert image.format == "PNG"
 
@@ -455,7 +464,8 @@ def test_a_task_seen_ready_frees_its_slot_before_its_image_is_saved(
     ran = run("batch jobs.jsonl -o out --concurrency 1 --json")
     assert ran.code == 0, ran.err
     assert during_first_save == [2]
-    assert sorted(p.stem for p in (workdir / "out").iterdir()) == ["job000", "job001"]
+    images = [p.stem for p in (workdir / "out").iterdir() if not p.name.startswith(".")]
+    assert sorted(images) == ["job000", "job001"]
 
 
 def test_a_prompt_holding_a_unicode_line_separator_is_one_job(run, fake, workdir):

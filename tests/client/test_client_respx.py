@@ -315,17 +315,20 @@ def test_webhook_submissions_return_the_acknowledgement(face, api, png):
     assert (task.id, task.polling_url, task.webhook_url) == ("t1", None, "https://hook.example/x")
 
 
-def test_expired_sample_url_is_refreshed_once_then_reported(face, api, png):
+def test_a_refused_sample_url_is_refreshed_with_back_off_then_reported(face, api, png, clock):
     fresh = "https://delivery-eu1.bfl.ai/results/t1/sample.png?sig=new"
-    api.get(POLL).mock(side_effect=[ready(), ready(fresh), ready(fresh), ready(fresh)])
+    api.get(POLL).mock(side_effect=[ready()] + [ready(fresh)] * 20)
     api.get(SAMPLE).respond(403, text="AuthenticationFailed")
     api.get(fresh).respond(200, content=png)
     client = face()
     result = client.get_result(Task(id="t1", polling_url=f"{POLL}?id=t1"))
     assert client.download(result).data == png
     api.get(fresh).respond(410)
-    with pytest.raises(SampleExpiredError):
+    started = clock.monotonic()
+    with pytest.raises(SampleExpiredError, match=r"refused its result URL 5 time\(s\)"):
         client.download(client.get_result(Task(id="t1", polling_url=f"{POLL}?id=t1")))
+    assert api.get(fresh).call_count == 1 + 5
+    assert clock.monotonic() - started >= 7  # asked again after 1, 2 and 4 s
 
 
 def test_the_key_never_reaches_the_delivery_host_even_if_trusted(face, api, png):

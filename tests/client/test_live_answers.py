@@ -89,15 +89,19 @@ def test_a_poll_ending_in_an_error_status_with_a_task_body_is_a_generation_error
     assert caught.value.task_id == "t1" and route.call_count == 1
 
 
-def test_a_404_task_body_is_tolerated_briefly_for_a_fresh_task_then_not_found(face, api, png):
+def test_a_404_task_body_is_tolerated_briefly_for_a_fresh_task_then_not_found(
+    face, api, png, clock
+):
     gone = {"id": "t1", "status": "Task not found", "result": None}
     api.post(SUBMIT).mock(return_value=accepted())
     answers = iter([httpx.Response(404, json=gone), pending(0.5)])
     api.get(POLL).mock(side_effect=lambda r: next(answers, httpx.Response(404, json=gone)))
+    started = clock.monotonic()
     with pytest.raises(TaskNotFoundError) as caught:
         face().generate(control_image=png, **ARGS)
     polls = [c for c in api.calls if c.request.url.path == "/v1/get_result"]
-    assert caught.value.task_id == "t1" and len(polls) == 5  # 1 tolerated, pending, 3 more
+    assert caught.value.task_id == "t1" and len(polls) >= 4  # tolerated, pending, more
+    assert 10 <= clock.monotonic() - started < 30  # tolerated while the task is young
 
 
 def test_a_404_for_a_resumed_task_is_not_found_at_once(face, api):

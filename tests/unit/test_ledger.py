@@ -191,7 +191,7 @@ def test_a_generation_moves_its_row_to_downloaded(tmp_path, png):
     assert ledger.entries()[0].state == "moderated"
 
 
-def test_claims_new_done_changed_and_resubmitted_after_gone(tmp_path):
+def test_claims_new_done_changed_and_resubmitted_only_on_a_word(tmp_path):
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     first = _claim(ledger, output=str(tmp_path / "job.png"))
     assert first.kind == ClaimKind.NEW and first.entry.state == "claimed"
@@ -205,12 +205,22 @@ def test_claims_new_done_changed_and_resubmitted_after_gone(tmp_path):
     assert _claim(ledger, request_hash="h2").kind == ClaimKind.CHANGED
     again = _claim(ledger, request_hash="h2", regenerate_changed=True)
     assert again.kind == ClaimKind.NEW and again.replaced.task_id == "t1"
-    # a task known to be gone frees its job
+    # expired or not found is absence of evidence: looked for again, paid only on the
+    # user's word
     ledger.sending(again.entry.row)
     ledger.submitted(again.entry.row, "t2", None)
     ledger.task_state("t2", State.EXPIRED)
-    third = _claim(ledger, request_hash="h2")
+    assert _claim(ledger, request_hash="h2").kind == ClaimKind.RESUME
+    ledger.task_state("t2", State.NOT_FOUND)
+    assert _claim(ledger, request_hash="h2", resubmit_expired=True).kind == ClaimKind.RESUME
+    third = _claim(ledger, request_hash="h2", resubmit_not_found=True)
     assert third.kind == ClaimKind.NEW and third.replaced.task_id == "t2"
+    # the server's positive word that a task ended without an image frees its job
+    ledger.sending(third.entry.row)
+    ledger.submitted(third.entry.row, "t3", None)
+    ledger.task_state("t3", State.MODERATED)
+    fourth = _claim(ledger, request_hash="h2")
+    assert fourth.kind == ClaimKind.NEW and fourth.replaced.task_id == "t3"
 
 
 def test_a_live_owner_excludes_and_a_dead_one_leaves_uncertainty(tmp_path):

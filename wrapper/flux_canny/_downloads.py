@@ -1,4 +1,8 @@
-"""Downloading a ready task's image: without the key, bounded, refreshed once if expired.
+"""Downloading a ready task's image: without the key, bounded, refreshed if refused.
+
+A refused download (403/404/410) is absence of evidence, not proof that the image is
+gone: a delivery host may refuse a URL for a moment right after Ready. So before the
+image is reported expired, a fresh URL is asked for and tried again, with back-off.
 
 A sans-IO flow (see `_effects`) driven by both faces through `Core.download`.
 """
@@ -10,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._effects import Flow
+from ._effects import Flow, Sleep
 from ._wire import Send
 from .errors import (
     FluxCannyError,
@@ -33,6 +37,8 @@ log = logging.getLogger("flux_canny")
 
 #: a delivery host's answers to an expired signed URL
 _EXPIRED = frozenset({403, 404, 410})
+#: the pauses before each fresh URL is tried: refused this often, it is reported expired
+_REFRESH_BACKOFF = (0.0, 1.0, 2.0, 4.0)
 
 
 def download(core: Core, result: Result, task: Task | None = None) -> Flow[GeneratedImage]:
@@ -75,7 +81,8 @@ def _download(core: Core, result: Result, task: Task) -> Flow[GeneratedImage]:
         )
     sample: str = result.sample
     seed = result.seed
-    for attempt in range(2):
+    refused: list[int] = []
+    for pause in (*_REFRESH_BACKOFF, None):
         if httpx.URL(sample).scheme not in ("http", "https"):
             raise UntrustedURLError(f"refusing to download a non-http(s) sample URL for {task.id}")
         response = yield from core._send(
@@ -105,17 +112,24 @@ def _download(core: Core, result: Result, task: Task) -> Flow[GeneratedImage]:
             return GeneratedImage(
                 data=data, format=fmt, task_id=task.id, seed=seed, sample_url=sample
             )
-        if attempt == 0:
-            log.info(
-                "sample URL of task %s expired (HTTP %s); asking for a fresh one",
-                task.id,
-                response.status_code,
-            )
-            fresh = yield from core.get_result(task)
-            if fresh.is_ready and fresh.sample:
-                sample, seed = fresh.sample, fresh.seed if fresh.seed is not None else seed
-                continue
+        refused.append(int(response.status_code))
+        if pause is None:
+            break
+        log.info(
+            "the image host refused task %s's sample URL (HTTP %s); asking for a fresh one",
+            task.id,
+            response.status_code,
+        )
+        if pause:
+            yield Sleep(pause)
+        fresh = yield from core.get_result(task)
+        if not (fresh.is_ready and fresh.sample):
+            break
+        sample, seed = fresh.sample, fresh.seed if fresh.seed is not None else seed
+    statuses = ", ".join(map(str, refused))
     raise SampleExpiredError(
-        f"task {task.id}: the result URL expired (they last about 10 minutes); "
-        "download sooner after the task is ready"
+        f"task {task.id}: the image host refused its result URL {len(refused)} time(s) "
+        f"(HTTP {statuses}), fresh URLs included; results last about 10 minutes after "
+        "Ready, so the image may have expired; the task is recorded and can be looked "
+        "for again"
     )

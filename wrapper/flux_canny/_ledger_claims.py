@@ -2,6 +2,9 @@
 
 Two processes on one jobs file never submit the same job; a job with a task is resumed,
 never submitted again; an uncertain one waits for the user; a changed one is reported.
+A job is paid for again only on the server's positive word that its task ended without an
+image (moderated, failed), or on the user's word: a task last seen not found or expired is
+absence of evidence, so it is polled again (that is free) unless the user says to pay.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def claim(
     request_hash: str,
     resubmit_uncertain: bool = False,
     regenerate_changed: bool = False,
+    resubmit_not_found: bool = False,
+    resubmit_expired: bool = False,
     **fields: Any,
 ) -> Claim:
     """Decide, in one transaction, what this process may do with a job.
@@ -77,11 +82,15 @@ def claim(
             if not regenerate_changed:
                 return Claim(ClaimKind.CHANGED, latest)
             return Claim(ClaimKind.NEW, _claimed(ledger, db, job), replaced=latest)
-        if state in HAS_TASK:
+        lost = (state == State.NOT_FOUND and not resubmit_not_found) or (
+            state == State.EXPIRED and not resubmit_expired
+        )
+        if state in HAS_TASK or (lost and latest.task_id):
             ledger._update(db, "row = ?", (latest.row,), owner=ledger._owner.token, pid=os.getpid())
             kind = ClaimKind.KEPT if state == State.KEPT else ClaimKind.RESUME
             return Claim(kind, attrs.evolve(latest, owner=ledger._owner.token))
-        # gone, rejected or abandoned: a new attempt
+        # moderated or failed (the server's word), gone by the user's word, rejected or
+        # abandoned: a new attempt
         return Claim(ClaimKind.NEW, _claimed(ledger, db, job), replaced=latest)
 
 

@@ -36,9 +36,8 @@ __all__ = ["wait"]
 
 log = logging.getLogger("flux_canny")
 
-#: a fresh task another region's store does not know yet: tolerated this long, this often
+#: a task another region's store does not know yet: tolerated until it is this old (s)
 _NOT_FOUND_GRACE = 10.0
-_NOT_FOUND_POLLS = 3
 #: in-progress statuses the live API sends beyond the spec's enum
 _LIVE_IN_PROGRESS = ("reasoning", "generating")
 
@@ -80,7 +79,6 @@ def wait(
     last_pending: float | None = None
     last_handled: float | None = None
     unknown_seen: set[str] = set()
-    not_found = 0
     try:
         while True:
             if deadline is not None:
@@ -97,11 +95,10 @@ def wait(
                 )
                 return result
             kind = result.status.casefold()
-            fresh = task.submitted_at is not None and now - started < _NOT_FOUND_GRACE
-            if kind in NOT_FOUND and fresh and not_found < _NOT_FOUND_POLLS:
-                # another region's store may not know a brand-new task for a moment
-                not_found += 1
-            else:
+            # another region's store may not know a young task for a moment; a resumed one
+            # is as young as the ledger says (a rerun right after a crash polls early)
+            fresh = knows_start and now - started < _NOT_FOUND_GRACE
+            if not (kind in NOT_FOUND and fresh):
                 yield from _raise_if_failed(core, result, task)
             if kind not in (PENDING, *NOT_FOUND, *_LIVE_IN_PROGRESS) and kind not in unknown_seen:
                 unknown_seen.add(kind)

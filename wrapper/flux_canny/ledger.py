@@ -398,6 +398,15 @@ class Ledger:
         )
         return found[0] if found else None
 
+    def siblings(self, scope: str, prefix: str) -> list[Entry]:
+        """The newest row of each job in `scope` whose name starts with `prefix`."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return self._read(
+            "SELECT * FROM tasks WHERE row IN (SELECT MAX(row) FROM tasks WHERE scope = ? "
+            "AND name LIKE ? ESCAPE '\\' AND state != ? GROUP BY name) ORDER BY row DESC",
+            (scope, pattern, str(State.CLAIMED)),
+        )
+
     def entries(
         self,
         limit: int | None = None,

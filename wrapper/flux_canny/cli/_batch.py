@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..errors import (
 )
 from ..ledger import Ledger, import_old_batch_file
 from ._batch_jobs import JobsCheck, Outcome, check_jobs, invalid_line
+from ._batch_record import RecordedLedger
 from ._batch_runner import Runner
 from ._batch_spool import Spool
 from ._exit import EXIT_ERROR, EXIT_INTERRUPTED, BadInput
@@ -114,6 +116,18 @@ submitted), 130 when interrupted."""
     help="Pay for a new image for jobs whose request changed since their image was made.",
 )
 @click.option(
+    "--resubmit-not-found",
+    is_flag=True,
+    help="Submit again the jobs whose task the server said it does not know (another key "
+    "or region, or a result gone): without it they are looked for again, never paid for.",
+)
+@click.option(
+    "--resubmit-expired",
+    is_flag=True,
+    help="Submit again the jobs whose image could not be downloaded before its URL "
+    "expired: without it they are looked for again, never paid for.",
+)
+@click.option(
     "--max-cost",
     type=click.FloatRange(min=0),
     default=None,
@@ -136,6 +150,8 @@ def batch(
     skip_invalid: bool,
     resubmit_uncertain: bool,
     regenerate_changed: bool,
+    resubmit_not_found: bool,
+    resubmit_expired: bool,
     max_cost: float | None,
     timeout: float,
     as_json: bool,
@@ -157,10 +173,11 @@ def batch(
     with contextlib.closing(Spool()) as spool:
         checked = _check(spool, jobs_file, output_dir, skip_invalid=skip_invalid)
         scope = str(output_dir.resolve())
-        ledger = Ledger()
+        ledger = RecordedLedger(output_dir, scope)
         try:
             import_old_batch_file(ledger, output_dir, scope)
             ledger.reap()
+            ledger.adopt_record()
             _run(
                 ledger,
                 scope,
@@ -171,8 +188,12 @@ def batch(
                 concurrency=concurrency,
                 timeout=timeout,
                 quiet=quiet,
-                resubmit_uncertain=resubmit_uncertain,
-                regenerate_changed=regenerate_changed,
+                pay_again={
+                    "uncertain": resubmit_uncertain,
+                    "changed": regenerate_changed,
+                    "not_found": resubmit_not_found,
+                    "expired": resubmit_expired,
+                },
                 max_cost=max_cost,
             )
         except LedgerError as error:
@@ -237,8 +258,7 @@ def _run(
     concurrency: int,
     timeout: float,
     quiet: bool,
-    resubmit_uncertain: bool,
-    regenerate_changed: bool,
+    pay_again: Mapping[str, bool],
     max_cost: float | None,
 ) -> None:
     progress = BatchProgress(console, total, quiet=quiet)
@@ -250,8 +270,7 @@ def _run(
         progress,
         concurrency=concurrency,
         timeout=timeout,
-        resubmit_uncertain=resubmit_uncertain,
-        regenerate_changed=regenerate_changed,
+        pay_again=pay_again,
         max_cost=max_cost,
     )
     # KeyboardInterrupt: no signal handlers (not the main thread); the rows say the rest

@@ -55,6 +55,14 @@ class Job:
     expected_bytes: int = 0
     #: its control image, checked once here; read again (not re-checked) when sent
     image: CheckedImageFile | None = None
+    #: named from its content (the line gave no "name"): see `_content_name`
+    derived_name: bool = False
+
+    @property
+    def family(self) -> str:
+        """The prefix shared by the unnamed jobs of one control image: where an edited
+        unnamed job finds the job it was edited from."""
+        return self.name.rpartition("-")[0] + "-" if self.derived_name else self.name
 
 
 @attrs.define
@@ -69,9 +77,12 @@ class Outcome:
 # -- reading and checking the jobs file ------------------------------------------------------
 
 
-def _default_name(line: int, job: Mapping[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{line:04d}-{digest}"
+def _content_name(request_hash: str, image: bytes) -> str:
+    """An unnamed job's name, from its content: the image's digest, then the request's.
+    A job is its content, never its line: inserting, moving or reordering lines names
+    every job as before, and a job whose fields were edited keeps its image's prefix,
+    which is how it is told apart from a new job (see `Job.family`)."""
+    return f"job-{hashlib.sha256(image).hexdigest()[:10]}-{request_hash[:10]}"
 
 
 def _request_hash(body: Mapping[str, Any], image: bytes) -> str:
@@ -92,8 +103,8 @@ def _check_job(
     if not isinstance(job, dict):
         return None, [f"line {line}: a job is a JSON object, got {type(job).__name__}"]
     problems: list[str] = []
-    name = job.pop("name", None) or _default_name(line, job)
-    if not isinstance(name, str) or not _NAME.match(name):
+    name = job.pop("name", None)
+    if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
         problems.append(f"line {line}: name {name!r} must be letters, digits, '.', '-', '_'")
     validator = default_validator()
     unknown = sorted(set(job) - validator.field_names)
@@ -123,20 +134,27 @@ def _check_job(
         return None, problems
     body = validator.normalise({**params, IMAGE_FIELD: ""})
     body[IMAGE_FIELD] = job[IMAGE_FIELD]
+    request_hash = _request_hash(body, data)
+    derived = name is None
+    if name is None:
+        name = _content_name(request_hash, data)
     fmt = requested_format(body)
     output = out_dir / f"{name}{extension_for(fmt)}"
     too_long = name_problem(output)
     if too_long is not None:
         return None, [f"line {line}: {too_long}"]
+    if output.is_symlink():  # dangling or not, the image would not be written there
+        return None, [f"line {line}: {output} is a symbolic link; remove it or name the job"]
     return (
         Job(
             line=line,
             name=str(name),
             fields=body,
             output=output,
-            request_hash=_request_hash(body, data),
+            request_hash=request_hash,
             expected_bytes=pixels * (3 if fmt == "png" else 1),
             image=checked,
+            derived_name=derived,
         ),
         [],
     )
@@ -175,7 +193,12 @@ def check_jobs(jobs_file: Path, out_dir: Path, keep: Callable[[Job], int | None]
                 continue
             earlier = keep(job)
             if earlier is not None:
-                problems.append(f"line {number}: name {job.name!r} is also on line {earlier}")
+                problems.append(
+                    f'line {number}: the same job as line {earlier} (give one a "name" to '
+                    "make both)"
+                    if job.derived_name
+                    else f"line {number}: name {job.name!r} is also on line {earlier}"
+                )
                 continue
             count += 1
             if not job.output.exists():

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import functools
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,15 @@ from ._outputs import (
 )
 from ._progress import BatchProgress
 
-__all__ = ["INTERRUPT_GRACE", "Runner"]
+__all__ = ["INTERRUPT_GRACE", "PAY_AGAIN", "Runner"]
+
+#: the one flag that pays again for a job, by what its last attempt left: the user's word
+PAY_AGAIN = {
+    "uncertain": "--resubmit-uncertain",
+    "not_found": "--resubmit-not-found",
+    "expired": "--resubmit-expired",
+    "changed": "--regenerate-changed",
+}
 
 #: how long Ctrl-C / SIGTERM waits for submits in flight to answer, so their ids are kept
 INTERRUPT_GRACE = 10.0
@@ -82,8 +90,8 @@ class Runner:
     progress: BatchProgress
     concurrency: int = attrs.field(kw_only=True)
     timeout: float = attrs.field(kw_only=True)
-    resubmit_uncertain: bool = attrs.field(kw_only=True)
-    regenerate_changed: bool = attrs.field(kw_only=True)
+    #: the user's word to pay again, by the state of a job's last task (see PAY_AGAIN)
+    pay_again: Mapping[str, bool] = attrs.field(kw_only=True)
     max_cost: float | None = attrs.field(kw_only=True, default=None)
     budget: Budget | None = attrs.field(init=False, default=None)  # made in run(), on its loop
     spent: float = attrs.field(init=False, default=0.0)
@@ -108,8 +116,10 @@ class Runner:
             output=str(job.output.absolute()),
             prompt=job.fields.get("prompt"),
             finetune_id=job.fields.get("finetune_id"),
-            resubmit_uncertain=self.resubmit_uncertain,
-            regenerate_changed=self.regenerate_changed,
+            resubmit_uncertain=self.pay_again["uncertain"],
+            regenerate_changed=self.pay_again["changed"],
+            resubmit_not_found=self.pay_again["not_found"],
+            resubmit_expired=self.pay_again["expired"],
         )
 
     async def _job(self, flux: AsyncFluxCanny, job: Job) -> None:
@@ -132,72 +142,80 @@ class Runner:
             known = await _offload.off_loop(self.ledger.job, self.scope, job.name)
             if known is None or known.request_hash is None:
                 return Outcome(job, "skipped", known.task_id if known else None, job.output)
-        notes: list[str] = []
-        for _ in range(2):  # a resumed task found gone is submitted afresh, once
-            claim = await _offload.off_loop(self._claim, job)
-            entry = claim.entry
-            if claim.kind == ClaimKind.DONE:
-                return Outcome(job, "skipped", entry.task_id, job.output)
-            if claim.kind == ClaimKind.CHANGED:
-                return Outcome(
-                    job,
-                    "changed",
-                    entry.task_id,
-                    job.output,
-                    "the job's request differs from the one that made its image; "
-                    "--regenerate-changed pays for a new one",
-                )
-            if claim.kind == ClaimKind.UNCERTAIN:
-                return Outcome(
-                    job,
-                    "uncertain",
-                    None,
-                    None,
-                    f"an earlier submit may have created a task ({entry.error}); check your "
-                    "recent tasks, then rerun with --resubmit-uncertain to submit it again",
-                )
-            if claim.kind == ClaimKind.BUSY:
-                return Outcome(
-                    job,
-                    "busy",
-                    entry.task_id,
-                    None,
-                    f"another flux-canny process (pid {entry.pid}) is working on this job",
-                )
-            if claim.kind == ClaimKind.KEPT:
-                return await _offload.off_loop(self._from_kept, job, entry)
-            replaced = claim.replaced
-            if claim.kind == ClaimKind.RESUME:
-                assert entry.task_id is not None
-                task = Task(id=entry.task_id, polling_url=entry.polling_url)
-                await slot.take()  # it may still be running: it counts under the cap
-                self.progress.started()
-            else:
-                if replaced is not None and replaced.task_id and replaced.state in GONE:
-                    notes.append(
-                        f"its earlier task {replaced.task_id} is gone ({replaced.state}); "
-                        "submitted again"
-                    )
-                try:
-                    submitted = await self._submit(flux, job, claim, slot)
-                except FluxCannyError as error:
-                    return Outcome(job, submit_word(error), error.task_id, None, one_line(error))
-                if submitted is None:
-                    return Outcome(job, "not started")
-                task = submitted
-            overwrite = (
-                replaced is not None
-                and replaced.state == State.DOWNLOADED
-                and replaced.output == str(job.output.absolute())
+        claim = await _offload.off_loop(self._claim, job)
+        entry = claim.entry
+        if claim.kind == ClaimKind.DONE:
+            return Outcome(job, "skipped", entry.task_id, job.output)
+        if claim.kind == ClaimKind.CHANGED:
+            return _changed(job, entry)
+        if claim.kind == ClaimKind.UNCERTAIN:
+            return Outcome(
+                job,
+                "uncertain",
+                None,
+                None,
+                f"an earlier submit may have created a task ({entry.error}); check your "
+                f"recent tasks, then rerun with {PAY_AGAIN['uncertain']} to submit it again",
             )
-            outcome = await self._finish(flux, job, task, slot, overwrite=overwrite)
-            gone = outcome.status in ("expired", "not found")
-            if not (claim.kind == ClaimKind.RESUME and gone):
-                outcome.error = "; ".join([*notes, *([outcome.error] if outcome.error else [])])
-                outcome.error = outcome.error or None
-                return outcome
-            notes.append(f"resumed task {task.id} was gone ({outcome.status})")
+        if claim.kind == ClaimKind.BUSY:
+            return Outcome(
+                job,
+                "busy",
+                entry.task_id,
+                None,
+                f"another flux-canny process (pid {entry.pid}) is working on this job",
+            )
+        if claim.kind == ClaimKind.KEPT:
+            return await _offload.off_loop(self._from_kept, job, entry)
+        if claim.kind == ClaimKind.NEW and job.derived_name and not self.pay_again["changed"]:
+            edited = await _offload.off_loop(self._edited_from, job)
+            if edited is not None:  # an unnamed job whose fields were edited
+                await _offload.off_loop(self.ledger.release, entry.row)
+                return _changed(job, edited)
+        replaced = claim.replaced
+        note = None
+        if claim.kind == ClaimKind.RESUME:
+            assert entry.task_id is not None
+            task = Task(id=entry.task_id, polling_url=entry.polling_url)
+            await slot.take()  # it may still be running: it counts under the cap
+            self.progress.started()
+        else:
+            if replaced is not None and replaced.task_id and replaced.state in GONE:
+                note = (
+                    f"its earlier task {replaced.task_id} ended without an image "
+                    f"({replaced.state}); submitted again"
+                )
+            try:
+                submitted = await self._submit(flux, job, claim, slot)
+            except FluxCannyError as error:
+                return Outcome(job, submit_word(error), error.task_id, None, one_line(error))
+            if submitted is None:
+                return Outcome(job, "not started")
+            task = submitted
+        overwrite = (
+            replaced is not None
+            and replaced.state == State.DOWNLOADED
+            and replaced.output == str(job.output.absolute())
+        )
+        outcome = await self._finish(flux, job, task, slot, overwrite=overwrite)
+        flag = PAY_AGAIN.get(outcome.status.replace(" ", "_"))
+        if flag is not None:  # absence of evidence: reported, never paid for again here
+            outcome.error = (
+                f"{outcome.error}; run the same command again to look for it again, or "
+                f"pass {flag} to pay for a new task"
+            )
+        if note is not None:
+            outcome.error = "; ".join([note, *([outcome.error] if outcome.error else [])])
         return outcome
+
+    def _edited_from(self, job: Job) -> Entry | None:
+        """The ledger's record of the job an unnamed one was edited from: an unnamed job of
+        the same image in this folder, paid for, whose request is no longer in the file."""
+        for entry in self.ledger.siblings(self.scope, job.family):
+            known = entry.name is not None and self.spool.has_name(entry.name)
+            if entry.name != job.name and entry.task_id and not known:
+                return entry
+        return None
 
     async def _submit(
         self, flux: AsyncFluxCanny, job: Job, claim: Claim, slot: _Slot
@@ -235,15 +253,6 @@ class Runner:
         try:
             path = await _offload.off_loop(
                 lambda: save_paid(image, job.output, self.ledger, overwrite=overwrite)
-            )
-        except FileExistsError:
-            return Outcome(
-                job,
-                "error",
-                task.id,
-                None,
-                f"{job.output} appeared meanwhile; the image was not written over it "
-                f"(`flux-canny result {task.id} -o OTHER` fetches it)",
             )
         except ImageKept as kept:
             return Outcome(job, "kept", task.id, kept.kept, kept.format_message())
@@ -345,3 +354,14 @@ class Runner:
                 "its task is recorded: run the same command again to resume it",
             )
         return Outcome(job, entry.state, entry.task_id, None, entry.error)
+
+
+def _changed(job: Job, made_by: Entry) -> Outcome:
+    return Outcome(
+        job,
+        "changed",
+        made_by.task_id,
+        job.output if made_by.name == job.name else None,
+        f"the job's request differs from the one that made its image (task "
+        f"{made_by.task_id}); {PAY_AGAIN['changed']} pays for a new one",
+    )

@@ -31,7 +31,7 @@ _SCHEMA = """
 CREATE TABLE job (
     line INTEGER PRIMARY KEY, name TEXT, fields TEXT, output TEXT, request_hash TEXT,
     expected_bytes INTEGER, image TEXT, size INTEGER, mtime_ns INTEGER, format TEXT,
-    width INTEGER, height INTEGER
+    width INTEGER, height INTEGER, derived INTEGER
 );
 CREATE UNIQUE INDEX job_name ON job (name);
 CREATE TABLE outcome (
@@ -72,7 +72,7 @@ class Spool:
             )
         with self._db:
             self._db.execute(
-                "INSERT INTO job VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO job VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.line,
                     job.name,
@@ -81,9 +81,15 @@ class Spool:
                     job.request_hash,
                     job.expected_bytes,
                     *facts,
+                    job.derived_name,
                 ),
             )
         return None
+
+    def has_name(self, name: str) -> bool:
+        """Whether the jobs file holds a job of this name."""
+        found = self._db.execute("SELECT 1 FROM job WHERE name = ?", (name,))
+        return found.fetchone() is not None
 
     def jobs(self) -> Iterator[Job]:
         """In line order, a page at a time (outcomes are written between pages)."""
@@ -137,7 +143,7 @@ class Spool:
 
 
 def _job(row: tuple[object, ...]) -> Job:
-    line, name, fields, output, request_hash, expected, image, size, mtime, fmt, w, h = row
+    line, name, fields, output, request_hash, expected, image, size, mtime, fmt, w, h, derived = row
     checked = None
     if image is not None:
         info = ImageInfo(str(fmt), int(str(w)), int(str(h)))
@@ -150,4 +156,5 @@ def _job(row: tuple[object, ...]) -> Job:
         request_hash=str(request_hash),
         expected_bytes=int(str(expected)),
         image=checked,
+        derived_name=bool(derived),
     )

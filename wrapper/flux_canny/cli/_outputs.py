@@ -110,7 +110,7 @@ def check_writable(output: Path, *, force: bool) -> None:
     """Refuse, before any request, an output that exists or whose folder cannot be made."""
     if output.is_dir():
         raise BadInput(f"{output} is a directory; give a file name")
-    if output.exists() and not force:
+    if os.path.lexists(output) and not force:  # a dangling link too: it would refuse the image
         raise BadInput(f"{output} exists; pass --force to overwrite it")
     folder = Path(os.path.normpath(output.absolute())).parent
     existing = folder
@@ -199,15 +199,14 @@ class ImageKept(click.ClickException):
 def save_paid(image: GeneratedImage, target: Path, ledger: Ledger, *, overwrite: bool) -> Path:
     """Write a paid image to `target` and record it; never throw the image away.
 
-    If the final write fails (disk full, folder gone, permissions), the image goes next to
-    the ledger and the ledger's row says where; if even that fails, the row stays
-    `ready` so the task is downloaded again, never submitted again.
+    If the final write fails (disk full, folder gone, permissions, a file or link that
+    appeared there meanwhile), the image goes next to the ledger and the ledger's row says
+    where; if even that fails, the row stays `ready` so the task is downloaded again,
+    never submitted again.
     """
     task_id = image.task_id or "unknown"
     try:
         path = image.save(target, overwrite=overwrite)
-    except FileExistsError:
-        raise
     except OSError as error:
         keep = ledger.path.parent / "kept" / f"{safe_name(task_id)}{extension_for(image.format)}"
         try:

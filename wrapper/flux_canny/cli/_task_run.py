@@ -15,7 +15,7 @@ from ..errors import ImageInputError, LedgerError
 from ..images import GeneratedImage, inspect_image
 from ..ledger import Ledger
 from ..models import Result, Task
-from ._exit import EXIT_INTERRUPTED, BadInput, remember_resume, resume_command
+from ._exit import EXIT_INTERRUPTED, remember_resume, resume_command
 from ._options import (
     ApiSettings,
 )
@@ -103,13 +103,7 @@ class TaskRun:
         image = self._as_named(image)
         default = Path(f"flux-{safe_name(self.task.id)}{extension_for(image.format)}")
         target = self.output or default
-        try:
-            return save_paid(image, target, self.ledger, overwrite=self.force)
-        except FileExistsError:
-            raise BadInput(
-                f"{target} exists; pass --force to overwrite it, or -o another path "
-                f"(`flux-canny result {self.task.id} -o OTHER` fetches the image again)"
-            ) from None
+        return save_paid(image, target, self.ledger, overwrite=self.force)
 
     def _as_named(self, image: GeneratedImage) -> GeneratedImage:
         """An image whose format contradicts -o's extension (`result ID -o x.png` for a
