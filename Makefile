@@ -44,7 +44,7 @@ test: $(STAMP)
 	@# bytecode once, as an installed wheel has it: the trials start many processes, and
 	@# PYTHONDONTWRITEBYTECODE=1 would otherwise compile the package in each of them
 	@$(PY) -m compileall -q wrapper generated >/dev/null
-	$(PY) -m pytest --hypothesis-profile=ci --hypothesis-show-statistics -q -n $(WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(PY) -m pytest --hypothesis-profile=ci -q -n $(WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test-thorough: $(STAMP)
 	$(PY) -m pytest --hypothesis-profile=thorough --hypothesis-show-statistics -q -n $(WORKERS) --dist worksteal --timeout=1800 $(PYTEST_ARGS)

@@ -436,17 +436,7 @@ def test_concurrent_writers_lose_no_row(tmp_path, writers, tasks):
         f"{w}-{i}" for w in range(writers) for i in range(tasks)
     }
     assert {e.state for e in entries} == {"submitted"} and entries[0].prompt == prompt[:300]
-    # and none starves: writing back to back, no writer waits behind more than a few rounds
-    # of the others (taking turns: 17-35 rows; the turn taken back at once by the one
-    # letting go: 200-330; SQLite's busy handler alone: thousands)
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        order = [row[0] for row in db.execute("SELECT finetune_id FROM tasks ORDER BY rowid")]
-    last: dict[str, int] = {}
-    behind = 0
-    for at, writer in enumerate(order):
-        behind = max(behind, at - last.get(writer, at - 1) - 1)
-        last[writer] = at
-    assert behind <= 8 * (writers - 1), behind
+    # that none starves depends on the scheduler: `make bench` measures it (most rows behind)
 
 
 # -- fork: a worker forked from a process holding the ledger (multiprocessing's default on
