@@ -34,7 +34,7 @@ Examples:
 def credits(as_json: bool, **values: Any) -> None:
     """Show the credits your API key has left."""
     left = _ask(values, lambda flux: flux.credits())
-    click.echo(json.dumps({"credits": left}) if as_json else f"{left:g}")
+    click.echo(json.dumps({"credits": left}) if as_json else _readable(left))
 
 
 @click.command(
@@ -81,3 +81,10 @@ def finetune_details(finetune_id: str, as_json: bool, **values: Any) -> None:
     for key, value in details.items():
         shown = value if isinstance(value, str) else json.dumps(value)
         click.echo(f"{key:<{width}}  {shown}")
+
+
+def _readable(credits: float) -> str:
+    """1000000 → "1,000,000", 12.5 → "12.5": never "1e+06" for a person to decode."""
+    if credits == int(credits) and abs(credits) < 1e18:
+        return f"{int(credits):,}"
+    return f"{credits:,.6f}".rstrip("0").rstrip(".")

@@ -70,7 +70,8 @@ def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: boo
             click.echo(json.dumps(record))
         return
     if not entries:
-        click.echo(f"no tasks recorded yet ({ledger.path})", err=True)
+        said = f"no task is {' or '.join(states)}" if states else "no tasks recorded yet"
+        click.echo(f"{said} ({ledger.path})", err=True)
         return
     table = Table(title=None, box=None, pad_edge=False)
     for column in ("submitted", "task id", "state", "prompt", "output / note"):

@@ -1,0 +1,18 @@
+"""What a newcomer tripped over (issue 31), each as they saw it."""
+
+from __future__ import annotations
+
+
+def test_credits_are_a_number_a_person_reads(run, fake):
+    fake.credits = 1_000_000.0
+    assert run("credits").out.strip() == "1,000,000"
+    fake.credits = 12.5
+    assert run("credits").out.strip() == "12.5"
+    assert run("credits --json").json() == {"credits": 12.5}
+
+
+def test_tasks_with_a_state_that_matches_nothing_says_none_match(run, fake):
+    assert run("generate control.png --prompt p --finetune-id my-finetune -o a.jpg").code == 0
+    ran = run("tasks --status uncertain")
+    assert ran.code == 0 and "no task is uncertain" in ran.err
+    assert "recorded yet" not in ran.err
