@@ -16,3 +16,14 @@ def test_tasks_with_a_state_that_matches_nothing_says_none_match(run, fake):
     ran = run("tasks --status uncertain")
     assert ran.code == 0 and "no task is uncertain" in ran.err
     assert "recorded yet" not in ran.err
+
+
+def test_batch_stderr_uses_the_summary_tables_words(run, fake, workdir):
+    from .test_batch import _write_jobs
+
+    _write_jobs(workdir, 2)
+    assert run("batch jobs.jsonl -o out").code == 0
+    ran = run("batch jobs.jsonl -o out --json")
+    table = {row["name"]: row["status"] for row in ran.json_lines()}
+    assert table == {"job000": "skipped", "job001": "skipped"}
+    assert "job000: skipped" in ran.err and ": ok" not in ran.err

@@ -135,7 +135,9 @@ class Runner:
     def _finished(self, outcome: Outcome, *, was_active: bool = False) -> None:
         self.spool.add(outcome)
         failed = None if outcome.status in SETTLED else (outcome.error or outcome.status)
-        self.progress.finished(outcome.job.name, failed, was_active=was_active)
+        self.progress.finished(
+            outcome.job.name, failed, was_active=was_active, status=outcome.status
+        )
 
     async def _run_job(self, flux: AsyncFluxCanny, job: Job, slot: _Slot) -> Outcome:
         if job.output.exists():

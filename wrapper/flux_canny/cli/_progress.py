@@ -160,7 +160,16 @@ class BatchProgress(_LiveBar):
         self.active += 1
         self._refresh()
 
-    def finished(self, name: str, error: str | None, *, was_active: bool = True) -> None:
+    def finished(
+        self,
+        name: str,
+        error: str | None,
+        *,
+        was_active: bool = True,
+        status: str | None = None,
+    ) -> None:
+        """A job ended: `status` is the summary table's word for it, `error` (None for a
+        job that needs nothing more) why it did not."""
         if was_active:
             self.active = max(0, self.active - 1)
         if error is None:
@@ -169,6 +178,7 @@ class BatchProgress(_LiveBar):
             self.failed += 1
         self._refresh()
         if not self._live and not self.quiet:
-            state = "ok" if error is None else f"failed: {error}"
+            word = status or ("ok" if error is None else "failed")
+            state = word if error is None or error == word else f"{word}: {error}"
             count = self.done + self.failed
             self.console.print(f"  [{count}/{self.total}] {name}: {state}", markup=False)
