@@ -27,3 +27,10 @@ def test_batch_stderr_uses_the_summary_tables_words(run, fake, workdir):
     table = {row["name"]: row["status"] for row in ran.json_lines()}
     assert table == {"job000": "skipped", "job001": "skipped"}
     assert "job000: skipped" in ran.err and ": ok" not in ran.err
+
+
+def test_a_timeout_under_a_second_is_said_as_given(run, fake):
+    fake.task_duration = 60.0
+    ran = run("generate control.png --prompt p --finetune-id my-finetune -o a.jpg --timeout 0.5")
+    assert ran.code == 5  # the documented exit status of a timeout
+    assert "not ready after 0.5 s" in ran.err and "after 0 s" not in ran.err

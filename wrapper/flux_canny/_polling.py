@@ -111,7 +111,7 @@ def wait(
             last_pending, last_handled = now - started, handled - origin
             if deadline is not None and now >= deadline:
                 raise WaitTimeoutError.about(
-                    f"task {task.id} not ready after {limit:.0f} s (last status "
+                    f"task {task.id} not ready after {limit:.3g} s (last status "
                     f"{clean(result.status)!r}); it may still finish",
                     task,
                     result,
