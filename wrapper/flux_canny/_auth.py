@@ -10,12 +10,15 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 from collections.abc import Generator, Iterable
+from typing import TypeVar
 
 import httpx
 
-from .errors import ConfigurationError
+from .errors import REDACTED, ConfigurationError, redact_bytes
 
 DEFAULT_TRUSTED_HOSTS = ("*.bfl.ai",)
+
+E = TypeVar("E", bound=BaseException)
 
 
 def is_loopback(host: str) -> bool:
@@ -100,3 +103,28 @@ class KeyAuth(httpx.Auth):
         else:
             request.headers.pop(self._header, None)
         yield request
+
+    def scrubbed(self, response: httpx.Response) -> httpx.Response:
+        """A read answer to a request that carried the key, with the key taken out of its
+        bytes before anything parses them: a server that echoes it (in a 422's detail, a
+        task's error text, even an id) leaves it in no result, error, log or ledger."""
+        if self._header in response.request.headers:
+            response._content = redact_bytes(response.content)
+        return response
+
+    def disarmed(self, error: E) -> E:
+        """`error` (an httpx failure) with the key masked in every request it or its
+        causes hold: httpx masks only Authorization in a request's repr, and these become
+        the cause of the typed error the caller catches."""
+        seen: set[int] = set()
+        links: list[BaseException | None] = [error]
+        while links:
+            link = links.pop()
+            if link is None or id(link) in seen:
+                continue
+            seen.add(id(link))
+            request = getattr(link, "_request", None)  # httpx.RequestError's, maybe unset
+            if isinstance(request, httpx.Request) and self._header in request.headers:
+                request.headers[self._header] = REDACTED
+            links += [link.__cause__, link.__context__]
+        return error

@@ -21,7 +21,7 @@ from ._params import GenerationParams
 from ._spec import packaged_spec
 from ._wire import SubmitBody
 from .clock import Clock, SystemClock
-from .errors import ConfigurationError, MissingAPIKeyError
+from .errors import ClientClosedError, ConfigurationError, MissingAPIKeyError, keep_secret
 from .ledger import Ledger
 from .policy import DurationModel, PollPolicy, RetryPolicy
 from .validation import default_validator
@@ -103,13 +103,41 @@ def resolve_key(api_key: str | None) -> str:
         raise MissingAPIKeyError(f"no API key: pass api_key=... or set {API_KEY_ENV}")
     if not _KEY_SHAPE.match(key):
         raise MissingAPIKeyError("the API key contains spaces or control characters; check it")
+    keep_secret(key)  # from here on, no message, log line or ledger text shows it
     return key
+
+
+#: plain http never goes through a proxy (HTTP_PROXY, ALL_PROXY): a proxy for http reads
+#: the request, key and all; and plain http is only ever to this machine. https keeps the
+#: environment's proxies, which see only the tunnel (CONNECT).
+_DIRECT_HTTP = {"http://": None}
+_PROXY_VARIABLES = ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY")
+
+
+def _socks_variables() -> list[str]:
+    """The proxy variables set to a SOCKS proxy, named, never shown (they may hold a
+    password)."""
+    return [
+        name
+        for upper in _PROXY_VARIABLES
+        for name in (upper, upper.lower())
+        if os.environ.get(name, "").lower().startswith("socks")
+    ]
+
+
+def _proxied(http: httpx.Client | httpx.AsyncClient, url: httpx.URL) -> bool:
+    """Whether `http` would send requests for `url` through a proxy rather than its own
+    transport (httpx's choice, read where httpx keeps it)."""
+    choose = getattr(http, "_transport_for_url", None)
+    return choose is not None and choose(url) is not getattr(http, "_transport", None)
 
 
 class ClientBase(Generic[HttpT]):
     """Settings shared by both faces. Subclasses provide the httpx client and the I/O."""
 
     _http: HttpT
+    #: the face's httpx client class
+    _http_class: type[HttpT]
 
     def __init__(
         self,
@@ -159,6 +187,16 @@ class ClientBase(Generic[HttpT]):
         _check_limits(timeout, wait_timeout, max_download_bytes, download_deadline)
         hosts = HostPolicy(url, trusted_hosts)
         auth = KeyAuth(resolve_key(api_key), packaged_spec().security_header(), hosts)
+        self._owns_http = http_client is None
+        self._transport, self._timeout = transport, timeout
+        if http_client is not None and url.scheme == "http" and _proxied(http_client, url):
+            raise ConfigurationError(
+                f"the http_client given would send requests for {url.host} through a proxy, "
+                "and plain http would show it the API key: use a client without a proxy for "
+                "http:// (mounts={'http://': None}), or https"
+            )
+        self._http = http_client if http_client is not None else self._new_http()
+        self._closed = False
         if check_responses is None:
             check_responses = wanted_from_env()
         #: deviations of the live API from its spec (None unless check_responses is on)
@@ -184,8 +222,6 @@ class ClientBase(Generic[HttpT]):
             download_deadline=download_deadline,
         )
         self._owns_ledger = not isinstance(ledger, Ledger)
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else self._new_http(transport, timeout)
         self._auth = auth  # sent per request: a client passed in is used, not altered
         #: async submits that run shielded from cancellation (see AsyncFluxCanny.aclose)
         self._submits_in_flight: set[Any] = set()
@@ -212,8 +248,36 @@ class ClientBase(Generic[HttpT]):
         if self._owns_ledger and self._core.ledger is not None:
             self._core.ledger.close()
 
-    def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> HttpT:
-        raise NotImplementedError
+    def _new_http(self) -> HttpT:
+        """The face's own httpx client: plain http straight to its host, https through the
+        environment's proxy if one is set."""
+        try:
+            return self._http_class(
+                transport=self._transport,
+                timeout=self._timeout,
+                verify=shared_tls(),
+                mounts=_DIRECT_HTTP,
+            )
+        except ImportError as error:  # httpx: a SOCKS proxy, and no socksio to speak it
+            named = " / ".join(_socks_variables()) or "a proxy variable"
+            raise ConfigurationError(
+                f"{named} names a SOCKS proxy, which needs the socksio package: "
+                "pip install 'httpx[socks]', or unset it"
+            ) from error
+
+    def _check_open(self) -> None:
+        """Refuse a call on a closed client before anything is written or sent (httpx
+        raised a bare RuntimeError mid-call, after the ledger's write-ahead)."""
+        if self._closed:
+            raise ClientClosedError(
+                f"this {type(self).__name__} is closed; nothing was sent. Make a new one "
+                "(or use it in a `with` block that ends after its last call)"
+            )
+        if self._http.is_closed:
+            raise ClientClosedError(
+                f"the http_client this {type(self).__name__} was given is closed; nothing "
+                "was sent. Pass one that is open"
+            )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={str(self._core.base_url)!r})"

@@ -12,7 +12,7 @@ from typing import Any, Self, Unpack
 import httpx
 
 from . import _offload
-from ._base import ClientBase, shared_tls
+from ._base import ClientBase
 from ._budget import Budget
 from ._checks import check_number
 from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
@@ -20,7 +20,7 @@ from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._params import GenerationParams
 from ._window import windowed
 from ._wire import SubmitBody
-from .errors import InvalidArgumentError
+from .errors import EventLoopError, InvalidArgumentError
 from .images import GeneratedImage
 from .ledger import Claim
 from .models import Result, Task, task_of
@@ -35,8 +35,9 @@ BFL_ACTIVE_TASK_LIMIT = 24
 class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
     """The same methods as FluxCanny, awaitable, driven by the same flows."""
 
-    def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=transport, timeout=timeout, verify=shared_tls())
+    _http_class = httpx.AsyncClient
+    #: the event loop this client's connections belong to (the first it ran on)
+    _loop: asyncio.AbstractEventLoop | None = None
 
     async def _perform(self, effect: Any) -> Any:
         if isinstance(effect, Sleep):
@@ -52,11 +53,35 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
             async with self._http.stream(**kwargs) as response:
                 async for chunk in response.aiter_bytes():
                     reader.feed(chunk, time.monotonic())
-                return reader.response(response)
+                return self._auth.scrubbed(reader.response(response))
         except Exception as error:  # handed to the flow, which decides
-            return Failed(error)
+            return Failed(self._auth.disarmed(error))
+
+    def _on_this_loop(self) -> None:
+        """Connections belong to the event loop that opened them. Used again from a new
+        loop once the first has closed (a second `asyncio.run`), the client starts a new
+        pool there; the old one's connections died with their loop. While the first loop
+        is still open, its connections may be in use: that is refused, typed."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None or self._loop is loop:
+            self._loop = loop
+            return
+        if not self._loop.is_closed():
+            raise EventLoopError(
+                "this AsyncFluxCanny belongs to another event loop that is still open; "
+                "nothing was sent. Make one client per event loop"
+            )
+        if not self._owns_http:
+            raise EventLoopError(
+                "the event loop this AsyncFluxCanny's http_client ran on has closed, and its "
+                "connections with it; nothing was sent. Pass an http_client made on this loop"
+            )
+        self._http = self._new_http()
+        self._loop = loop
 
     async def _run(self, flow: Flow[T]) -> T:
+        self._check_open()
+        self._on_this_loop()
         try:
             step = advance(flow, None)
             while step.effect is not None:
@@ -311,9 +336,10 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
     async def aclose(self) -> None:
         """Close, after the submits still in flight have answered: their ids are paid for
         (a caller that left an iter_many loop early has not seen them yet)."""
+        self._closed = True
         await self.settle_submits()
-        if self._owns_http:
-            await self._http.aclose()
+        if self._owns_http and self._loop in (None, asyncio.get_running_loop()):
+            await self._http.aclose()  # else its connections closed with their loop
         self._close_ledger()
 
     async def __aenter__(self) -> Self:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import httpx
 
-from ._base import ClientBase, shared_tls
+from ._base import ClientBase
 from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._params import GenerationParams
@@ -33,8 +33,7 @@ class FluxCanny(ClientBase[httpx.Client]):
     ...     image.save("castle.jpg")
     """
 
-    def _new_http(self, transport: Any, timeout: httpx.Timeout | float | None) -> httpx.Client:
-        return httpx.Client(transport=transport, timeout=timeout, verify=shared_tls())
+    _http_class = httpx.Client
 
     def _perform(self, effect: Any) -> Any:
         if isinstance(effect, Sleep):
@@ -50,11 +49,12 @@ class FluxCanny(ClientBase[httpx.Client]):
             with self._http.stream(**kwargs) as response:
                 for chunk in response.iter_bytes():
                     reader.feed(chunk, time.monotonic())
-                return reader.response(response)
+                return self._auth.scrubbed(reader.response(response))
         except Exception as error:  # handed to the flow, which decides
-            return Failed(error)
+            return Failed(self._auth.disarmed(error))
 
     def _run(self, flow: Flow[T]) -> T:
+        self._check_open()
         try:
             step = advance(flow, None)
             while step.effect is not None:
@@ -157,6 +157,7 @@ class FluxCanny(ClientBase[httpx.Client]):
         return dict(parsed.finetune_details.to_dict())
 
     def close(self) -> None:
+        self._closed = True
         if self._owns_http:
             self._http.close()
         self._close_ledger()

@@ -1,12 +1,15 @@
 """One family of exceptions, so callers can catch broadly or precisely.
 
 Every error raised after a task was created carries `task_id` and `polling_url`: a paid
-task is never lost to an exception. No message ever contains the API key.
+task is never lost to an exception. No message ever contains the API key: `redact` is the
+one place that knows the keys in use, and every message, note, log line and ledger text
+passes through it. Every error pickles, so it crosses a process pool as itself.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any, Self
 
 __all__ = [
@@ -15,7 +18,9 @@ __all__ = [
     "APIValidationError",
     "AuthenticationError",
     "BudgetExhaustedError",
+    "ClientClosedError",
     "ConfigurationError",
+    "EventLoopError",
     "FluxCannyError",
     "GenerationError",
     "ImageDecodeError",
@@ -23,6 +28,7 @@ __all__ = [
     "ImageInputError",
     "ImageSaveError",
     "InsufficientCreditsError",
+    "InvalidArgumentError",
     "LedgerError",
     "MissingAPIKeyError",
     "ModerationError",
@@ -32,6 +38,7 @@ __all__ = [
     "SubmitUncertainError",
     "TaskError",
     "TaskNotFoundError",
+    "UnknownParameterError",
     "UntrustedURLError",
     "WaitTimeoutError",
     "WebhookVerificationError",
@@ -41,9 +48,60 @@ __all__ = [
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+#: what a key is replaced with wherever it would be shown or stored
+REDACTED = "[redacted]"
+#: keys shorter than this are not redacted: no real key is (BFL's are 36 characters), and
+#: replacing a test key such as "k" would blank every word with that letter in it
+_SHORTEST_SECRET = 8
+_secrets: tuple[str, ...] = ()
+_secrets_lock = threading.Lock()
+
+
+def keep_secret(secret: str) -> None:
+    """Name a secret (an API key in use) that `redact` removes from then on, process-wide:
+    a key once used stays hidden in every message, whichever client shows it."""
+    global _secrets
+    with _secrets_lock:
+        if len(secret) >= _SHORTEST_SECRET and secret not in _secrets:
+            # longest first, so a key that contains another is replaced whole
+            _secrets = tuple(sorted((*_secrets, secret), key=len, reverse=True))
+
+
+def redact(text: str) -> str:
+    """`text` without any key in use: the one redactor every sink's text goes through
+    (messages, notes, log lines, the ledger); the rest of the words stay as they were."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_bytes(content: bytes) -> bytes:
+    """`redact` for an answer's bytes, before anything reads them: a server that echoes
+    the key hands back no task id, URL, body or message that shows it."""
+    for secret in _secrets:
+        raw = secret.encode()
+        if raw in content:
+            content = content.replace(raw, REDACTED.encode())
+    return content
+
+
 def clean(text: str) -> str:
-    """Server words made safe for a terminal: no escape sequences, no control characters."""
-    return _CONTROL.sub("?", text)
+    """Server words made safe for a terminal: no escape sequences, no control characters,
+    no API key."""
+    return _CONTROL.sub("?", redact(text))
+
+
+def _restore(cls: type[FluxCannyError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Unpickle an error without calling its __init__, whose keyword-only arguments
+    (status_code=, task_id=...) pickle's default of `cls(*args)` cannot give."""
+    error = cls.__new__(cls, *args)
+    if isinstance(error, OSError):  # errno, strerror and filename live outside __dict__
+        OSError.__init__(error, *args)
+    else:
+        error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class FluxCannyError(Exception):
@@ -51,6 +109,14 @@ class FluxCannyError(Exception):
 
     task_id: str | None = None
     polling_url: str | None = None
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # an OSError's args leave out its filename; its own reduce keeps it
+        args = OSError.__reduce__(self)[1] if isinstance(self, OSError) else self.args
+        return _restore, (type(self), args, dict(self.__dict__))
 
     def attach_task(self, task_id: str | None, polling_url: str | None) -> None:
         """Record which task the failure concerns, so the caller can resume it."""
@@ -62,7 +128,10 @@ class FluxCannyError(Exception):
         text = super().__str__()
         if self.task_id is not None and self.task_id not in text:
             text += f" (task id {self.task_id}; resume with get_result/wait)"
-        return text
+        return redact(text)
+
+    def add_note(self, note: str, /) -> None:
+        super().add_note(redact(note))
 
 
 class RequestValidationError(FluxCannyError, ValueError):
@@ -86,6 +155,16 @@ class UnknownParameterError(RequestValidationError, InvalidArgumentError):
     typed signature), so code written either way catches it; and a FluxCannyError, since
     the parameters often come from data (a config file, a jobs line) rather than code.
     `.errors` reads as FastAPI's would for a model that forbids extras."""
+
+
+class ClientClosedError(FluxCannyError, RuntimeError):
+    """The client (or the http_client it was given) was closed; nothing was sent. Make a
+    new one. A RuntimeError too, as httpx raised before."""
+
+
+class EventLoopError(FluxCannyError, RuntimeError):
+    """An AsyncFluxCanny used from an event loop other than its own while that one is
+    still open (another thread's, say); nothing was sent. Make one client per loop."""
 
 
 class MissingAPIKeyError(FluxCannyError, ValueError):

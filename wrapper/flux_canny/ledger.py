@@ -57,7 +57,7 @@ from ._ledger_rows import (
     default_ledger_path,
     default_state_dir,
 )
-from .errors import InvalidArgumentError, LedgerError
+from .errors import InvalidArgumentError, LedgerError, redact
 
 __all__ = [
     "GONE",
@@ -81,6 +81,13 @@ _BUSY_TIMEOUT_MS = 30_000
 
 def _hashable(value: Any) -> Any:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def _redacted(values: dict[str, Any]) -> dict[str, Any]:
+    """The error text as it may be written down: never with the API key in it."""
+    if isinstance(values.get("error"), str):
+        values["error"] = redact(values["error"])
+    return values
 
 
 def _close_quietly(db: sqlite3.Connection) -> None:
@@ -244,6 +251,7 @@ class Ledger:
     def _insert(self, db: sqlite3.Connection, state: State, fields: Mapping[str, Any]) -> int:
         now = time.time()
         values = {k: _hashable(v) for k, v in fields.items() if k in COLUMNS and v is not None}
+        values = _redacted(values)
         if isinstance(values.get("prompt"), str):
             values["prompt"] = values["prompt"][:_PROMPT_CHARS]
         values.update(
@@ -261,7 +269,7 @@ class Ledger:
     def _update(
         self, db: sqlite3.Connection, where: str, args: tuple[Any, ...], **fields: Any
     ) -> int:
-        values = {k: _hashable(v) for k, v in fields.items() if k in COLUMNS}
+        values = _redacted({k: _hashable(v) for k, v in fields.items() if k in COLUMNS})
         values["updated_at"] = time.time()
         sets = ", ".join(f"{k} = ?" for k in values)
         cursor = db.execute(

@@ -26,6 +26,7 @@ from ..errors import (
     TaskNotFoundError,
     WaitTimeoutError,
     clean,
+    redact,
 )
 
 __all__ = [
@@ -144,7 +145,7 @@ _RESUME_NOTE = "flux-canny resume: "
 
 def remember_resume(error: BaseException, command: str) -> None:
     """Say `command` when `error` is reported (see one_line)."""
-    error.add_note(_RESUME_NOTE + command)
+    error.add_note(redact(_RESUME_NOTE + command))
 
 
 def _resume_note(error: BaseException) -> str | None:
