@@ -34,3 +34,46 @@ def test_a_timeout_under_a_second_is_said_as_given(run, fake):
     ran = run("generate control.png --prompt p --finetune-id my-finetune -o a.jpg --timeout 0.5")
     assert ran.code == 5  # the documented exit status of a timeout
     assert "not ready after 0.5 s" in ran.err and "after 0 s" not in ran.err
+
+
+def test_an_unknown_finetune_points_to_the_finetunes_not_the_api_root(run, fake):
+    ran = run("generate control.png --prompt p --finetune-id nobodys -o a.jpg")
+    assert ran.code != 0
+    assert "flux-canny finetunes" in ran.err and "API root" not in ran.err
+
+
+def test_a_wrong_api_root_still_says_so(run, fake, monkeypatch):
+    import httpx
+    import respx
+
+    with respx.mock(assert_all_called=False) as api:
+        api.post(url__regex=r".*").respond(404, json={"detail": "Not Found"})
+        ran = run(
+            "generate control.png --prompt p --finetune-id f -o a.jpg "
+            "--base-url https://api.example.com/wrong"
+        )
+    assert ran.code != 0 and "is the API root right?" in ran.err
+    assert httpx  # the import is the respx transport's
+
+
+def test_the_librarys_ctrl_c_note_teaches_resume():
+    import pytest
+    from flux_canny.fake import FakeBFL
+
+    fake = FakeBFL(task_duration=60.0)
+    with fake.client() as flux:
+        task = flux.submit(control_image=_png(), prompt="p", finetune_id="my-finetune")
+
+        def interrupt(_result):
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt) as caught:
+            flux.resume(task, on_update=interrupt)
+    (note,) = caught.value.__notes__
+    assert f"resume({task.id!r})" in note and "get_result()" not in note
+
+
+def _png():
+    from ..conftest import make_image
+
+    return make_image("PNG", (64, 64))

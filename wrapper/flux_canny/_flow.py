@@ -299,7 +299,7 @@ class Core:
         except BaseException as error:
             error.add_note(
                 f"flux-canny: task {task.id} was submitted (polling URL "
-                f"{task.polling_url}); resume it with wait()/get_result()"
+                f"{task.polling_url}); resume it with resume({task.id!r})"
             )
             raise
 

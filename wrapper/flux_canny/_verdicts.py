@@ -197,15 +197,25 @@ def status_verdict(
                 body=body,
             ),
         )
-    hint = "; is the API root right? (base_url= / BFL_BASE_URL)" if status in (404, 405) else ""
+    said = detail_text(body)
     return Verdict(
         False,
         APIStatusError(
-            f"{what}: HTTP {status} from {where}: {detail_text(body)}{hint}",
+            f"{what}: HTTP {status} from {where}: {said}{_hint(status, said)}",
             status_code=status,
             body=body,
         ),
     )
+
+
+def _hint(status: int, said: str) -> str:
+    """What to check: the API root only when no route answered (the server said no more
+    than "Not Found"), the user's finetunes when the server spoke of a finetune."""
+    if "finetune" in said.casefold():
+        return "; list the finetunes of your key with `flux-canny finetunes` (my_finetunes())"
+    if status in (404, 405) and said.strip().casefold() in ("not found", "method not allowed", ""):
+        return "; is the API root right? (base_url= / BFL_BASE_URL)"
+    return ""
 
 
 #: what a failed exchange can raise; anything else (a TypeError in a transport) is a bug,
