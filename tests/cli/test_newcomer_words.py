@@ -77,3 +77,19 @@ def _png():
     from ..conftest import make_image
 
     return make_image("PNG", (64, 64))
+
+
+def test_output_folders_are_made_before_paying_and_the_one_that_cannot_be_is_named(
+    run, fake, workdir
+):
+    ran = run("generate control.png --prompt p --finetune-id my-finetune -o /proc/nope/x.jpg")
+    assert ran.code == 2 and "cannot create the folder /proc/nope for x.jpg" in ran.err
+    assert sum(fake.tasks_created.values()) == 0
+    (workdir / "file").write_text("not a folder")
+    ran = run("generate control.png --prompt p --finetune-id my-finetune -o file/sub/x.jpg")
+    assert ran.code == 2 and f"cannot create the folder {workdir / 'file' / 'sub'}" in ran.err
+    assert sum(fake.tasks_created.values()) == 0
+    ran = run("generate control.png --prompt p --finetune-id my-finetune -o new/deeper/x.jpg")
+    assert ran.code == 0, ran.err
+    assert (workdir / "new" / "deeper" / "x.jpg").exists()
+    assert "Missing folders are created" in " ".join(run("generate --help").out.split())

@@ -107,20 +107,30 @@ def infer_format(output: Path | None, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_writable(output: Path, *, force: bool) -> None:
-    """Refuse, before any request, an output that exists or whose folder cannot be made."""
+    """Refuse, before any request, an output that exists or whose folder cannot be made.
+    Missing folders are made here (as `mkdir -p` would), so the one that cannot be is
+    named now, not after paying."""
     if output.is_dir():
         raise BadInput(f"{output} is a directory; give a file name")
     if os.path.lexists(output) and not force:  # a dangling link too: it would refuse the image
         raise BadInput(f"{output} exists; pass --force to overwrite it")
     folder = Path(os.path.normpath(output.absolute())).parent
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise BadInput(f"cannot write {output}: {existing.name} is not a directory")
-    if not os.access(existing, os.W_OK):
-        raise BadInput(f"cannot write to {existing}: permission denied")
-    for problem in (name_problem(output), probe_folder(existing)):
+    missing = folder
+    while not missing.parent.exists() and missing.parent != missing:
+        missing = missing.parent
+    if not folder.exists():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            failed = missing if not missing.exists() else folder
+            raise BadInput(
+                f"cannot create the folder {failed} for {output.name}: {error.strerror or error}"
+            ) from None
+    if not folder.is_dir():
+        raise BadInput(f"cannot write {output}: {folder} is not a directory")
+    if not os.access(folder, os.W_OK):
+        raise BadInput(f"cannot write to {folder}: permission denied")
+    for problem in (name_problem(output), probe_folder(folder)):
         if problem is not None:
             raise BadInput(problem)
 

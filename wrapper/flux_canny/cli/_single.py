@@ -52,7 +52,8 @@ _OUTPUT = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Where to write the image [default: ./flux-TASK_ID.EXT]. Its extension sets "
-    "--output-format when that is not given.",
+    "--output-format when that is not given. Missing folders are created, before "
+    "anything is sent.",
 )
 _FORCE = click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 _JSON = click.option(
