@@ -11,7 +11,9 @@ from pathlib import Path
 
 from ._files import full_sync, sync_folder
 from ._ledger_owner import fcntl
-from ._ledger_rows import ADDED_COLUMNS, SCHEMA
+from ._ledger_rows import ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION, State
+from .errors import InvalidArgumentError
+from .models import Task
 
 __all__ = ["Turns", "open_database", "sync_wal"]
 
@@ -130,6 +132,8 @@ _KNOWN = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'tasks_cre
 def _is_ready(db: sqlite3.Connection) -> bool:
     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         return False
+    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        return False
     return db.execute(_KNOWN).fetchone() is not None and _missing_columns(db) == []
 
 
@@ -149,7 +153,46 @@ def _set_up(db: sqlite3.Connection) -> None:
         db.executescript(SCHEMA)  # the last statement makes the index _KNOWN asks for
     for added in _missing_columns(db) or []:
         with contextlib.suppress(sqlite3.OperationalError):  # a process without turns did it
-            db.execute(f"ALTER TABLE tasks ADD COLUMN {added} REAL")
+            db.execute(f"ALTER TABLE tasks ADD COLUMN {added} {ADDED_COLUMNS[added]}")
+    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            _migrate(db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+#: rows a batch resumes (or takes for done) by their task id and polling URL
+_RESUMED = (State.SUBMITTED, State.READY, State.DOWNLOADED)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Version 1, in one transaction: seeds kept exactly (see `_ledger_rows.stored`), and
+    rows that earlier versions wrote from submit answers they could not read (an id of
+    null or 2**100, a polling URL that does not parse) made uncertain: a task may exist,
+    and resuming them ended every rerun in an AssertionError or httpx.InvalidURL."""
+    db.execute(
+        "UPDATE tasks SET seed_text = CAST(seed AS TEXT) "
+        "WHERE seed IS NOT NULL AND seed_text IS NULL"
+    )
+    marks = ", ".join("?" for _ in _RESUMED)
+    rows = db.execute(
+        f"SELECT row, state, task_id, polling_url FROM tasks WHERE state IN ({marks})",  # noqa: S608
+        tuple(str(s) for s in _RESUMED),
+    ).fetchall()
+    for row, state, task_id, polling_url in rows:
+        resumed = state != State.DOWNLOADED
+        try:  # the one reader's rules: Task refuses what it cannot use
+            Task(id=task_id, polling_url=polling_url if resumed else None)
+        except InvalidArgumentError as unreadable:
+            said = f"its submit's answer could not be read ({unreadable}); a task may exist"
+            db.execute(
+                "UPDATE tasks SET state = ?, error = ? WHERE row = ?",
+                (str(State.UNCERTAIN), said, row),
+            )
 
 
 # Linux's fdatasync skips the file's times; elsewhere the full sync (see `full_sync`)

@@ -56,6 +56,8 @@ from ._ledger_rows import (
     State,
     default_ledger_path,
     default_state_dir,
+    entry_of,
+    stored,
 )
 from .errors import InvalidArgumentError, LedgerError
 
@@ -200,7 +202,7 @@ class Ledger:
                 rows = db.execute(sql, tuple(args)).fetchall()
             except sqlite3.Error as error:
                 raise self._error("cannot read", error) from error
-        return [Entry(**{k: row[k] for k in COLUMNS}) for row in rows]
+        return [entry_of(row) for row in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -243,7 +245,9 @@ class Ledger:
 
     def _insert(self, db: sqlite3.Connection, state: State, fields: Mapping[str, Any]) -> int:
         now = time.time()
-        values = {k: _hashable(v) for k, v in fields.items() if k in COLUMNS and v is not None}
+        values = stored(
+            {k: _hashable(v) for k, v in fields.items() if k in COLUMNS and v is not None}
+        )
         if isinstance(values.get("prompt"), str):
             values["prompt"] = values["prompt"][:_PROMPT_CHARS]
         values.update(
@@ -261,7 +265,7 @@ class Ledger:
     def _update(
         self, db: sqlite3.Connection, where: str, args: tuple[Any, ...], **fields: Any
     ) -> int:
-        values = {k: _hashable(v) for k, v in fields.items() if k in COLUMNS}
+        values = stored({k: _hashable(v) for k, v in fields.items() if k in COLUMNS})
         values["updated_at"] = time.time()
         sets = ", ".join(f"{k} = ?" for k in values)
         cursor = db.execute(
@@ -305,9 +309,12 @@ class Ledger:
                 error=None,
             )
 
-    def uncertain(self, row: int, error: str) -> None:
+    def uncertain(self, row: int, error: str, *, task_id: str | None = None) -> None:
+        """A submit that may have created a task; `task_id` when an answer named one
+        that could not be read in full (`flux-canny result ID` can still fetch it)."""
+        known = {"task_id": task_id} if task_id is not None else {}
         with self._write() as db:
-            self._update(db, "row = ?", (row,), state=str(State.UNCERTAIN), error=error)
+            self._update(db, "row = ?", (row,), state=str(State.UNCERTAIN), error=error, **known)
 
     def rejected(self, row: int, error: str) -> None:
         with self._write() as db:
