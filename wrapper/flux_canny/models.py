@@ -124,8 +124,11 @@ class Task:
 
     @property
     def cost(self) -> float | None:
-        """Credits the submit answer says this task costs (where BFL's SDK reads it)."""
-        return _number(self.raw.get("cost"))
+        """Credits the submit answer says this task costs (where BFL's SDK reads it), or
+        None when it says none that can be counted: missing, not a number, NaN, or
+        negative. None is unknown, never free (see `flux_canny._budget`)."""
+        cost = _number(self.raw.get("cost"))
+        return cost if cost is not None and cost >= 0 else None
 
     @classmethod
     def from_body(cls, body: Any, *, submitted_at: float | None = None) -> Task:
