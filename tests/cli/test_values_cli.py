@@ -1,5 +1,5 @@
-"""The commands, when an answer cannot be read or a value is past 64 bits (issue 28,
-breaks 6 and 11)."""
+"""The commands, when an answer cannot be read, a value is past 64 bits, or the ledger's
+disk fills mid-batch (issue 28, breaks 6, 11 and 14)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sqlite3
 from flux_canny.ledger import Ledger
 
 from tests.client.test_answers_and_values import SUBMIT, Rewritten
+from tests.unit.test_ledger_bounded import disk_full_once
 
 from .conftest import GEN
 from .test_batch import _write_jobs
@@ -78,3 +79,18 @@ def test_a_batch_of_seeds_past_64_bits_finishes_and_a_rerun_skips_it(run, fake, 
     again = run("batch jobs.jsonl -o out --json")
     assert again.code == 0 and _statuses(again) == ["skipped", "skipped"]
     assert len(fake.tasks) == 2
+
+
+def test_a_full_ledger_disk_mid_batch_names_the_unrecorded_task_and_submits_no_more(
+    run, fake, workdir
+):
+    _write_jobs(workdir, 5)
+    with disk_full_once(fake, tasks=2):
+        ran = run("batch jobs.jsonl -o out --json --concurrency 1")
+    assert ran.code != 0
+    assert len(fake.tasks) == 2  # 8 POSTs, before
+    unrecorded = next(t for t in fake.tasks if t not in {e.task_id for e in Ledger().entries()})
+    err = " ".join(ran.err.split())
+    assert f"submitted but not recorded: task {unrecorded}" in err
+    assert f"`flux-canny result {unrecorded}` fetches it" in err
+    assert "nothing was submitted that could not be recorded" not in err

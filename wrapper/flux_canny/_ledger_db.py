@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,11 @@ from ._ledger_rows import ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION, State
 from .errors import InvalidArgumentError
 from .models import Task
 
-__all__ = ["Turns", "open_database", "sync_wal"]
+__all__ = ["TURN_TIMEOUT", "Turns", "open_database", "sync_wal"]
+
+
+#: how long a writer waits for the ledger's turn before it is an error (Ledger's default)
+TURN_TIMEOUT = 30.0
 
 
 class Turns:
@@ -46,11 +51,20 @@ class Turns:
     the rest find it done (eight processes starting together took up to 1.5 s in the
     busy handler); opening one that is ready takes none (see `open_database`). Without
     fcntl (Windows), the busy timeout alone does the waiting.
+
+    Every wait is bounded: a turn held longer than `timeout` seconds (a process stopped
+    in its turn, a lock file someone else holds) raises TimeoutError naming the lock
+    file and its holder. A blocking flock has no timeout, so a contended turn is waited
+    for by a thread blocked in flock, which the kernel still wakes at once; the caller
+    waits for that thread, at most `timeout` s.
     """
 
-    def __init__(self, ledger: Path) -> None:
+    def __init__(self, ledger: Path, timeout: float = TURN_TIMEOUT) -> None:
         self._path = ledger.with_name(ledger.name + ".lock")
         self._fd: int | None = None
+        self.timeout = timeout
+        #: descriptors of waits given up, with the pid that gave them up (see `close`)
+        self._given_up: list[tuple[int, int]] = []
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
@@ -60,6 +74,8 @@ class Turns:
         finally:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+                if fd != self._fd:
+                    os.close(fd)
 
     def _take(self) -> int | None:
         """The locked descriptor, or None where there can be no turn (no fcntl, or a lock
@@ -69,18 +85,98 @@ class Turns:
             return None
         try:
             if self._fd is None:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+                self._fd = _open_lock(self._path)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return self._wait()
         except OSError:
             return None
         return self._fd
 
+    def _wait(self) -> int | None:
+        """Another process has the turn: wait for it, `timeout` s at most. The waiting
+        thread locks a descriptor of its own, so a wait given up and granted later is
+        let go there and then, never taken for a turn of this process."""
+        try:
+            fd = _open_lock(self._path)
+        except OSError:
+            return None
+        waiter = _Waiter(fd)
+        threading.Thread(target=waiter.run, name="flux-canny-ledger-turn", daemon=True).start()
+        if waiter.granted(self.timeout):
+            if waiter.failed:
+                os.close(fd)
+                return None
+            return fd
+        self._given_up.append((fd, os.getpid()))
+        raise TimeoutError(
+            f"its lock {self._path} has been held by {_holder(self._path)} for over "
+            f"{self.timeout:g} s"
+        )
+
     def close(self) -> None:
         """Closes without unlocking: in a forked child the descriptor shares the parent's
-        open file, and so any lock the parent holds on it."""
+        open file, and so any lock the parent holds on it. A forked child also closes the
+        descriptors of waits its parent gave up (their threads are not in the child, and
+        its copy would keep a late-granted lock held for as long as it lives)."""
         if self._fd is not None:
             os.close(self._fd)
         self._fd = None
+        for fd, pid in list(self._given_up):
+            if pid != os.getpid():
+                self._given_up.remove((fd, pid))
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def _open_lock(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+class _Waiter:
+    """One blocking flock on its own thread, and whether the caller still wants it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.failed = False
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._wanted = True
+
+    def run(self) -> None:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:
+            self.failed = True
+        with self._lock:
+            if self._wanted:
+                self._done.set()
+                return
+        os.close(self.fd)  # given up: closing lets the lock go
+
+    def granted(self, timeout: float) -> bool:
+        self._done.wait(timeout)
+        with self._lock:
+            self._wanted = self._done.is_set()
+            return self._wanted
+
+
+def _holder(path: Path) -> str:
+    """Who holds the flock on `path`, as Linux's /proc/locks says; elsewhere, or if it
+    cannot tell, "another process"."""
+    try:
+        found = os.stat(path)
+        device = f"{os.major(found.st_dev):02x}:{os.minor(found.st_dev):02x}"
+        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
+            for line in locks:
+                fields = line.split()
+                if len(fields) < 6 or fields[1] != "FLOCK":
+                    continue  # a waiter ("->") or another kind of lock
+                if fields[5] == f"{device}:{found.st_ino}":
+                    return f"process {fields[4]}"
+    except (OSError, ValueError):
+        pass
+    return "another process"
 
 
 def open_database(path: Path, turns: Turns, *, busy_timeout_ms: int) -> sqlite3.Connection:
