@@ -181,7 +181,7 @@ def _parse_task(core: Core, response: httpx.Response) -> Task:
         return Task.from_body(body, submitted_at=core.clock.monotonic())
     except (ValueError, RecursionError) as error:
         task_id = error.task_id if isinstance(error, UnreadableAnswer) else None
-        detail = str(error) if isinstance(error, UnreadableAnswer) else "it is not JSON"
+        detail = error.args[0] if isinstance(error, UnreadableAnswer) else "it is not JSON"
         uncertain = SubmitUncertainError(
             f"submit: unreadable answer after the request was sent ({detail}); the task may "
             "exist and be billed, so it was not retried. Check your recent tasks "

@@ -10,7 +10,7 @@ import attrs
 import httpx
 from flux_canny_api.models.result_response import ResultResponse
 
-from .errors import InvalidArgumentError, clean
+from .errors import FluxCannyError, InvalidArgumentError, clean
 
 __all__ = [
     "FINAL_FAILURES",
@@ -88,12 +88,13 @@ def _shown(value: Any) -> str:
     return clean(text[:120])
 
 
-class UnreadableAnswer(ValueError):
-    """An answer that is not what the spec says it is; `task_id` when it names one."""
+class UnreadableAnswer(FluxCannyError, ValueError):
+    """An answer that is not what the spec says it is; `task_id` when it names one.
+    The faces never raise it as it is: a submit's becomes SubmitUncertainError."""
 
     def __init__(self, detail: str, task_id: str | None = None) -> None:
         super().__init__(detail)
-        self.task_id = task_id
+        self.attach_task(task_id, None)
 
 
 def _check_id(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
