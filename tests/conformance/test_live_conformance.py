@@ -70,13 +70,19 @@ def test_off_spec_statuses_are_reported_and_the_call_still_succeeds(fake, caplog
             (RESULT, "unexpected-type", "progress"),
         ),
         (dict(path="/v1/get_result", status=202), (RESULT, "undocumented-status", "")),
-        (dict(path="/v1/flux-pro", replace={"id": 12345}), (SUBMIT, "unexpected-type", "id")),
+        (dict(path="/v1/flux-pro", replace={"cost": "5"}), (SUBMIT, "unexpected-type", "cost")),
         (
             dict(path="/v1/my_finetunes", replace={"finetunes": "my-finetune"}),
             ("GET /v1/my_finetunes", "unexpected-type", "finetunes"),
         ),
     ],
-    ids=["missing-field", "wrong-type", "undocumented-status", "submit-id-type", "finetunes-type"],
+    ids=[
+        "missing-field",
+        "wrong-type",
+        "undocumented-status",
+        "submit-cost-type",
+        "finetunes-type",
+    ],
 )
 def test_each_kind_of_drift_is_reported(fake, drift, expected):
     fake.drift(**drift)

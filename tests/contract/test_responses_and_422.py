@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from flux_canny import APIValidationError, FluxCanny, Result
+from flux_canny import APIValidationError, FluxCanny, Result, SubmitUncertainError
 from flux_canny._spec import Spec, packaged_spec
 from flux_canny.fake import VirtualClock
 from flux_canny_api.models import (
@@ -88,6 +88,13 @@ def _submit_answered_with(body: dict[str, Any]) -> Any:
 @given(component("AsyncResponse"))
 def test_async_response_round_trips_through_the_model_and_the_wrapper(body):
     assert AsyncResponse.from_dict(body).to_dict() == body
+    try:
+        httpx.URL(body["polling_url"])
+    except httpx.InvalidURL:  # a string, as the spec allows, but no URL to poll
+        with pytest.raises(SubmitUncertainError, match="is not a URL") as caught:
+            _submit_answered_with(body)
+        assert caught.value.task_id == body["id"]  # read once, where it arrived
+        return
     task = _submit_answered_with(body)
     assert (task.id, task.polling_url, dict(task.raw)) == (body["id"], body["polling_url"], body)
 

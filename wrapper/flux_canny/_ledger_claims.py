@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._ledger_rows import COLUMNS, HAS_TASK, Claim, ClaimKind, Entry, State
+from ._ledger_rows import HAS_TASK, Claim, ClaimKind, Entry, State, entry_of
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -48,7 +48,7 @@ def claim(
             "SELECT * FROM tasks WHERE scope = ? AND name = ? ORDER BY row DESC LIMIT 1",
             (scope, name),
         ).fetchone()
-        latest = Entry(**{k: found[k] for k in COLUMNS}) if found is not None else None
+        latest = entry_of(found) if found is not None else None
         if latest is None:
             return Claim(ClaimKind.NEW, _claimed(ledger, db, job))
         state = State(latest.state)
@@ -97,4 +97,4 @@ def claim(
 def _claimed(ledger: Ledger, db: sqlite3.Connection, job: Mapping[str, Any]) -> Entry:
     row = ledger._insert(db, State.CLAIMED, job)
     found = db.execute("SELECT * FROM tasks WHERE row = ?", (row,)).fetchone()
-    return Entry(**{k: found[k] for k in COLUMNS})
+    return entry_of(found)

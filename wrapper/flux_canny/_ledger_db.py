@@ -6,14 +6,21 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from ._files import full_sync, sync_folder
 from ._ledger_owner import fcntl
-from ._ledger_rows import ADDED_COLUMNS, SCHEMA
+from ._ledger_rows import ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION, State
+from .errors import InvalidArgumentError
+from .models import Task
 
-__all__ = ["Turns", "open_database", "sync_wal"]
+__all__ = ["TURN_TIMEOUT", "Turns", "open_database", "sync_wal"]
+
+
+#: how long a writer waits for the ledger's turn before it is an error (Ledger's default)
+TURN_TIMEOUT = 30.0
 
 
 class Turns:
@@ -44,11 +51,20 @@ class Turns:
     the rest find it done (eight processes starting together took up to 1.5 s in the
     busy handler); opening one that is ready takes none (see `open_database`). Without
     fcntl (Windows), the busy timeout alone does the waiting.
+
+    Every wait is bounded: a turn held longer than `timeout` seconds (a process stopped
+    in its turn, a lock file someone else holds) raises TimeoutError naming the lock
+    file and its holder. A blocking flock has no timeout, so a contended turn is waited
+    for by a thread blocked in flock, which the kernel still wakes at once; the caller
+    waits for that thread, at most `timeout` s.
     """
 
-    def __init__(self, ledger: Path) -> None:
+    def __init__(self, ledger: Path, timeout: float = TURN_TIMEOUT) -> None:
         self._path = ledger.with_name(ledger.name + ".lock")
         self._fd: int | None = None
+        self.timeout = timeout
+        #: descriptors of waits given up, with the pid that gave them up (see `close`)
+        self._given_up: list[tuple[int, int]] = []
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
@@ -58,6 +74,8 @@ class Turns:
         finally:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+                if fd != self._fd:
+                    os.close(fd)
 
     def _take(self) -> int | None:
         """The locked descriptor, or None where there can be no turn (no fcntl, or a lock
@@ -67,18 +85,98 @@ class Turns:
             return None
         try:
             if self._fd is None:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+                self._fd = _open_lock(self._path)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return self._wait()
         except OSError:
             return None
         return self._fd
 
+    def _wait(self) -> int | None:
+        """Another process has the turn: wait for it, `timeout` s at most. The waiting
+        thread locks a descriptor of its own, so a wait given up and granted later is
+        let go there and then, never taken for a turn of this process."""
+        try:
+            fd = _open_lock(self._path)
+        except OSError:
+            return None
+        waiter = _Waiter(fd)
+        threading.Thread(target=waiter.run, name="flux-canny-ledger-turn", daemon=True).start()
+        if waiter.granted(self.timeout):
+            if waiter.failed:
+                os.close(fd)
+                return None
+            return fd
+        self._given_up.append((fd, os.getpid()))
+        raise TimeoutError(
+            f"its lock {self._path} has been held by {_holder(self._path)} for over "
+            f"{self.timeout:g} s"
+        )
+
     def close(self) -> None:
         """Closes without unlocking: in a forked child the descriptor shares the parent's
-        open file, and so any lock the parent holds on it."""
+        open file, and so any lock the parent holds on it. A forked child also closes the
+        descriptors of waits its parent gave up (their threads are not in the child, and
+        its copy would keep a late-granted lock held for as long as it lives)."""
         if self._fd is not None:
             os.close(self._fd)
         self._fd = None
+        for fd, pid in list(self._given_up):
+            if pid != os.getpid():
+                self._given_up.remove((fd, pid))
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def _open_lock(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+class _Waiter:
+    """One blocking flock on its own thread, and whether the caller still wants it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.failed = False
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._wanted = True
+
+    def run(self) -> None:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:
+            self.failed = True
+        with self._lock:
+            if self._wanted:
+                self._done.set()
+                return
+        os.close(self.fd)  # given up: closing lets the lock go
+
+    def granted(self, timeout: float) -> bool:
+        self._done.wait(timeout)
+        with self._lock:
+            self._wanted = self._done.is_set()
+            return self._wanted
+
+
+def _holder(path: Path) -> str:
+    """Who holds the flock on `path`, as Linux's /proc/locks says; elsewhere, or if it
+    cannot tell, "another process"."""
+    try:
+        found = os.stat(path)
+        device = f"{os.major(found.st_dev):02x}:{os.minor(found.st_dev):02x}"
+        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
+            for line in locks:
+                fields = line.split()
+                if len(fields) < 6 or fields[1] != "FLOCK":
+                    continue  # a waiter ("->") or another kind of lock
+                if fields[5] == f"{device}:{found.st_ino}":
+                    return f"process {fields[4]}"
+    except (OSError, ValueError):
+        pass
+    return "another process"
 
 
 def open_database(path: Path, turns: Turns, *, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -130,6 +228,8 @@ _KNOWN = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'tasks_cre
 def _is_ready(db: sqlite3.Connection) -> bool:
     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         return False
+    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        return False
     return db.execute(_KNOWN).fetchone() is not None and _missing_columns(db) == []
 
 
@@ -149,7 +249,46 @@ def _set_up(db: sqlite3.Connection) -> None:
         db.executescript(SCHEMA)  # the last statement makes the index _KNOWN asks for
     for added in _missing_columns(db) or []:
         with contextlib.suppress(sqlite3.OperationalError):  # a process without turns did it
-            db.execute(f"ALTER TABLE tasks ADD COLUMN {added} REAL")
+            db.execute(f"ALTER TABLE tasks ADD COLUMN {added} {ADDED_COLUMNS[added]}")
+    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            _migrate(db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+#: rows a batch resumes (or takes for done) by their task id and polling URL
+_RESUMED = (State.SUBMITTED, State.READY, State.DOWNLOADED)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Version 1, in one transaction: seeds kept exactly (see `_ledger_rows.stored`), and
+    rows that earlier versions wrote from submit answers they could not read (an id of
+    null or 2**100, a polling URL that does not parse) made uncertain: a task may exist,
+    and resuming them ended every rerun in an AssertionError or httpx.InvalidURL."""
+    db.execute(
+        "UPDATE tasks SET seed_text = CAST(seed AS TEXT) "
+        "WHERE seed IS NOT NULL AND seed_text IS NULL"
+    )
+    marks = ", ".join("?" for _ in _RESUMED)
+    rows = db.execute(
+        f"SELECT row, state, task_id, polling_url FROM tasks WHERE state IN ({marks})",  # noqa: S608
+        tuple(str(s) for s in _RESUMED),
+    ).fetchall()
+    for row, state, task_id, polling_url in rows:
+        resumed = state != State.DOWNLOADED
+        try:  # the one reader's rules: Task refuses what it cannot use
+            Task(id=task_id, polling_url=polling_url if resumed else None)
+        except InvalidArgumentError as unreadable:
+            said = f"its submit's answer could not be read ({unreadable}); a task may exist"
+            db.execute(
+                "UPDATE tasks SET state = ?, error = ? WHERE row = ?",
+                (str(State.UNCERTAIN), said, row),
+            )
 
 
 # Linux's fdatasync skips the file's times; elsewhere the full sync (see `full_sync`)

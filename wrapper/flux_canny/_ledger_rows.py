@@ -5,9 +5,13 @@ See `flux_canny.ledger` for how rows move and why.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -22,6 +26,8 @@ __all__ = [
     "State",
     "default_ledger_path",
     "default_state_dir",
+    "entry_of",
+    "stored",
 ]
 
 STATE_DIR_ENV = "FLUX_CANNY_STATE_DIR"
@@ -133,6 +139,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     prompt TEXT,
     finetune_id TEXT,
     seed INTEGER,
+    seed_text TEXT,
     error TEXT,
     owner TEXT,
     pid INTEGER,
@@ -147,5 +154,37 @@ CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state);
 CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);
 """
 
-#: columns added since the first schema, with the version that reads them
-ADDED_COLUMNS = ("duration_low", "duration_high")
+#: columns added since the first schema, with their types
+ADDED_COLUMNS = {"duration_low": "REAL", "duration_high": "REAL", "seed_text": "TEXT"}
+#: PRAGMA user_version of a ledger set up by this version (see `_ledger_db._migrate`)
+SCHEMA_VERSION = 1
+
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def stored(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Entry fields as the table keeps them, every value exactly.
+
+    The seed is any integer (the spec sets no range; the server echoes the request's),
+    and an INTEGER column holds 64 bits: a seed of 2**63 raised OverflowError after
+    the image was paid and downloaded. So the seed is kept as decimal text in
+    `seed_text`, and in `seed` as well when it fits, for versions that read only that.
+    """
+    values = dict(fields)
+    if "seed" in values:
+        seed = values["seed"]
+        exact = isinstance(seed, int) and not isinstance(seed, bool)
+        values["seed"] = seed if exact and seed in _INT64 else None
+        values["seed_text"] = str(seed) if exact else None
+    return values
+
+
+def entry_of(row: sqlite3.Row) -> Entry:
+    """One row as an Entry: the seed read back from its exact text."""
+    fields = {k: row[k] for k in COLUMNS}
+    exact = row["seed_text"]
+    if exact is not None:
+        # not written by this version (not an integer): the integer column stands
+        with contextlib.suppress(ValueError):
+            fields["seed"] = int(exact)
+    return Entry(**fields)

@@ -8,18 +8,15 @@ never retried once it may have reached the server.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
-from flux_canny_api.models.async_response import AsyncResponse
-from flux_canny_api.models.async_webhook_response import AsyncWebhookResponse
 
 from ._effects import Failed, Flow, Record
-from ._generated import SUBMIT
-from ._verdicts import Malformed
 from ._wire import SubmitBody, submit_body
 from .errors import (
     FluxCannyError,
@@ -28,7 +25,7 @@ from .errors import (
     UnknownParameterError,
 )
 from .images import base64_control_image
-from .models import Task
+from .models import Task, UnreadableAnswer
 from .validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -157,8 +154,9 @@ def _write_ahead(core: Core, ledger: Ledger, row: int | None, body: SubmitBody) 
 
 def _record_unsent(core: Core, row: int, error: BaseException, *, sending: bool) -> Flow[None]:
     """A submit that returned no task: uncertain where one may exist, else rejected."""
+    task_id = None
     if isinstance(error, SubmitUncertainError):
-        uncertain, said = True, str(error)
+        uncertain, said, task_id = True, str(error), error.task_id
     elif isinstance(error, FluxCannyError):
         uncertain, said = False, str(error)
     else:  # Ctrl-C, a cancellation, a bug: what matters is whether the POST was out
@@ -168,26 +166,26 @@ def _record_unsent(core: Core, row: int, error: BaseException, *, sending: bool)
             "while the submit was sent" if sending else "before sending"
         )
     if uncertain:
-        yield from core._record(lambda ledger: ledger.uncertain(row, said))
+        yield from core._record(lambda ledger: ledger.uncertain(row, said, task_id=task_id))
     else:
         yield from core._record(lambda ledger: ledger.rejected(row, said))
 
 
 def _parse_task(core: Core, response: httpx.Response) -> Task:
-    parsed = SUBMIT.parse(response)
-    if isinstance(parsed, AsyncResponse):
-        return Task(
-            id=parsed.id,
-            polling_url=parsed.polling_url,
-            raw=parsed.to_dict(),
-            submitted_at=core.clock.monotonic(),
+    """The submit answer, read once against the spec's shape. The POST was sent and
+    answered, so a task may exist whatever the answer says: one that cannot be read is
+    SubmitUncertainError (naming the task when its id could be read), and the job is
+    uncertain, never submitted again on a guess."""
+    try:
+        body = json.loads(response.content)
+        return Task.from_body(body, submitted_at=core.clock.monotonic())
+    except (ValueError, RecursionError) as error:
+        task_id = error.task_id if isinstance(error, UnreadableAnswer) else None
+        detail = error.args[0] if isinstance(error, UnreadableAnswer) else "it is not JSON"
+        uncertain = SubmitUncertainError(
+            f"submit: unreadable answer after the request was sent ({detail}); the task may "
+            "exist and be billed, so it was not retried. Check your recent tasks "
+            "(`flux-canny tasks`) before submitting again"
         )
-    if isinstance(parsed, AsyncWebhookResponse):
-        return Task(
-            id=parsed.id,
-            webhook_url=parsed.webhook_url,
-            status=parsed.status,
-            raw=parsed.to_dict(),
-            submitted_at=core.clock.monotonic(),
-        )
-    raise Malformed("the submit answer has neither polling_url nor webhook_url")
+        uncertain.attach_task(task_id, None)
+        raise uncertain from None

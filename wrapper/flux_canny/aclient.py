@@ -220,6 +220,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         on_submit: Callable[[int, Task], None] | None = None,
         on_done: Callable[[int, GeneratedImage | Exception], None] | None = None,
         max_cost: float | None = None,
+        cost_per_task: float | None = None,
     ) -> list[GeneratedImage | Exception]:
         """Run many generations, never more than `concurrency` active tasks at once.
 
@@ -229,10 +230,19 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         task was created). Bad requests fail before their network call. A 429 backs off
         (Retry-After honoured) and retries. To keep memory flat on large batches, use
         `iter_many`, which hands over each outcome as it finishes.
+
+        `max_cost`: credits the run may spend, counted from each submit's answer. An
+        answer that states no cost stops further submits (BudgetExhaustedError) unless
+        `cost_per_task` states the price to count it at; with it, every submit reserves
+        that price first, so the limit is never passed.
         """
         outcomes: list[GeneratedImage | Exception | None] = []
         async for index, outcome in self.iter_many(
-            requests, concurrency=concurrency, on_submit=on_submit, max_cost=max_cost
+            requests,
+            concurrency=concurrency,
+            on_submit=on_submit,
+            max_cost=max_cost,
+            cost_per_task=cost_per_task,
         ):
             outcomes.extend([None] * (index + 1 - len(outcomes)))
             outcomes[index] = outcome
@@ -247,6 +257,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         concurrency: int = BFL_ACTIVE_TASK_LIMIT,
         on_submit: Callable[[int, Task], None] | None = None,
         max_cost: float | None = None,
+        cost_per_task: float | None = None,
     ) -> AsyncIterator[tuple[int, GeneratedImage | Exception]]:
         """Like generate_many, yielding `(index, outcome)` as each request finishes.
 
@@ -258,6 +269,8 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         check_number("concurrency", concurrency, low=1, integer=True)
         if max_cost is not None:
             check_number("max_cost", max_cost)
+        if cost_per_task is not None:
+            check_number("cost_per_task", cost_per_task)
         if not isinstance(requests, Iterable) or isinstance(requests, str | bytes | Mapping):
             raise InvalidArgumentError(
                 f"requests is an iterable of jobs (dicts of generate()'s arguments), got "
@@ -266,7 +279,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         slots = asyncio.Semaphore(concurrency)
         # max_cost: credits the whole run may spend; a job that would pass it is not
         # submitted (its outcome is a BudgetExhaustedError), see flux_canny._budget
-        budget = Budget(max_cost) if max_cost is not None else None
+        budget = Budget(max_cost, cost_per_task) if max_cost is not None else None
 
         Outcome = tuple[int, GeneratedImage | Exception]
 

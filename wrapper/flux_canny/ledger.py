@@ -41,7 +41,7 @@ from typing import Any
 from . import _ledger_claims
 from ._checks import check_number
 from ._filesystems import network_filesystem
-from ._ledger_db import Turns, open_database, sync_wal
+from ._ledger_db import TURN_TIMEOUT, Turns, open_database, sync_wal
 from ._ledger_import import OLD_BATCH_FILE, import_old_batch_file, import_old_journal
 from ._ledger_owner import Owner
 from ._ledger_rows import (
@@ -56,6 +56,8 @@ from ._ledger_rows import (
     State,
     default_ledger_path,
     default_state_dir,
+    entry_of,
+    stored,
 )
 from .errors import InvalidArgumentError, LedgerError, redact
 
@@ -109,19 +111,26 @@ class Ledger:
     Safe across fork: see `_before_fork`.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float = TURN_TIMEOUT
+    ) -> None:
+        """`lock_timeout`: the most seconds a write waits for its turn while another
+        process writes (see `_ledger_db.Turns`); past it, a LedgerError names the holder."""
         # resolved, as SQLite resolves it: the WAL's sync, the turn and owner files and any
         # reopening must find the same file after a chdir, and the WAL SQLite keeps beside
         # a symlink's target (relative or linked, the sync found no WAL and synced nothing)
         if path is not None and not isinstance(path, str | os.PathLike):
             raise InvalidArgumentError(f"a ledger's path is a str or a Path, got {path!r:.80}")
+        check_number("lock_timeout", lock_timeout, above=True)
         self.path = (Path(path) if path is not None else default_ledger_path()).resolve()
         self._owner = Owner(self.path.parent / "owners")
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._closer: weakref.finalize[[sqlite3.Connection], Ledger] | None = None
         self._folder_synced = False  # since this connection opened (see sync_wal)
-        self._turns = Turns(self.path)
+        self._turns = Turns(self.path, lock_timeout)
+        #: submits sent whose task id could not be recorded: row -> (task id, polling URL)
+        self._unrecorded: dict[int, tuple[str, str | None]] = {}
         with _LIVE_LOCK:
             _LIVE.add(self)
 
@@ -166,10 +175,22 @@ class Ledger:
     def _error(
         self, doing: str, error: BaseException | str, *, folder: str = "a writable folder"
     ) -> LedgerError:
-        return LedgerError(
-            f"{doing} the task ledger {self.path}: {error}; set {STATE_DIR_ENV} to {folder} "
-            "(nothing was submitted that could not be recorded)"
+        """The error, with what to do, and the truth about what was sent: "nothing was
+        submitted that could not be recorded" only while that holds."""
+        if isinstance(error, TimeoutError):
+            remedy = "let that process finish, or stop it"
+        else:
+            remedy = f"set {STATE_DIR_ENV} to {folder}"
+        with self._lock:
+            unrecorded = [task_id for task_id, _ in self._unrecorded.values()]
+        fetch = unrecorded[0] if len(unrecorded) == 1 else "ID"
+        sent = (
+            f"submitted but not recorded: task {', '.join(unrecorded)}; `flux-canny result "
+            f"{fetch}` fetches it"
+            if unrecorded
+            else "nothing was submitted that could not be recorded"
         )
+        return LedgerError(f"{doing} the task ledger {self.path}: {error}; {remedy} ({sent})")
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -188,7 +209,7 @@ class Ledger:
                         db.execute("ROLLBACK")
                         raise
                     db.execute("COMMIT")
-            except sqlite3.Error as error:
+            except (sqlite3.Error, TimeoutError) as error:
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
                 raise self._error("cannot write", error) from error
@@ -207,7 +228,7 @@ class Ledger:
                 rows = db.execute(sql, tuple(args)).fetchall()
             except sqlite3.Error as error:
                 raise self._error("cannot read", error) from error
-        return [Entry(**{k: row[k] for k in COLUMNS}) for row in rows]
+        return [entry_of(row) for row in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -250,8 +271,9 @@ class Ledger:
 
     def _insert(self, db: sqlite3.Connection, state: State, fields: Mapping[str, Any]) -> int:
         now = time.time()
-        values = {k: _hashable(v) for k, v in fields.items() if k in COLUMNS and v is not None}
-        values = _redacted(values)
+        values = _redacted(
+            stored({k: _hashable(v) for k, v in fields.items() if k in COLUMNS and v is not None})
+        )
         if isinstance(values.get("prompt"), str):
             values["prompt"] = values["prompt"][:_PROMPT_CHARS]
         values.update(
@@ -269,7 +291,7 @@ class Ledger:
     def _update(
         self, db: sqlite3.Connection, where: str, args: tuple[Any, ...], **fields: Any
     ) -> int:
-        values = _redacted({k: _hashable(v) for k, v in fields.items() if k in COLUMNS})
+        values = _redacted(stored({k: _hashable(v) for k, v in fields.items() if k in COLUMNS}))
         values["updated_at"] = time.time()
         sets = ", ".join(f"{k} = ?" for k in values)
         cursor = db.execute(
@@ -284,6 +306,7 @@ class Ledger:
         `row` is a row claimed earlier (a batch job); without it a new one-off row is
         made from `fields` (prompt, finetune_id, base_url, output, scope, name...).
         """
+        self._catch_up()
         written = row
         try:
             with self._write() as db:
@@ -302,6 +325,37 @@ class Ledger:
         return written
 
     def submitted(self, row: int, task_id: str, polling_url: str | None) -> None:
+        """The answer of a POST that was sent: its task id. If it cannot be written (a
+        full disk), the task is paid for and known only here: the error names it, and
+        every message and every `sending` after says so, until it is written (`sending`
+        tries first, and sends nothing until it could)."""
+        try:
+            self._write_submitted(row, task_id, polling_url)
+        except LedgerError as error:
+            with self._lock:
+                self._unrecorded[row] = (task_id, polling_url)
+            cause = error.__cause__ or error
+            raise LedgerError(
+                f"task {task_id} was submitted, but the task ledger {self.path} could not "
+                f"record it ({cause}); `flux-canny result {task_id}` fetches it. Nothing more "
+                "is submitted until the ledger can record it"
+            ) from error.__cause__
+        with self._lock:
+            self._unrecorded.pop(row, None)
+
+    def _catch_up(self) -> None:
+        """Record the submits whose record failed; until that works, no POST is sent."""
+        with self._lock:
+            waiting = dict(self._unrecorded)
+        for row, (task_id, polling_url) in waiting.items():
+            try:
+                self._write_submitted(row, task_id, polling_url)
+            except LedgerError as error:
+                raise self._error("cannot write", error.__cause__ or error) from error
+            with self._lock:
+                self._unrecorded.pop(row, None)
+
+    def _write_submitted(self, row: int, task_id: str, polling_url: str | None) -> None:
         with self._write() as db:
             self._update(
                 db,
@@ -313,9 +367,12 @@ class Ledger:
                 error=None,
             )
 
-    def uncertain(self, row: int, error: str) -> None:
+    def uncertain(self, row: int, error: str, *, task_id: str | None = None) -> None:
+        """A submit that may have created a task; `task_id` when an answer named one
+        that could not be read in full (`flux-canny result ID` can still fetch it)."""
+        known = {"task_id": task_id} if task_id is not None else {}
         with self._write() as db:
-            self._update(db, "row = ?", (row,), state=str(State.UNCERTAIN), error=error)
+            self._update(db, "row = ?", (row,), state=str(State.UNCERTAIN), error=error, **known)
 
     def rejected(self, row: int, error: str) -> None:
         with self._write() as db:

@@ -7,11 +7,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import httpx
 from flux_canny_api.models.result_response import ResultResponse
 
-from .errors import InvalidArgumentError
+from .errors import FluxCannyError, InvalidArgumentError, clean
 
-__all__ = ["FINAL_FAILURES", "MODERATED", "NOT_FOUND", "PENDING", "READY", "Result", "Task"]
+__all__ = [
+    "FINAL_FAILURES",
+    "MODERATED",
+    "NOT_FOUND",
+    "PENDING",
+    "READY",
+    "Result",
+    "Task",
+    "UnreadableAnswer",
+]
 
 READY = "ready"
 PENDING = "pending"
@@ -31,12 +41,79 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _is_task_id(value: Any) -> bool:
+    """An id a user gives for a task: printable text without spaces, at most 256 chars."""
+    return (
+        isinstance(value, str)
+        and value.isprintable()
+        and 0 < len(value) <= 256
+        and value.split() == [value]
+    )
+
+
+def _is_answered_id(value: Any) -> bool:
+    """An id an answer may hold, as the spec has it: a string (shown cleaned), that can
+    be written down (UTF-8). An id of 2**100 or null broke the ledger, the polls or a
+    rerun after the task was paid for."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from an escape in the JSON
+        return False
+    return True
+
+
+def _url(value: Any) -> httpx.URL | None:
+    """`value` parsed as a URL (the spec says only "string"), or None. Every URL an
+    answer hands over is parsed here, where it arrives: one that does not parse (a port
+    of "443:1") raised httpx.InvalidURL at the poll or the download after the task was
+    paid for. Where a parsed URL may be sent is decided where it is used (the host
+    check before a poll, the scheme check before a download)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+        return httpx.URL(value)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return None
+
+
+def _shown(value: Any) -> str:
+    """An answer's value as a message may show it: short, no control characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit
+        text = f"a {type(value).__name__} too long to show"
+    return clean(text[:120])
+
+
+class UnreadableAnswer(FluxCannyError, ValueError):
+    """An answer that is not what the spec says it is; `task_id` when it names one.
+    The faces never raise it as it is: a submit's becomes SubmitUncertainError."""
+
+    def __init__(self, detail: str, task_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.attach_task(task_id, None)
+
+
+def _check_id(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not _is_answered_id(value):
+        raise InvalidArgumentError(f"a task id is a string, got {_shown(value)}")
+
+
+def _check_url(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and _url(value) is None:
+        said = _shown(value)
+        raise InvalidArgumentError(f"a task's {attribute.name} is a URL or None, got {said}")
+
+
 @attrs.frozen
 class Task:
     """A submitted generation. Keep `id` (and `polling_url`): they are how you resume."""
 
-    id: str
-    polling_url: str | None = None
+    id: str = attrs.field(validator=_check_id)
+    polling_url: str | None = attrs.field(default=None, validator=_check_url)
     #: set when the request carried webhook_url: the server's acknowledgement
     webhook_url: str | None = None
     status: str | None = None
@@ -48,8 +125,49 @@ class Task:
 
     @property
     def cost(self) -> float | None:
-        """Credits the submit answer says this task costs (where BFL's SDK reads it)."""
-        return _number(self.raw.get("cost"))
+        """Credits the submit answer says this task costs (where BFL's SDK reads it), or
+        None when it says none that can be counted: missing, not a number, NaN, or
+        negative. None is unknown, never free (see `flux_canny._budget`)."""
+        cost = _number(self.raw.get("cost"))
+        return cost if cost is not None and cost >= 0 else None
+
+    @classmethod
+    def from_body(cls, body: Any, *, submitted_at: float | None = None) -> Task:
+        """Read a submit answer against the spec's shape (AsyncResponse, or
+        AsyncWebhookResponse when the request carried webhook_url). Anything else raises
+        UnreadableAnswer, with the task id when the answer has a readable one."""
+        if not isinstance(body, Mapping):
+            raise UnreadableAnswer(f"it is {_shown(body)}, not a JSON object")
+        if "id" not in body:
+            raise UnreadableAnswer("it has no id")
+        task_id = body["id"]
+        if not _is_answered_id(task_id):
+            raise UnreadableAnswer(f"its id {_shown(task_id)} is not a task id")
+        if "polling_url" in body:
+            if _url(body["polling_url"]) is None:
+                raise UnreadableAnswer(
+                    f"its polling_url {_shown(body['polling_url'])} is not a URL", task_id
+                )
+            return cls(
+                id=task_id,
+                polling_url=body["polling_url"],
+                raw=dict(body),
+                submitted_at=submitted_at,
+            )
+        if "webhook_url" in body:
+            for name in ("webhook_url", "status"):
+                if not isinstance(body.get(name), str):
+                    raise UnreadableAnswer(
+                        f"its {name} {_shown(body.get(name))} is not a string", task_id
+                    )
+            return cls(
+                id=task_id,
+                webhook_url=body["webhook_url"],
+                status=body["status"],
+                raw=dict(body),
+                submitted_at=submitted_at,
+            )
+        raise UnreadableAnswer("it has neither polling_url nor webhook_url", task_id)
 
 
 def task_of(task: Task | str) -> Task:
@@ -58,8 +176,7 @@ def task_of(task: Task | str) -> Task:
     unknown task."""
     if isinstance(task, Task):
         return task
-    printable = isinstance(task, str) and task.isprintable()
-    if printable and 0 < len(task) <= 256 and task.split() == [task]:
+    if _is_task_id(task):
         return Task(id=task)
     raise InvalidArgumentError(
         f"a task is a Task or the id submit() returned (a string without spaces), got {task!r:.80}"
@@ -125,7 +242,10 @@ class Result:
         result = body.get("result")
         sample = seed = None
         if isinstance(result, Mapping):
-            sample = result.get("sample") if isinstance(result.get("sample"), str) else None
+            # a sample URL that does not parse is no sample: the download then says so,
+            # naming the task, instead of raising httpx.InvalidURL (another scheme is
+            # kept, for the download to refuse by name)
+            sample = result["sample"] if _url(result.get("sample")) is not None else None
             raw_seed = result.get("seed")
             seed = (
                 raw_seed if isinstance(raw_seed, int) and not isinstance(raw_seed, bool) else None
@@ -133,7 +253,7 @@ class Result:
         progress = body.get("progress")
         fraction = _number(progress)  # NaN, Infinity, a huge int: no information
         return cls(
-            id=body["id"] if isinstance(body.get("id"), str) else task_id,
+            id=body["id"] if _is_answered_id(body.get("id")) else task_id,
             status=body["status"],
             progress=fraction,
             sample=sample,

@@ -134,6 +134,13 @@ submitted), 130 when interrupted."""
     help="The most credits this run may spend; jobs past it are not submitted.",
 )
 @click.option(
+    "--cost-per-task",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="The price of a task whose submit answer states no cost, for --max-cost to count "
+    "(without it, such an answer stops further submits).",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=600.0,
@@ -153,6 +160,7 @@ def batch(
     resubmit_not_found: bool,
     resubmit_expired: bool,
     max_cost: float | None,
+    cost_per_task: float | None,
     timeout: float,
     as_json: bool,
     quiet: bool,
@@ -195,6 +203,7 @@ def batch(
                     "expired": resubmit_expired,
                 },
                 max_cost=max_cost,
+                cost_per_task=cost_per_task,
             )
         except LedgerError as error:
             raise BadInput(f"{error}") from error
@@ -260,6 +269,7 @@ def _run(
     quiet: bool,
     pay_again: Mapping[str, bool],
     max_cost: float | None,
+    cost_per_task: float | None,
 ) -> None:
     progress = BatchProgress(console, total, quiet=quiet)
     runner = Runner(
@@ -272,6 +282,7 @@ def _run(
         timeout=timeout,
         pay_again=pay_again,
         max_cost=max_cost,
+        cost_per_task=cost_per_task,
     )
     # KeyboardInterrupt: no signal handlers (not the main thread); the rows say the rest
     with progress, contextlib.suppress(KeyboardInterrupt):
@@ -279,12 +290,19 @@ def _run(
     if len(spool) < total:  # interrupted: the rest are running, uncertain or unstarted
         runner.fill_unfinished(spool.jobs())
     if runner.new_tasks:
-        rate = runner.spent / runner.new_tasks
-        each = f"; {rate:g} each" if runner.spent else ""
+        spent = runner.spent
+        # the rate of the tasks that stated their cost: an unstated one is not free
+        stating = spent.tasks - spent.unstated
+        rate = spent.stated / stating if stating else None
+        each = f"; {rate:g} each" if rate and not spent.unstated else ""
         left = spool.counts["over budget"]
-        rest = f"; the {left} job(s) left would cost about {left * rate:g} more" if left else ""
+        rest = (
+            f"; the {left} job(s) left would cost about {left * rate:g} more"
+            if left and rate is not None
+            else ""
+        )
         console.print(
-            f"spent {runner.spent:g} credits on {runner.new_tasks} new task(s){each}"
+            f"spent {spent.said(cost_per_task)} on {runner.new_tasks} new task(s){each}"
             + (f" (--max-cost {max_cost:g})" if max_cost is not None else "")
             + rest,
             markup=False,

@@ -39,6 +39,7 @@ _ADOPTED = {
     "failed": State.FAILED,
     "not_found": State.NOT_FOUND,
     "expired": State.EXPIRED,
+    "uncertain": State.UNCERTAIN,  # an answer named it but could not be read in full
 }
 
 
@@ -105,9 +106,11 @@ class RecordedLedger(Ledger):
             said = {"task_id": task_id, "polling_url": polling_url, "state": "submitted"}
             self._mirror(row, said, sync=True)
 
-    def uncertain(self, row: int, error: str) -> None:
-        super().uncertain(row, error)
-        self._mirror(row, {"state": "uncertain"}, sync=False)
+    def uncertain(self, row: int, error: str, *, task_id: str | None = None) -> None:
+        super().uncertain(row, error, task_id=task_id)
+        if task_id is not None and row in self._names:
+            self._tasks[task_id] = self._names[row][0]
+        self._mirror(row, {"state": "uncertain", "task_id": task_id}, sync=True)
 
     def rejected(self, row: int, error: str) -> None:
         super().rejected(row, error)

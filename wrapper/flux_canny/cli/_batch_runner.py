@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from .. import _offload
-from .._budget import Budget
+from .._budget import Budget, Spent
 from .._window import windowed
 from ..aclient import AsyncFluxCanny
 from ..errors import (
@@ -93,8 +93,9 @@ class Runner:
     #: the user's word to pay again, by the state of a job's last task (see PAY_AGAIN)
     pay_again: Mapping[str, bool] = attrs.field(kw_only=True)
     max_cost: float | None = attrs.field(kw_only=True, default=None)
+    cost_per_task: float | None = attrs.field(kw_only=True, default=None)
     budget: Budget | None = attrs.field(init=False, default=None)  # made in run(), on its loop
-    spent: float = attrs.field(init=False, default=0.0)
+    spent: Spent = attrs.field(init=False, factory=Spent)
     new_tasks: int = attrs.field(init=False, default=0)
     stopping: bool = attrs.field(init=False, default=False)
     interrupted: bool = attrs.field(init=False, default=False)
@@ -241,7 +242,7 @@ class Runner:
             await _offload.off_loop(self.ledger.release, claim.entry.row)  # never sent
             raise
         self.new_tasks += 1
-        self.spent += task.cost or 0.0
+        self.spent.add(task.cost)
         self.progress.started()
         return task
 
@@ -280,7 +281,8 @@ class Runner:
         """Every job to an outcome in the spool; jobs an interrupt left have none
         (`fill_unfinished` reads theirs from the ledger)."""
         loop = asyncio.get_running_loop()
-        self.budget = Budget(self.max_cost) if self.max_cost is not None else None
+        if self.max_cost is not None:
+            self.budget = Budget(self.max_cost, self.cost_per_task, "--cost-per-task N")
         async with make_async_client(
             self.settings, wait_timeout=self.timeout, ledger=self.ledger
         ) as flux:
