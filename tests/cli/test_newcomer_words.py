@@ -93,3 +93,32 @@ def test_output_folders_are_made_before_paying_and_the_one_that_cannot_be_is_nam
     assert ran.code == 0, ran.err
     assert (workdir / "new" / "deeper" / "x.jpg").exists()
     assert "Missing folders are created" in " ".join(run("generate --help").out.split())
+
+
+def test_generate_many_gives_the_size_advice_once_per_image(caplog):
+    import logging
+
+    from flux_canny.fake import FakeBFL
+
+    from ..conftest import make_image
+
+    shared, other = make_image("PNG", (128, 128)), make_image("PNG", (120, 100))
+    jobs = [
+        {"control_image": image, "prompt": f"p{i}", "finetune_id": "my-finetune"}
+        for i, image in enumerate([shared] * 5 + [other])
+    ]
+    import asyncio
+
+    from flux_canny.fake import VirtualClock
+
+    fake = FakeBFL(task_duration=1.0, clock=VirtualClock())
+
+    async def run_all():
+        async with fake.async_client() as flux:
+            return await flux.generate_many(jobs)
+
+    with caplog.at_level(logging.WARNING, "flux_canny"):
+        outcomes = asyncio.run(run_all())
+    assert all(not isinstance(o, Exception) for o in outcomes)
+    advice = [r for r in caplog.records if "BFL documents at most" in r.getMessage()]
+    assert len(advice) == 2  # one per image, not one per job

@@ -72,8 +72,11 @@ def build_body(
     finetune_id: Any,
     params: Mapping[str, Any],
     validate: bool | None,
+    *,
+    advised: set[bytes] | None = None,
 ) -> SubmitBody:
-    """Validate the parameters, then encode the image: all before any network call."""
+    """Validate the parameters, then encode the image: all before any network call.
+    `advised`: the images already warned about in this run (see `base64_control_image`)."""
     names = core.validator.field_names
     unknown = sorted(set(params) - names)
     if unknown:
@@ -95,7 +98,7 @@ def build_body(
         body = core.validator.normalise({**body, "control_image": ""})
     body.pop("control_image", None)
     _check_encodable(body)
-    return submit_body(body, base64_control_image(control_image))
+    return submit_body(body, base64_control_image(control_image, advised=advised))
 
 
 # -- one request, with the retry rules ------------------------------------------------

@@ -279,6 +279,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         slots = asyncio.Semaphore(concurrency)
         # max_cost: credits the whole run may spend; a job that would pass it is not
         # submitted (its outcome is a BudgetExhaustedError), see flux_canny._budget
+        advised: set[bytes] = set()  # the images whose size advice was given: once each
         budget = Budget(max_cost, cost_per_task) if max_cost is not None else None
 
         Outcome = tuple[int, GeneratedImage | Exception]
@@ -290,7 +291,9 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
                     f"job {index} is a dict of generate()'s arguments (or task=), got {job!r:.80}"
                 )
             try:
-                return index, await self._one_of_many(index, dict(job), slots, on_submit, budget)
+                return index, await self._one_of_many(
+                    index, dict(job), slots, on_submit, budget, advised
+                )
             except Exception as error:  # one outcome per request; the caller sees them all
                 return index, error
 
@@ -312,6 +315,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         slots: asyncio.Semaphore,
         on_submit: Callable[[int, Task], None] | None,
         budget: Budget | None = None,
+        advised: set[bytes] | None = None,
     ) -> GeneratedImage:
         timeout = job.pop("timeout", None)
         on_update = job.pop("on_update", None)
@@ -328,7 +332,9 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
                 validate = job.pop("validate", None)
                 image, prompt = job.pop("control_image", None), job.pop("prompt", None)
                 finetune_id = job.pop("finetune_id", None)
-                body = self._core.build_body(image, prompt, finetune_id, job, validate)
+                body = self._core.build_body(
+                    image, prompt, finetune_id, job, validate, advised=advised
+                )
                 submit = await self._admitted_submit(body, budget)
                 del body
 

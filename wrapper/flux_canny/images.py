@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import hashlib
 import io
 import logging
 import os
@@ -240,7 +241,7 @@ def encode_control_image(image: Any) -> str:
     return base64_control_image(image).decode("ascii")
 
 
-def base64_control_image(image: Any) -> bytes:
+def base64_control_image(image: Any, *, advised: set[bytes] | None = None) -> bytes:
     """`encode_control_image` as ASCII bytes, which is what goes on the wire.
 
     The client splices these bytes straight into the request body: a 32 MB str would cost
@@ -259,12 +260,24 @@ def base64_control_image(image: Any) -> bytes:
             raise ImageInputError(
                 "the control image string is neither an existing file path nor valid base64"
             )
-        advise(inspect_image(decoded))
+        _advise(decoded, advised)
         encoded = text.encode("ascii")  # b64decode(validate=True) admitted only ASCII
     else:
-        advise(inspect_image(raw))
+        _advise(raw, advised)
         encoded = base64.b64encode(raw)
     return _within_bfl_limit(encoded)
+
+
+def _advise(data: bytes, advised: set[bytes] | None) -> None:
+    """BFL's size advice, once per image of a run that shares `advised` (many jobs of
+    one control image warn once, as the command line does)."""
+    info = inspect_image(data)
+    if advised is not None:
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        if digest in advised:
+            return
+        advised.add(digest)
+    advise(info)
 
 
 def _within_bfl_limit(encoded: bytes) -> bytes:
