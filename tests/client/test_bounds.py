@@ -52,7 +52,7 @@ class _Hostile(BaseHTTPRequestHandler):
                 block = b"\x89PNG" + b"\0" * ((1 << 20) - 4)
                 for _ in range(1430):
                     self.wfile.write(block)
-            elif self.path.startswith("/drip"):
+            elif self.path.startswith("/drip") or self.path.startswith("/results/"):
                 self.send_response(200)
                 self.send_header("content-type", "image/png")
                 self.send_header("content-length", "1000")
@@ -138,3 +138,43 @@ def test_a_drip_feed_ends_at_the_download_deadline(hostile, face):
     assert got["error"] == "APIConnectionError" and got["task_id"] == "t1"
     assert "longer than 1 s" in got["message"] and got["cause"] == "AnswerTooSlow"
     assert 1.0 <= got["seconds"] < 10  # every byte came well within the read timeout
+
+
+_GENERATE = """
+import json, sys, time
+from flux_canny import FluxCanny, FluxCannyError
+from tests.conftest import make_image
+base, timeout = sys.argv[1], float(sys.argv[2])
+started = time.monotonic()
+outcome = {}
+try:
+    with FluxCanny(api_key="test-key", base_url=base, ledger=False) as flux:
+        flux.generate(control_image=make_image("PNG", (64, 64)), prompt="p",
+                      finetune_id="my-finetune", timeout=timeout)
+    outcome["error"] = None
+except FluxCannyError as error:
+    outcome.update(error=type(error).__name__, task_id=error.task_id, message=str(error))
+outcome["seconds"] = time.monotonic() - started
+print(json.dumps(outcome))
+"""
+
+
+def test_a_calls_timeout_bounds_its_download_too(hostile):
+    """generate(timeout=3) with an image host that drips a byte every 0.25 s: the call
+    ends near its 3 s, not at the 300 s download deadline (1000 bytes would take 250 s)."""
+    from flux_canny.fake import FakeBFL, FakeServer
+
+    fake = FakeBFL(task_duration=0.2, api_keys=["test-key"])
+    with FakeServer(fake) as server:
+        fake.delivery_base = hostile  # the images come from the dripping host
+        done = subprocess.run(
+            [sys.executable, "-c", _GENERATE, server.base_url, "3"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["error"] == "APIConnectionError" and got["task_id"], got
+    assert got["seconds"] < 60, got  # bounded by the call, not by the 300 s deadline

@@ -41,8 +41,11 @@ _EXPIRED = frozenset({403, 404, 410})
 _REFRESH_BACKOFF = (0.0, 1.0, 2.0, 4.0)
 
 
-def download(core: Core, result: Result, task: Task | None = None) -> Flow[GeneratedImage]:
-    """GET the sample without the API key; refresh the URL once if it expired.
+def download(
+    core: Core, result: Result, task: Task | None = None, *, until: float | None = None
+) -> Flow[GeneratedImage]:
+    """GET the sample without the API key; refresh the URL if it is refused. `until`: a
+    call's deadline on the core's clock, which the download does not outlast.
 
     Any failure names the task, so the image can still be fetched later.
     """
@@ -53,7 +56,7 @@ def download(core: Core, result: Result, task: Task | None = None) -> Flow[Gener
         )
     task = task or Task(id=result.id)
     try:
-        image = yield from _download(core, result, task)
+        image = yield from _download(core, result, task, until)
     except SampleExpiredError as error:
         said = str(error)
         yield from core._record(
@@ -71,7 +74,7 @@ def download(core: Core, result: Result, task: Task | None = None) -> Flow[Gener
     return image
 
 
-def _download(core: Core, result: Result, task: Task) -> Flow[GeneratedImage]:
+def _download(core: Core, result: Result, task: Task, until: float | None) -> Flow[GeneratedImage]:
     if not result.is_ready or not result.sample:
         raise GenerationError.about(
             f"task {task.id} has no image to download (status {clean(result.status)!r}, "
@@ -91,10 +94,11 @@ def _download(core: Core, result: Result, task: Task) -> Flow[GeneratedImage]:
                 sample,
                 with_key=False,
                 max_bytes=core.max_download_bytes,
-                deadline=core.download_deadline,
+                deadline=_left(core, until),
             ),
             what=f"download task {task.id}",
             idempotent=True,
+            until=until,
             parse=lambda r: r,
             accept=_EXPIRED,
             conform=False,  # delivery hosts are not operations of the spec
@@ -120,9 +124,11 @@ def _download(core: Core, result: Result, task: Task) -> Flow[GeneratedImage]:
             task.id,
             response.status_code,
         )
+        if pause and until is not None and core.clock.monotonic() + pause > until:
+            break  # the call's time is up: reported, the task is still recorded
         if pause:
             yield Sleep(pause)
-        fresh = yield from core.get_result(task)
+        fresh = yield from core.get_result(task, until=until)
         if not (fresh.is_ready and fresh.sample):
             break
         sample, seed = fresh.sample, fresh.seed if fresh.seed is not None else seed
@@ -133,3 +139,10 @@ def _download(core: Core, result: Result, task: Task) -> Flow[GeneratedImage]:
         "Ready, so the image may have expired; the task is recorded and can be looked "
         "for again"
     )
+
+
+def _left(core: Core, until: float | None) -> float:
+    """The download's own deadline, within the call's."""
+    if until is None:
+        return core.download_deadline
+    return max(0.001, min(core.download_deadline, until - core.clock.monotonic()))

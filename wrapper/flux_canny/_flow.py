@@ -285,10 +285,14 @@ class Core:
         timeout: float | None = None,
         on_update: Callable[[Result], None] | None = None,
     ) -> Flow[GeneratedImage]:
-        """Wait for a task and download its image; any failure names the task."""
+        """Wait for a task and download its image; any failure names the task. `timeout`
+        bounds the whole call, the download included (a dripping image host must not
+        turn `timeout=60` into six minutes)."""
+        started = self.clock.monotonic()
         try:
             result = yield from self.wait(task, timeout=timeout, on_update=on_update)
-            return (yield from self.download(result, task))
+            until = None if timeout is None else started + timeout  # a number, once waited
+            return (yield from self.download(result, task, until=until))
         except FluxCannyError as error:
             error.attach_task(task.id, task.polling_url)
             said = " ".join(Exception.__str__(error).split())

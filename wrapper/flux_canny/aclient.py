@@ -349,8 +349,11 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
 
                 submit.add_done_callback(handed_over)
                 task = await asyncio.shield(submit)
+            # the job's timeout bounds its wait and its download together
+            started = self._core.clock.monotonic()
             result = await self._run(self._core.wait(task, timeout=timeout, on_update=on_update))
-        return await self._run(self._core.download(result, task))
+            until = None if timeout is None else started + timeout  # a number, once waited
+        return await self._run(self._core.download(result, task, until=until))
 
     async def aclose(self) -> None:
         """Close, after the submits still in flight have answered: their ids are paid for
