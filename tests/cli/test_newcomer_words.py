@@ -122,3 +122,14 @@ def test_generate_many_gives_the_size_advice_once_per_image(caplog):
     assert all(not isinstance(o, Exception) for o in outcomes)
     advice = [r for r in caplog.records if "BFL documents at most" in r.getMessage()]
     assert len(advice) == 2  # one per image, not one per job
+
+
+def test_an_unreachable_api_is_said_after_a_second_not_after_the_last_retry(run, fake, caplog):
+    import logging
+
+    fake.fail_next(10, "connect")
+    with caplog.at_level(logging.WARNING, "flux_canny"):
+        ran = run("generate control.png --prompt p --finetune-id my-finetune -o a.jpg")
+    assert ran.code != 0
+    told = [r.getMessage() for r in caplog.records if "trying again" in r.getMessage()]
+    assert len(told) == 1 and "could not connect" in told[0]

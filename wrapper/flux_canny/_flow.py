@@ -57,6 +57,9 @@ if TYPE_CHECKING:
     from .conformance import ConformanceReport, ResponseChecker
 
 log = logging.getLogger("flux_canny")
+
+#: retries of one request stay quiet this long (s); then what is tried is said, once
+_TELL_AFTER = 1.0
 T = TypeVar("T")
 
 
@@ -116,6 +119,8 @@ class Core:
         """Send `effect`, retrying what may be retried; never sleep past `until` (a wait's
         deadline: `--timeout 2` must not become 8 s of retries)."""
         failures = rate_limited = 0
+        first = self.clock.monotonic()
+        told = False
         while True:
             sent = self.clock.monotonic()
             outcome = yield effect
@@ -159,6 +164,11 @@ class Core:
             log.info(
                 "%s failed (%s); retry %d/%d in %.2f s", what, verdict.error, attempt, budget, delay
             )
+            if not told and self.clock.monotonic() + delay - first >= _TELL_AFTER:
+                told = True  # past a second of silence, say what is being tried, once
+                log.warning(
+                    "%s; trying again (%d more at most)", verdict.error, budget - attempt + 1
+                )
             yield Sleep(delay)
 
     def _conform(self, effect: Send, response: Any) -> None:
