@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_credits_are_a_number_a_person_reads(run, fake):
     fake.credits = 1_000_000.0
@@ -133,3 +135,20 @@ def test_an_unreachable_api_is_said_after_a_second_not_after_the_last_retry(run,
     assert ran.code != 0
     told = [r.getMessage() for r in caplog.records if "trying again" in r.getMessage()]
     assert len(told) == 1 and "could not connect" in told[0]
+
+
+@pytest.mark.parametrize("colours", ["standard", "256", "truecolor"])
+def test_a_finished_bar_is_drawn_filled_in_any_terminal(colours):
+    import io
+
+    from flux_canny.cli._progress import BatchProgress
+    from rich.console import Console
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, color_system=colours, width=80)
+    with BatchProgress(console, 3) as progress:
+        for name in "abc":
+            progress.started()
+            progress.finished(name, None)
+    last = screen.getvalue().rsplit("\r", 1)[-1]
+    assert "3/3" in last and "\x1b[32m━" in last  # green, not the unfilled grey

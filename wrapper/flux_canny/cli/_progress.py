@@ -40,6 +40,12 @@ def table_console() -> Console:
     return Console(highlight=False, soft_wrap=True, width=10_000)
 
 
+def _bar_column() -> BarColumn:
+    """A bar in named colours: rich's own are true colours, which a 256- or 16-colour
+    terminal (TERM=xterm) rounds to its grey, so a finished bar looked empty."""
+    return BarColumn(style="bright_black", complete_style="magenta", finished_style="green")
+
+
 class _LiveBar:
     """A rich bar on a terminal (started and stopped with the `with` block); nothing
     live otherwise, where the subclasses print plain lines instead."""
@@ -85,7 +91,7 @@ class TaskProgress(_LiveBar):
         bar = Progress(
             SpinnerColumn(),
             TextColumn("{task.description:<10}"),
-            BarColumn(),
+            _bar_column(),
             TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(),
             TextColumn("poll {task.fields[polls]}"),
@@ -138,7 +144,7 @@ class BatchProgress(_LiveBar):
         bar = Progress(
             SpinnerColumn(),
             TextColumn("batch"),
-            BarColumn(),
+            _bar_column(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
