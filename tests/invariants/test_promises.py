@@ -43,6 +43,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -241,16 +242,31 @@ def _disk_full(real: Callable[..., Path], folders: list[Path]) -> Callable[..., 
     return write
 
 
-def _ledger_disk_full(real: Callable[..., Any], headroom: int) -> Callable[..., Any]:
-    """SQLite's own words for a full disk (SQLITE_FULL) after `headroom` more pages."""
+class _FullDisk:
+    """A ledger whose disk fills: after `room` more writes, every INSERT, UPDATE or DELETE
+    fails as SQLite fails on a full disk (SQLITE_FULL, "database or disk is full")."""
 
-    def open_database(*args: Any, **kwargs: Any) -> Any:
-        db = real(*args, **kwargs)
-        pages = db.execute("PRAGMA page_count").fetchone()[0]
-        db.execute(f"PRAGMA max_page_count={pages + headroom}")
-        return db
+    def __init__(self, room: int, folders: list[Path]) -> None:
+        self.room, self.folders = room, folders
 
-    return open_database
+    def connect(self, real: Callable[..., sqlite3.Connection]) -> Callable[..., sqlite3.Connection]:
+        disk = self
+
+        class Connection(sqlite3.Connection):
+            def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+                if sql.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+                    if disk.room <= 0:
+                        raise sqlite3.OperationalError("database or disk is full")
+                    disk.room -= 1
+                return super().execute(sql, *args)
+
+        def connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+            where = Path(os.fspath(database)).resolve() if database else None
+            if where is not None and any(where.is_relative_to(f) for f in self.folders):
+                kwargs["factory"] = Connection
+            return real(database, *args, **kwargs)
+
+        return connect
 
 
 @attrs.define
@@ -413,7 +429,7 @@ class Promises(RuleBasedStateMachine):
 
     # -- the disk --------------------------------------------------------------------------
 
-    @rule(out=st.booleans(), headroom=st.sampled_from([None, 0, 2, 8]))
+    @rule(out=st.booleans(), headroom=st.sampled_from([None, 1, 3, 5]))
     def disk_fills(self, out: bool, headroom: int | None) -> None:
         self.out_full, self.state_headroom = out, headroom
 
@@ -478,7 +494,7 @@ class Promises(RuleBasedStateMachine):
     def _in_process(self, state: str, caught: list[BaseException]) -> Iterator[LogCapture]:
         """The environment of `state`, the fake wired in, the disks as they are now."""
         import flux_canny.cli as cli_module
-        from flux_canny import _offload, images, ledger
+        from flux_canny import _offload, images
         from flux_canny.cli import _options, _outputs
 
         real_code = cli_module.exit_code_for
@@ -494,12 +510,10 @@ class Promises(RuleBasedStateMachine):
             patch.setattr(cli_module, "exit_code_for", recording)
             full = [self.out] if self.out_full else []
             if self.state_headroom is not None:
-                full += [self.root / name for name in ("stateA", "stateB", "xdg", "home")]
-                patch.setattr(
-                    ledger,
-                    "open_database",
-                    _ledger_disk_full(ledger.open_database, self.state_headroom),
-                )
+                states = [self.root / name for name in ("stateA", "stateB", "xdg", "home")]
+                full += states
+                disk = _FullDisk(self.state_headroom, [f.resolve() for f in states])
+                patch.setattr(sqlite3, "connect", disk.connect(sqlite3.connect))
             if full:
                 patch.setattr(images, "write_atomic", _disk_full(images.write_atomic, full))
                 patch.setattr(_outputs, "write_atomic", _disk_full(_outputs.write_atomic, full))
