@@ -9,7 +9,7 @@ with fake.client() as flux:          # FluxCanny wired to the fake, instant poll
 from __future__ import annotations
 
 from .clock import VirtualClock
-from .core import FakeBFL, FakeTask, Fault, Reply, RequestRecord, WebhookDelivery
+from .core import FakeBFL, FakeTask, Fault, HeldRequest, Reply, RequestRecord, WebhookDelivery
 from .server import FakeServer
 from .transport import FakeTransport
 
@@ -19,6 +19,7 @@ __all__ = [
     "FakeTask",
     "FakeTransport",
     "Fault",
+    "HeldRequest",
     "Reply",
     "RequestRecord",
     "VirtualClock",

@@ -86,7 +86,9 @@ def get_result(fake: FakeBFL, request: httpx.Request) -> httpx.Response:
         return missing_query("id")
     task = fake.tasks.get(task_id)
     wrong_region = fake.polling_host is not None and request.url.host != fake.polling_host
-    if task is None or (wrong_region and not fake.spec_only):
+    # a store that learns of new tasks late: "not found" for a while after the submit
+    not_yet = task is not None and fake.clock.monotonic() < task.created_at + fake.known_after
+    if task is None or not_yet or (wrong_region and not fake.spec_only):
         # live: 404 with a task-shaped body (the spec documents only 200 and 422), also
         # for a task another region holds
         return json_answer(200 if fake.spec_only else 404, task_body(task_id, "Task not found"))

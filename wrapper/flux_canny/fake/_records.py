@@ -4,7 +4,7 @@ the small helpers that shape its responses as BFL's FastAPI server does."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -17,11 +17,17 @@ RESULT_PATH = "/v1/get_result"
 #: where its delivery host serves samples
 DELIVERY_PREFIX = "/results/"
 
-FaultKind = Literal["status", "connect", "drop", "slow", "malformed", "not-found-404"]
+FaultKind = Literal["status", "connect", "drop", "slow", "malformed", "not-found-404", "answer"]
+
+#: what `answer_next` sends: a JSON value (any shape), raw bytes, or a function of the
+#: answer the fake would have given (its JSON, None when it has none or did not process)
+AnswerBody = Callable[[Any], Any] | bytes | Any
 
 #: what BFL says with each status a fault can inject
 FAULT_WORDS = {
     402: "Insufficient credits",  # docs.bfl.ai: "402: out of credits"
+    403: "Forbidden",
+    404: "Not Found",
     429: "Too many requests",
     500: "Internal Server Error",
     502: "Bad Gateway",
@@ -33,7 +39,8 @@ FAULT_WORDS = {
 class Fault:
     """One injected failure. `status`, `connect`: the request is not processed; `drop`,
     `slow`, `malformed`: it is processed (a task may be created) and the answer is lost,
-    late or garbled: the cases where a client must not submit twice."""
+    late or garbled: the cases where a client must not submit twice. `answer`: the answer
+    is replaced by `body` (see `FakeBFL.answer_next`), after processing if `process`."""
 
     kind: FaultKind
     status: int = 500
@@ -41,6 +48,10 @@ class Fault:
     retry_after: float | None = None
     path: str | None = None
     path_task: str | None = None
+    body: AnswerBody = None
+    process: bool = True
+    #: answer_next's status (None: the one the fake would have answered)
+    answer_status: int | None = None
 
     def matches(self, path: str) -> bool:
         return self.path is None or path == self.path or path.startswith(self.path)
@@ -76,6 +87,10 @@ class RequestRecord:
     path: str
     key: str | None
     status: int
+    #: the task the request created (a submit) or asked about (a poll, a download)
+    task_id: str | None = None
+    #: the fault that met it, if any ("drop", "answer", "held"...)
+    fault: str | None = None
 
 
 @attrs.frozen

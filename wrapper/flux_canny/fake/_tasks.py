@@ -85,6 +85,7 @@ def submit(fake: FakeBFL, request: httpx.Request, key: str) -> httpx.Response:
         heapq.heappush(fake._webhooks_due, (ends, task_id))
     fake._forget_at.append((task.created_at + fake.retention, task_id))
     fake.tasks_created[key] += 1
+    fake._last_created = task_id
     cost = {"cost": fake.cost_per_task, "input_mp": 1.0, "output_mp": 1.0}
     if task.webhook_url:
         return json_answer(

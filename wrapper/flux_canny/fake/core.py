@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -25,6 +25,7 @@ from .._spec import CANNY_PATH, Spec, packaged_spec
 from ..clock import Clock, SystemClock
 from ..validation import RequestValidator
 from . import _answers, _faults, _tasks, _webhooks
+from ._holds import HeldRequest
 from ._records import (
     DELIVERY_PREFIX,
     RESULT_PATH,
@@ -45,7 +46,15 @@ if TYPE_CHECKING:
     from ..client import FluxCanny
     from .transport import FakeTransport
 
-__all__ = ["FakeBFL", "FakeTask", "Fault", "Reply", "RequestRecord", "WebhookDelivery"]
+__all__ = [
+    "FakeBFL",
+    "FakeTask",
+    "Fault",
+    "HeldRequest",
+    "Reply",
+    "RequestRecord",
+    "WebhookDelivery",
+]
 
 #: requests and webhook deliveries remembered (the newest)
 _KEPT_RECORDS = 100_000
@@ -100,6 +109,8 @@ class FakeBFL:
         polling_host: str | None = None,
         constraints: Mapping[str, Mapping[str, Any]] | None = None,
         retention: float = 3600.0,
+        known_after: float = 0.0,
+        echo_key: bool = False,
     ) -> None:
         """`spec_only=True` answers strictly as the spec describes (unknown tasks 200,
         one in-flight status, HMAC-signed get_result webhooks, any finetune id); by default
@@ -107,7 +118,11 @@ class FakeBFL:
         `credits`: what the key has left (None: unlimited); each task costs
         `cost_per_task`, and a submit beyond them is 402. `polling_host`: the regional
         cluster tasks live on (live: api.us2, api.eu2...); polling URLs point there, and
-        polls that reach another host are answered 404, as a wrong region is."""
+        polls that reach another host are answered 404, as a wrong region is.
+        `known_after`: seconds after its creation during which polls of a task answer 404
+        "Task not found", as a regional store that learns of new tasks late does.
+        `echo_key`: error answers to requests that carried a key repeat it in their text,
+        as a careless server or proxy might (the client must keep it out of every sink)."""
         self._render = renderer()
         self.api_keys = set(api_keys)
         self.clock: Clock = clock or SystemClock()
@@ -139,6 +154,13 @@ class FakeBFL:
         # O(log n) per request in the tasks held: the active ones per key by end time,
         # webhooks by when they fall due, and every task by when it is forgotten
         self.retention = retention
+        self.known_after = known_after
+        self.echo_key = echo_key
+        #: called with each request's record and the answer it got (under the fake's
+        #: lock, in arrival order): what a test needs to know of answers beyond the record
+        self.on_answer: Callable[[RequestRecord, httpx.Response], None] | None = None
+        self._holds: list[HeldRequest] = []
+        self._last_created: str | None = None  # the task the current submit made
         self._active: dict[str, list[tuple[float, str]]] = {}
         self._webhooks_due: list[tuple[float, str]] = []
         self._forget_at: deque[tuple[float, str]] = deque()
@@ -157,6 +179,9 @@ class FakeBFL:
     # -- knobs: faults, outcomes and drift (see _faults) --------------------------------------
 
     fail_next = _faults.fail_next
+    answer_next = _faults.answer_next
+    hold_next = _faults.hold_next
+    cancel_holds = _faults.cancel_holds
     clear_faults = _faults.clear_faults
     queue_outcomes = _faults.queue_outcomes
     drift = _faults.drift
@@ -187,8 +212,23 @@ class FakeBFL:
     # -- the core ---------------------------------------------------------------------------
 
     def handle(self, request: httpx.Request) -> Reply:
+        hold = _faults.take_hold(self, request)
+        if hold is None:
+            return self._handle(request)
+        try:
+            if not hold.after and not hold.block():
+                return self._record(request, Reply(httpx.Response(599), fault="connect"), "held")
+            reply = self._handle(request, held=True)
+            if hold.after and not hold.block():
+                reply = Reply(reply.response, fault="drop")
+            return reply
+        finally:
+            hold.done.set()
+
+    def _handle(self, request: httpx.Request, *, held: bool = False) -> Reply:
         with self._lock:
             self._forget_old()
+            self._last_created = None
             path = request.url.path
             fault = next((f for f in self._faults if f.matches(path)), None)
             if fault is not None:
@@ -198,20 +238,56 @@ class FakeBFL:
                 fault = attrs.evolve(fault, path_task=request.url.params.get("id"))
             if fault is not None and fault.kind in ("status", "connect", "not-found-404"):
                 reply = _faults.fault_reply(self, fault)
+            elif fault is not None and fault.kind == "answer":
+                given = self._answer(request, key) if fault.process else None
+                reply = _faults.answer(given, fault)
             else:
-                reply = Reply(_faults.drifted(self, path, self._route(request, key)))
+                reply = Reply(self._answer(request, key))
                 if fault is not None:
                     reply = _faults.garble(reply, fault)
                 elif path == CANNY_PATH and self.submit_latency > 0:
                     reply = Reply(reply.response, fault="slow", delay=self.submit_latency)
+            if self.echo_key and key is not None and reply.response.status_code >= 400:
+                reply = attrs.evolve(reply, response=_faults.echo(reply.response, key))
+            said: str | None = fault.kind if fault is not None else reply.fault
+            said = "held" if held and said is None else said
+            return self._record(request, reply, said, created=self._last_created)
+
+    def _answer(self, request: httpx.Request, key: str | None) -> httpx.Response:
+        return _faults.drifted(self, request.url.path, self._route(request, key))
+
+    def _record(
+        self, request: httpx.Request, reply: Reply, fault: str | None, *, created: str | None = None
+    ) -> Reply:
+        with self._lock:
+            path = request.url.path
+            key = request.headers.get("x-key")
             self.requests[(request.method, path)] += 1
-            self.records.append(
-                RequestRecord(
-                    request.method, request.url.host, path, key, reply.response.status_code
-                )
+            record = RequestRecord(
+                request.method,
+                request.url.host,
+                path,
+                key,
+                reply.response.status_code,
+                task_id=created or self._task_of(request),
+                fault=fault,
             )
+            self.records.append(record)
+            if self.on_answer is not None:
+                self.on_answer(record, reply.response)
             _webhooks.deliver_due(self)
             return reply
+
+    @staticmethod
+    def _task_of(request: httpx.Request) -> str | None:
+        """The task a poll or a download names."""
+        path = request.url.path
+        if path == RESULT_PATH:
+            named: str | None = request.url.params.get("id")
+            return named
+        if path.startswith(DELIVERY_PREFIX):
+            return path[len(DELIVERY_PREFIX) :].split("/")[0] or None
+        return None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         """MockTransport-compatible: the response only (faults other than status ignored)."""
