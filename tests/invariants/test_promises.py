@@ -906,7 +906,6 @@ def _showing(sinks: list[str]) -> str:
     return ""
 
 
-@pytest.mark.xfail(strict=False, reason="awaiting the fixes of issue 28")
 def test_the_promises_hold_whatever_the_server_the_files_and_the_environment_do() -> None:
     examples, steps, _ = _budget()
     current = settings.get_profile(settings._current_profile or "default")
