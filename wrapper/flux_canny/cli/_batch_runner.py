@@ -257,8 +257,9 @@ class Runner:
             path = await _offload.off_loop(
                 lambda: save_paid(image, job.output, self.ledger, overwrite=overwrite)
             )
-        except ImageKept as kept:
-            return Outcome(job, "kept", task.id, kept.kept, kept.format_message())
+        except ImageKept as kept:  # "kept" only where a copy is: else the task is the record
+            status = "kept" if kept.kept is not None else "not saved"
+            return Outcome(job, status, task.id, kept.kept, kept.format_message())
         return Outcome(job, "ok", task.id, path)
 
     def _from_kept(self, job: Job, entry: Entry) -> Outcome:
