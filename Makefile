@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 GEN_PKG := generated/flux_canny_api
 GEN_CMD  = $(VENV)/bin/openapi-python-client generate --path openapi.json \
            --config openapi-python-client.yaml --meta none --overwrite
@@ -11,7 +12,7 @@ PYTEST_ARGS ?=
 # (on 2 cores: 3 workers, 50 s; 2 workers, 57 s)
 WORKERS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 1)")
 
-.PHONY: install generate check-generated test test-thorough lint demo bench spec-diff sync-spec clean
+.PHONY: install generate check-generated test test-thorough lint docs demo bench spec-diff sync-spec clean
 
 install: $(STAMP)
 
@@ -54,6 +55,16 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check wrapper tests bench tools
 	$(VENV)/bin/mypy --strict wrapper/flux_canny
 
+## The documentation site, docs/ -> site/; --strict: a broken link or reference fails.
+## Its tools (the docs group) are installed in .venv on first use, beside make install's.
+docs: $(DOCS_STAMP)
+	@# NO_MKDOCS_2_WARNING: Material prints a banner about its successor on every build
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --group docs
+	touch $(DOCS_STAMP)
+
 demo: $(STAMP)
 	$(PY) -m flux_canny.demo
 
@@ -72,4 +83,4 @@ sync-spec: $(STAMP)
 	$(PY) tools/sync_spec.py $(SPEC)
 
 clean:
-	rm -rf $(VENV) out build dist
+	rm -rf $(VENV) out build dist site

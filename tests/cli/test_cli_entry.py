@@ -104,11 +104,11 @@ def _examples(help_text):
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
-def test_the_readme_shows_every_commands_examples(capsys, command):
-    """The README's CLI section is the help text: each example appears in both."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+def test_the_docs_show_every_commands_examples(capsys, command):
+    """The docs' command line page is the help text: each example appears in both."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
     assert main([command, "--help"]) == 0
     examples = _examples(capsys.readouterr().out)
     assert examples
     for example in examples:
-        assert example in readme, example
+        assert example in page, example

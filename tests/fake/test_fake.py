@@ -336,7 +336,7 @@ def test_schemathesis_finds_the_loopback_fake_conforms_to_the_spec():
     - status_code_conformance: the spec documents no 400 (an unknown finetune id on
       submit), 401 (missing x-key, as FastAPI's APIKeyHeader answers), 402 (out of
       credits), 403 (wrong key), 404 (an unknown task or finetune id) or 429 (task cap);
-      the real server answers all of them, and the fake models it (see the README's "How
+      the real server answers all of them, and the fake models it (see docs/fake.md, "How
       the fake differs from the live API").
     - positive_data_acceptance: the real server is stricter than `format: uri` (webhook_url
       is pydantic's HttpUrl: http(s) with a host), so some schema-valid URIs get a 422.
