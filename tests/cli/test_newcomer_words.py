@@ -152,3 +152,30 @@ def test_a_finished_bar_is_drawn_filled_in_any_terminal(colours):
             progress.finished(name, None)
     last = screen.getvalue().rsplit("\r", 1)[-1]
     assert "3/3" in last and "\x1b[32m━" in last  # green, not the unfilled grey
+
+
+def test_the_conformance_output_the_docs_show_is_the_output_produced():
+    import re
+    from pathlib import Path
+
+    from flux_canny.fake import FakeBFL, VirtualClock
+
+    from ..conftest import make_image
+
+    docs = (Path(__file__).parents[2] / "docs" / "spec-changes.md").read_text()
+    assert "all as the spec says   (against the live API" not in docs
+    for duration in (0.1, 3.0, 30.0):  # polls that may or may not land mid-task
+        fake = FakeBFL(task_duration=duration, clock=VirtualClock())
+        with fake.client(check_responses=True) as flux:
+            flux.generate(
+                control_image=make_image("PNG", (64, 64)),
+                prompt="a castle",
+                finetune_id="my-finetune",
+            )
+        summary = flux.conformance.summary()
+        first, *rest = summary.splitlines()
+        assert re.fullmatch(
+            r"\d+ responses checked, (all as the spec says|\d+ deviations?:)", first
+        )
+        for line in rest:  # only the live statuses the docs name
+            assert re.search(r'status: "(Reasoning|Generating)" is not one of', line), line
