@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # (on 2 cores: 3 workers, 50 s; 2 workers, 57 s)
 WORKERS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 1)")
 
-.PHONY: install generate check-generated test test-thorough lint docs demo bench spec-diff sync-spec clean
+.PHONY: install spec generate check-generated test test-thorough lint docs demo bench spec-diff sync-spec clean
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[all]' --group dev
 	touch $(STAMP)
 
+## Rebuild openapi.json: BFL's published document (spec/upstream/) + the seed's overlay.
+spec: $(STAMP)
+	$(PY) tools/build_spec.py
+
 ## Rewrite generated/ and the packaged spec copy from openapi.json.
 generate: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(GEN_CMD) --output-path $(GEN_PKG)
@@ -29,17 +33,20 @@ generate: $(STAMP)
 	cp openapi.json wrapper/flux_canny/openapi.json
 	$(PY) tools/gen_params.py openapi.json
 
-## Regenerate into a temporary directory; fail with the diff when generated/ has drifted.
+## Fail with the diff when openapi.json is not upstream + overlay, or generated/ has drifted
+## (regenerated into a temporary directory).
 check-generated: $(STAMP)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	spec=0 && { $(PY) tools/build_spec.py --check || spec=1; } && \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(GEN_CMD) --output-path "$$tmp/flux_canny_api" >/dev/null && \
 	touch "$$tmp/flux_canny_api/py.typed" && \
 	status=0 && \
 	{ diff -ru "$(GEN_PKG)" "$$tmp/flux_canny_api" -x __pycache__ || status=1; } && \
 	{ diff -u openapi.json wrapper/flux_canny/openapi.json || status=1; } && \
 	{ $(PY) tools/gen_params.py openapi.json --check || status=1; } && \
-	if [ $$status -ne 0 ]; then echo "generated/ or the packaged spec is out of date with openapi.json: run 'make generate'" >&2; exit 1; fi && \
-	echo "generated/ matches openapi.json"
+	if [ $$status -ne 0 ]; then echo "generated/ or the packaged spec is out of date with openapi.json: run 'make generate'" >&2; fi && \
+	if [ $$spec -ne 0 ] || [ $$status -ne 0 ]; then exit 1; fi && \
+	echo "openapi.json is upstream + overlay; generated/ matches it"
 
 test: $(STAMP)
 	@# bytecode once, as an installed wheel has it: the trials start many processes, and
@@ -77,7 +84,8 @@ spec-diff: $(STAMP)
 	@test -n "$(NEW)" || { echo "usage: make spec-diff NEW=path/to/new-openapi.json" >&2; exit 2; }
 	$(VENV)/bin/flux-canny spec-diff $(OLD) $(NEW)
 
-## make sync-spec SPEC=path/to/new-openapi.json: diff, replace, regenerate, rerun the contract suite
+## make sync-spec SPEC=path/to/bfl-openapi.json: BFL's new document replaces spec/upstream/;
+## re-apply the overlay, diff, regenerate, rerun the contract suite
 sync-spec: $(STAMP)
 	@test -n "$(SPEC)" || { echo "usage: make sync-spec SPEC=path/to/new-openapi.json" >&2; exit 2; }
 	$(PY) tools/sync_spec.py $(SPEC)

@@ -12,7 +12,7 @@ from flux_canny_api.api.models import (
 )
 from flux_canny_api.client import AuthenticatedClient
 from flux_canny_api.models import AsyncResponse, FinetuneCannyInputs, HTTPValidationError
-from flux_canny_api.models.output_format import OutputFormat
+from flux_canny_api.models.finetune_canny_output_format import FinetuneCannyOutputFormat
 
 BASE = "https://api.us1.bfl.ai"
 
@@ -31,7 +31,7 @@ def test_generated_client_posts_the_body_with_x_key_to_the_canny_path():
         prompt="a cat",
         control_image="aGk=",
         steps=30,
-        output_format=OutputFormat.PNG,
+        output_format=FinetuneCannyOutputFormat.PNG,
         seed=7,
     )
     response = canny_post.sync_detailed(client=_client(), body=body)

@@ -163,7 +163,7 @@ MUTATIONS = {
         "request body: steps",
     ),
     "enum value removed": (
-        lambda s: _schemas(s)["OutputFormat"].update(enum=["jpeg"]),
+        lambda s: _schemas(s)["FinetuneCannyOutputFormat"].update(enum=["jpeg"]),
         True,
         "enum-value-removed",
         "request body: output_format",
@@ -206,7 +206,7 @@ MUTATIONS = {
         "request body: steps",
     ),
     "enum value added": (
-        lambda s: _schemas(s)["OutputFormat"]["enum"].append("webp"),
+        lambda s: _schemas(s)["FinetuneCannyOutputFormat"]["enum"].append("webp"),
         False,
         "enum-value-added",
         "request body: output_format",
@@ -232,7 +232,9 @@ def test_each_class_of_change_is_classified(name):
     new = copy.deepcopy(OURS)
     mutate(new)
     diff = diff_specs(OURS, new)
-    assert [(c.breaking, c.kind, c.where) for c in diff.changes] == [(breaking, kind, where)]
+    # a shared schema's change is listed once per group of operations it reaches alike
+    # (AsyncResponse: BFL's 16 generation operations, and the seed's, whose client reads it)
+    assert {(c.breaking, c.kind, c.where) for c in diff.changes} == {(breaking, kind, where)}
     assert diff.has_breaking is breaking
 
 

@@ -6,7 +6,7 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.output_format import OutputFormat
+from ..models.finetune_canny_output_format import FinetuneCannyOutputFormat
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="FinetuneCannyInputs")
@@ -26,8 +26,8 @@ class FinetuneCannyInputs:
         prompt_upsampling (bool | Unset): Whether to perform upsampling on the prompt Default: False.
         seed (int | None | Unset): Optional seed for reproducibility Example: 42.
         steps (int | Unset): Number of steps for the image generation process Default: 50.
-        output_format (None | OutputFormat | Unset): Output format for the generated image. Can be 'jpeg' or 'png'.
-            Default: OutputFormat.JPEG.
+        output_format (FinetuneCannyOutputFormat | None | Unset): Output format for the generated image. Can be 'jpeg'
+            or 'png'. Default: FinetuneCannyOutputFormat.JPEG.
         guidance (float | Unset): Guidance strength for the image generation process Default: 30.0.
         safety_tolerance (int | Unset): Tolerance level for input and output moderation. Between 0 and 6, 0 being most
             strict, 6 being least strict. Default: 2.
@@ -44,7 +44,9 @@ class FinetuneCannyInputs:
     prompt_upsampling: bool | Unset = False
     seed: int | None | Unset = UNSET
     steps: int | Unset = 50
-    output_format: None | OutputFormat | Unset = OutputFormat.JPEG
+    output_format: FinetuneCannyOutputFormat | None | Unset = (
+        FinetuneCannyOutputFormat.JPEG
+    )
     guidance: float | Unset = 30.0
     safety_tolerance: int | Unset = 2
     webhook_url: None | str | Unset = UNSET
@@ -85,7 +87,7 @@ class FinetuneCannyInputs:
         output_format: None | str | Unset
         if isinstance(self.output_format, Unset):
             output_format = UNSET
-        elif isinstance(self.output_format, OutputFormat):
+        elif isinstance(self.output_format, FinetuneCannyOutputFormat):
             output_format = self.output_format.value
         else:
             output_format = self.output_format
@@ -186,7 +188,9 @@ class FinetuneCannyInputs:
 
         steps = d.pop("steps", UNSET)
 
-        def _parse_output_format(data: object) -> None | OutputFormat | Unset:
+        def _parse_output_format(
+            data: object,
+        ) -> FinetuneCannyOutputFormat | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -194,12 +198,12 @@ class FinetuneCannyInputs:
             try:
                 if not isinstance(data, str):
                     raise TypeError()
-                output_format_type_0 = OutputFormat(data)
+                output_format_type_0 = FinetuneCannyOutputFormat(data)
 
                 return output_format_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(None | OutputFormat | Unset, data)
+            return cast(FinetuneCannyOutputFormat | None | Unset, data)
 
         output_format = _parse_output_format(d.pop("output_format", UNSET))
 

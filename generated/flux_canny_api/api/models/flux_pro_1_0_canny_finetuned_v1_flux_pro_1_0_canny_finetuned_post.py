@@ -84,7 +84,8 @@ def sync_detailed(
 ) -> Response[AsyncResponse | AsyncWebhookResponse | HTTPValidationError]:
     """Generate an image with FLUX.1 Canny [pro] finetune using a control image.
 
-     Submits an image generation task with FLUX.1 Canny [pro] finetune.
+     Submits an image generation task with FLUX.1 Canny [pro] finetune. BFL no longer publishes this
+    operation: flux-canny keeps it as BFL last documented it.
 
     Args:
         body (FinetuneCannyInputs):
@@ -115,7 +116,8 @@ def sync(
 ) -> AsyncResponse | AsyncWebhookResponse | HTTPValidationError | None:
     """Generate an image with FLUX.1 Canny [pro] finetune using a control image.
 
-     Submits an image generation task with FLUX.1 Canny [pro] finetune.
+     Submits an image generation task with FLUX.1 Canny [pro] finetune. BFL no longer publishes this
+    operation: flux-canny keeps it as BFL last documented it.
 
     Args:
         body (FinetuneCannyInputs):
@@ -141,7 +143,8 @@ async def asyncio_detailed(
 ) -> Response[AsyncResponse | AsyncWebhookResponse | HTTPValidationError]:
     """Generate an image with FLUX.1 Canny [pro] finetune using a control image.
 
-     Submits an image generation task with FLUX.1 Canny [pro] finetune.
+     Submits an image generation task with FLUX.1 Canny [pro] finetune. BFL no longer publishes this
+    operation: flux-canny keeps it as BFL last documented it.
 
     Args:
         body (FinetuneCannyInputs):
@@ -170,7 +173,8 @@ async def asyncio(
 ) -> AsyncResponse | AsyncWebhookResponse | HTTPValidationError | None:
     """Generate an image with FLUX.1 Canny [pro] finetune using a control image.
 
-     Submits an image generation task with FLUX.1 Canny [pro] finetune.
+     Submits an image generation task with FLUX.1 Canny [pro] finetune. BFL no longer publishes this
+    operation: flux-canny keeps it as BFL last documented it.
 
     Args:
         body (FinetuneCannyInputs):
