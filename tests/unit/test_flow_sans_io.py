@@ -340,8 +340,13 @@ def test_durations_are_learned_from_request_midpoints_progress_from_answers():
     assert low == 0.0 and high == pytest.approx(sent + 0.05 - (t0 + 0.2))
 
 
-def test_a_new_client_starts_from_the_durations_the_ledger_kept(tmp_path, png):
+def test_a_new_client_starts_from_the_durations_the_ledger_kept(tmp_path, png, monkeypatch):
+    from flux_canny import _durations
     from flux_canny.fake import FakeBFL
+
+    # each client's first poll phase is random; one phase in twenty costs a third poll, so
+    # the phase is fixed here and the count is the planner's, not the dice's
+    monkeypatch.setattr(_durations.random, "random", lambda: 0.5)
 
     fake = FakeBFL(clock=VirtualClock(), report_progress=False, task_duration=6.0)
     request = {"control_image": png, "prompt": "p", "finetune_id": "my-finetune"}
