@@ -179,3 +179,19 @@ def test_the_conformance_output_the_docs_show_is_the_output_produced():
         )
         for line in rest:  # only the live statuses the docs name
             assert re.search(r'status: "(Reasoning|Generating)" is not one of', line), line
+
+
+def test_cli_messages_name_the_clis_flags_not_the_librarys_arguments(run, fake, workdir):
+    from .test_batch import _write_jobs
+
+    fake.cost_per_task = 5.0
+    _write_jobs(workdir, 3)
+    ran = run("batch jobs.jsonl -o out --max-cost 7 --json")
+    over = [row for row in ran.json_lines() if row["status"] == "over budget"]
+    assert over and all("--max-cost 7" in row["error"] for row in over)
+    fake.fail_next(10, "connect")
+    ran = run("generate control.png --prompt p --finetune-id my-finetune -o a.jpg")
+    said = ran.err + ran.out
+    assert "--base-url" in said
+    for library_word in ("max_cost", "base_url=", "api_key=", "cost_per_task"):
+        assert library_word not in said

@@ -6,6 +6,7 @@ numbers are part of the interface (documented in `flux-canny --help` and the REA
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 
@@ -111,6 +112,24 @@ def outcome_word(error: BaseException) -> str:
     return "error"
 
 
+#: the library's argument names as the command line says them, where a message names one
+_FLAGS = (
+    (re.compile(r"\(api_key= / --api-key / "), "(--api-key / "),
+    (re.compile(r"(?<![\w-])api_key=(\.\.\.)?"), "--api-key"),
+    (re.compile(r"\(base_url= / "), "(--base-url / "),
+    (re.compile(r"(?<![\w-])base_url="), "--base-url"),
+    (re.compile(r"(?<![\w-])cost_per_task=?"), "--cost-per-task"),
+    (re.compile(r"(?<![\w-])max_cost=?"), "--max-cost"),
+)
+
+
+def _in_flags(text: str) -> str:
+    """A library message in the command line's words: `--max-cost 7`, never `max_cost=`."""
+    for pattern, flag in _FLAGS:
+        text = pattern.sub(flag, text)
+    return text
+
+
 def one_line(error: BaseException) -> str:
     """The error as one line: its message, and how to resume when a task exists."""
     if isinstance(error, click.ClickException):
@@ -124,7 +143,7 @@ def one_line(error: BaseException) -> str:
         text = str(error) or type(error).__name__
         if not isinstance(error, OSError):
             text = f"{type(error).__name__}: {text}"
-    text = " ".join(clean(text).split())  # server words: no escape sequences
+    text = _in_flags(" ".join(clean(text).split()))  # server words: no escape sequences
     task_id = getattr(error, "task_id", None)
     resumable = isinstance(error, WaitTimeoutError) or not isinstance(
         error, TaskError | SampleExpiredError
