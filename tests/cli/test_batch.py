@@ -453,7 +453,7 @@ def test_a_task_seen_ready_frees_its_slot_before_its_image_is_saved(
 
     def slow_save(image, target, ledger, **options):
         if target.stem == "job000":  # hold the first save until the second submit is seen
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 60  # a bound for a hang, never reached by a pass
             while fake.requests[submits] < 2 and time.monotonic() < deadline:
                 time.sleep(0.01)
             during_first_save.append(fake.requests[submits])

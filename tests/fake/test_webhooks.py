@@ -73,7 +73,7 @@ def test_a_wrong_secret_is_refused_on_every_retry():
     try:
         with FakeServer(FakeBFL(task_duration=0.1)) as server:
             _submit_with_hook(server, hook, "a-wrong-one")
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60  # a bound for a hang, never reached by a pass
             while not server.fake.webhooks and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert server.fake.webhooks  # delivered, then answered:
