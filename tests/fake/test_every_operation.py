@@ -14,56 +14,20 @@ import httpx
 import numpy as np
 import pytest
 from flux_canny._operations import Operation, operations
-from flux_canny._spec import packaged_spec
 from flux_canny.fake import FakeBFL, FakeServer, VirtualClock
 from PIL import Image
 
-from tests.conftest import make_image
-
-OPERATIONS = list(operations().values())
-NAMES = [op.name for op in OPERATIONS]
-SPEC = packaged_spec()
-KEY = {"x-key": "test-key"}
-#: the formats each operation may answer in, from its output_format enum
-FORMATS = {
-    op.name: SPEC.resolve(
-        next(
-            branch
-            for branch in SPEC.request_schema(op.path)["properties"]["output_format"].get(
-                "anyOf", [SPEC.request_schema(op.path)["properties"]["output_format"]]
-            )
-            if branch.get("type") != "null"
-        )
-    )["enum"]
-    for op in OPERATIONS
-}
-#: every (operation, format) pair the spec allows
-PAIRS = [(op, fmt) for op in OPERATIONS for fmt in FORMATS[op.name]]
-IN_FLIGHT = ("Pending", "Reasoning", "Generating")
-_PIL_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
-
-
-def _properties(op: Operation) -> dict[str, Any]:
-    return dict(SPEC.request_schema(op.path)["properties"])
-
-
-def valid_body(op: Operation, fmt: str | None = None) -> dict[str, Any]:
-    """The required fields (built from the spec, not listed per operation), every image
-    field as base64 of a small PNG, and the format asked for."""
-    image = base64.b64encode(make_image("PNG", (96, 64))).decode()
-    body: dict[str, Any] = {}
-    for name in sorted(op.required):
-        if name in op.image_fields:
-            body[name] = image
-        elif name == "finetune_id":
-            body[name] = "my-finetune"
-        else:
-            body[name] = "a red cube on a table"
-    if op.image_fields:
-        body[op.image_fields[0]] = image
-    if fmt is not None:
-        body["output_format"] = fmt
-    return body
+from tests.fake._operation_bodies import (
+    FORMATS,
+    IN_FLIGHT,
+    KEY,
+    NAMES,
+    OPERATIONS,
+    PAIRS,
+    PIL_NAMES,
+    properties_of,
+    valid_body,
+)
 
 
 def _run_to_ready(http: httpx.Client, op: Operation, body: dict[str, Any], advance) -> bytes:
@@ -92,7 +56,7 @@ def test_every_operation_runs_to_an_image_of_its_format_in_process(op, fmt):
     with httpx.Client(transport=fake.transport(), base_url="https://api.bfl.ai") as http:
         data = _run_to_ready(http, op, valid_body(op, fmt), lambda: clock.advance(0.5))
     picture = Image.open(io.BytesIO(data))
-    assert picture.format == _PIL_NAMES[fmt]
+    assert picture.format == PIL_NAMES[fmt]
     assert fake.tasks_created["test-key"] == 1
 
 
@@ -108,7 +72,7 @@ def test_every_operation_runs_to_an_image_on_loopback(op, server):
     fmt = FORMATS[op.name][-1]
     with httpx.Client(base_url=server.base_url, timeout=10) as http:
         data = _run_to_ready(http, op, valid_body(op, fmt), lambda: time.sleep(0.02))
-    assert Image.open(io.BytesIO(data)).format == _PIL_NAMES[fmt]
+    assert Image.open(io.BytesIO(data)).format == PIL_NAMES[fmt]
 
 
 SIZED = [op for op in OPERATIONS if {"width", "height"} <= op.field_names]
@@ -163,7 +127,7 @@ def test_an_invalid_body_gets_a_422_listing_every_error_at_once(op):
     assert fake.tasks_created["test-key"] == 0
 
 
-STEPPED = [op for op in OPERATIONS if "maximum" in str(_properties(op).get("steps", ""))]
+STEPPED = [op for op in OPERATIONS if "maximum" in str(properties_of(op).get("steps", ""))]
 
 
 @pytest.mark.parametrize("op", STEPPED, ids=[op.name for op in STEPPED])
