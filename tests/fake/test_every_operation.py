@@ -219,3 +219,12 @@ def test_the_fixture_serves_every_operation(bfl_fake):
     with httpx.Client(transport=bfl_fake.transport(), base_url="https://api.bfl.ai") as http:
         codes = {op.name: http.post(op.path, json=valid_body(op), headers=KEY) for op in OPERATIONS}
     assert {name: answer.status_code for name, answer in codes.items()} == dict.fromkeys(NAMES, 200)
+
+
+@pytest.mark.bfl_fake(task_duration=60.0, durations={"flux-2-klein-4b": 0.5})
+def test_the_fixture_takes_durations_per_operation_from_its_marker(bfl_fake):
+    klein = operations()["flux-2-klein-4b"]
+    with httpx.Client(transport=bfl_fake.transport(), base_url="https://api.bfl.ai") as http:
+        polling_url = http.post(klein.path, json=valid_body(klein), headers=KEY).json()
+        bfl_fake.clock.advance(0.5)
+        assert http.get(polling_url["polling_url"], headers=KEY).json()["status"] == "Ready"

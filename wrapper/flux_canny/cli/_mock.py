@@ -47,8 +47,6 @@ def _durations(pairs: tuple[str, ...]) -> dict[str, float]:
     epilog="""\b
 Examples:
   flux-canny mock-server --port 8080 --task-duration 5
-  flux-canny mock-server --duration flux-2-pro=8 --duration flux-2-klein-4b=0.5
-  flux-canny mock-server --credits 20 --finetune my-style
   flux-canny mock-server --no-progress --key my-test-key""",
 )
 @port_option
