@@ -512,3 +512,35 @@ def test_cap_and_expiry_through_loopback(png):
         assert httpx.get(sample).status_code == 200
         time.sleep(0.4)
         assert httpx.get(sample).status_code == 403
+
+
+class _LaxOnEveryOperation(_AcceptsBadTypes):
+    """`_AcceptsBadTypes` for any operation: only its required fields are looked at."""
+
+    def __init__(self, real, required):
+        super().__init__(real)
+        self.required = required
+
+    def _lax(self, body):
+        return isinstance(body, dict) and self.required <= set(body)
+
+    def normalise(self, body):
+        if self._lax(body):
+            return {k: body[k] for k in self.required}
+        return self.real.normalise(body)
+
+
+@pytest.mark.skipif(
+    "config.getoption('hypothesis_profile') != 'thorough'",
+    reason="every phase on sixteen operations: run in make test-thorough",
+)
+def test_the_run_over_every_other_operation_catches_a_fake_lax_on_them():
+    with FakeServer(FakeBFL(task_duration=0.05)) as server:
+        fake = server.fake
+        for op in fake.operations.values():
+            if op.path in OTHER_OPERATIONS:
+                lax = _LaxOnEveryOperation(fake.validator_for(op), op.required)
+                fake._validators[op.path] = lax
+        run = _schemathesis(server, paths=OTHER_OPERATIONS, max_examples=5)
+    assert run.returncode != 0
+    assert "Schema-violating request accepted" in run.stdout
