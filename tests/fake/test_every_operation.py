@@ -228,3 +228,35 @@ def test_the_fixture_takes_durations_per_operation_from_its_marker(bfl_fake):
         polling_url = http.post(klein.path, json=valid_body(klein), headers=KEY).json()
         bfl_fake.clock.advance(0.5)
         assert http.get(polling_url["polling_url"], headers=KEY).json()["status"] == "Ready"
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=NAMES)
+def test_every_operation_calls_its_webhook_with_the_secret_when_done(op):
+    clock = VirtualClock()
+    fake = FakeBFL(clock=clock, task_duration=1.0)
+    body = {**valid_body(op), "webhook_url": "https://hooks.example/done"}
+    body["webhook_secret"] = "s3cret"
+    with httpx.Client(transport=fake.transport(), base_url="https://api.bfl.ai") as http:
+        submitted = http.post(op.path, json=body, headers=KEY).json()
+    assert submitted["webhook_url"] == "https://hooks.example/done"
+    clock.advance(1.0)
+    fake.tick()
+    [delivery] = fake.webhooks
+    assert delivery.payload["task_id"] == submitted["id"]
+    assert delivery.payload["status"] == "SUCCESS"
+    assert delivery.headers["X-Webhook-Secret"] == "s3cret"
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=NAMES)
+def test_a_dropped_answer_on_any_operation_still_made_its_task(op):
+    """The case paid-once is about: the submit was processed, its answer lost."""
+    fake = FakeBFL(clock=VirtualClock())
+    fake.fail_next(1, "drop", path=op.path)
+    with (
+        httpx.Client(transport=fake.transport(), base_url="https://api.bfl.ai") as http,
+        pytest.raises(httpx.RemoteProtocolError),
+    ):
+        http.post(op.path, json=valid_body(op), headers=KEY)
+    [record] = fake.records
+    assert fake.tasks_created["test-key"] == 1 and record.task_id in fake.tasks
+    assert record.fault == "drop" and record.path == op.path
