@@ -21,8 +21,10 @@ from flux_canny import (
     SubmitUncertainError,
     validate_inputs,
 )
+from flux_canny._operations import operations
 from flux_canny.fake import FakeBFL, FakeServer, VirtualClock
 from flux_canny.fake._render import canny
+from hypothesis import settings
 from PIL import Image
 
 from tests.conftest import make_image
@@ -298,7 +300,7 @@ def test_loopback_server_posts_webhooks_to_a_local_receiver(png):
     assert received[0]["task_id"] == task.id and received[0]["status"] == "SUCCESS"
 
 
-#: the operations the fake serves; openapi.json also has BFL's other published ones
+#: the seed's operation and the queries, checked in full in every run
 SERVED = (
     "/v1/flux-pro-1.0-canny-finetuned",
     "/v1/get_result",
@@ -306,9 +308,11 @@ SERVED = (
     "/v1/finetune_details",
     "/v1/credits",
 )
+#: BFL's other image-making operations, which the fake serves as well
+OTHER_OPERATIONS = tuple(op.path for op in operations().values() if op.path not in SERVED)
 
 
-def _schemathesis(server, *, max_examples=15):
+def _schemathesis(server, *, max_examples=15, paths=SERVED, phases="examples,coverage,fuzzing"):
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fake.schemathesis_hooks"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     return subprocess.run(
@@ -327,11 +331,11 @@ def _schemathesis(server, *, max_examples=15):
             "--max-examples",
             str(max_examples),
             "--phases",
-            "examples,coverage,fuzzing",
+            phases,
             "--generation-deterministic",
             "--request-timeout",
             "20",
-            *(arg for path in SERVED for arg in ("--include-path", path)),
+            *(arg for path in paths for arg in ("--include-path", path)),
         ],
         capture_output=True,
         text=True,
@@ -361,6 +365,22 @@ def test_schemathesis_finds_the_loopback_fake_conforms_to_the_spec():
         run = _schemathesis(server)
     assert run.returncode == 0, run.stdout[-4000:]
     assert "Tested: 5" in run.stdout  # the canny submit, get_result, two finetune ops, credits
+
+
+def test_schemathesis_finds_every_other_operation_of_the_fake_conforms_to_the_spec():
+    """The same checks on BFL's sixteen other operations. Schemathesis costs seconds per
+    operation, so `make test` runs a few fuzzed cases of each (the bodies the fake must
+    accept or refuse with its 422), and `make test-thorough` the full run of every phase."""
+    thorough = settings.get_current_profile_name() == "thorough"
+    with FakeServer(FakeBFL(task_duration=0.05)) as server:
+        run = _schemathesis(
+            server,
+            paths=OTHER_OPERATIONS,
+            max_examples=15 if thorough else 2,
+            phases="examples,coverage,fuzzing" if thorough else "fuzzing",
+        )
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert f"Tested: {len(OTHER_OPERATIONS)}" in run.stdout
 
 
 class _AcceptsBadTypes:
@@ -493,3 +513,35 @@ def test_cap_and_expiry_through_loopback(png):
         assert httpx.get(sample).status_code == 200
         clock.advance(0.4)
         assert httpx.get(sample).status_code == 403
+
+
+class _LaxOnEveryOperation(_AcceptsBadTypes):
+    """`_AcceptsBadTypes` for any operation: only its required fields are looked at."""
+
+    def __init__(self, real, required):
+        super().__init__(real)
+        self.required = required
+
+    def _lax(self, body):
+        return isinstance(body, dict) and self.required <= set(body)
+
+    def normalise(self, body):
+        if self._lax(body):
+            return {k: body[k] for k in self.required}
+        return self.real.normalise(body)
+
+
+@pytest.mark.skipif(
+    "config.getoption('hypothesis_profile') != 'thorough'",
+    reason="every phase on sixteen operations: run in make test-thorough",
+)
+def test_the_run_over_every_other_operation_catches_a_fake_lax_on_them():
+    with FakeServer(FakeBFL(task_duration=0.05)) as server:
+        fake = server.fake
+        for op in fake.operations.values():
+            if op.path in OTHER_OPERATIONS:
+                lax = _LaxOnEveryOperation(fake.validator_for(op), op.required)
+                fake._validators[op.path] = lax
+        run = _schemathesis(server, paths=OTHER_OPERATIONS, max_examples=5)
+    assert run.returncode != 0
+    assert "Schema-violating request accepted" in run.stdout

@@ -4,6 +4,9 @@ from flux_canny.fake import FakeBFL, VirtualClock
 fake = FakeBFL(clock=VirtualClock())
 with fake.client() as flux:          # FluxCanny wired to the fake, instant polling
     flux.generate(control_image=..., prompt="...", finetune_id="my-finetune")
+
+It serves every image-making operation of openapi.json (`fake.operations`), each validated
+as BFL's server does, with its own duration (`FakeBFL(durations={"flux-2-pro": 5.0})`).
 """
 
 from __future__ import annotations

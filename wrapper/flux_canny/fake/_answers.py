@@ -1,5 +1,7 @@
 """What the fake says about a task: its status and progress as time passes, its final
-answer (in the live shape, or the spec's), and its image from the delivery host."""
+answer (in the live shape, or the spec's), and its image from the delivery host: the
+canny finetune's edge map of its control image, any other operation's rendering of its
+first image input (or of its prompt), in the format and size the request asked for."""
 
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ def result_answer(fake: FakeBFL, task: FakeTask) -> tuple[int, dict[str, Any]]:
         else:
             body["details"] = {"error": f"fake outcome {task.outcome}"}
         return 200, body
-    ext = "png" if task.body.get("output_format") == "png" else "jpg"
+    fmt = _setting(fake, task, "output_format")
+    ext = fmt if fmt in ("png", "webp") else "jpg"
     expires = now + fake.sample_ttl
     sig = sign(fake, f"{task.id}:{expires!r}")
     sample = f"{fake.delivery_base}{DELIVERY_PREFIX}{task.id}/sample.{ext}?se={expires!r}&sig={sig}"
@@ -110,17 +113,45 @@ def download(fake: FakeBFL, request: httpx.Request) -> httpx.Response:
     if fake.clock.monotonic() > expires:
         return httpx.Response(403, text="AuthenticationFailed: Signed expiry time has passed.")
     if task.id not in fake._renders:
-        fake._renders[task.id] = fake._render.render(
-            task.body["control_image"],
-            task.body.get("canny_low_threshold", 50),
-            task.body.get("canny_high_threshold", 200),
-            task.seed,
-            task.body.get("output_format"),
-        )
-        # the sample is drawn: the control image is no longer needed (megabytes a task)
-        task.body.pop("control_image", None)
+        fake._renders[task.id] = _draw(fake, task)
+        # the sample is drawn: the image inputs are no longer needed (megabytes a task)
+        for field in fake.operations[task.operation].image_fields:
+            task.body.pop(field, None)
     data, fmt = fake._renders[task.id]
     return httpx.Response(200, content=data, headers={"content-type": f"image/{fmt}"})
+
+
+def _setting(fake: FakeBFL, task: FakeTask, field: str) -> Any:
+    """A request field as the server reads it: as sent, else the operation's default."""
+    if task.body.get(field) is not None:
+        return task.body[field]
+    operation = fake.operations[task.operation]
+    schema = fake.validator_for(operation).schema.get("properties", {}).get(field, {})
+    return schema.get("default")
+
+
+def _draw(fake: FakeBFL, task: FakeTask) -> tuple[bytes, str]:
+    body = task.body
+    fmt = str(_setting(fake, task, "output_format") or "jpeg")
+    if "control_image" in body:
+        return fake._render.render(  # type: ignore[no-any-return]
+            body["control_image"],
+            body.get("canny_low_threshold", 50),
+            body.get("canny_high_threshold", 200),
+            task.seed,
+            fmt,
+        )
+    operation = fake.operations[task.operation]
+    first = next((body[f] for f in operation.image_fields if isinstance(body.get(f), str)), None)
+    return fake._render.render_inputs(  # type: ignore[no-any-return]
+        first,
+        body.get("prompt"),
+        task.seed,
+        fmt,
+        width=_setting(fake, task, "width"),
+        height=_setting(fake, task, "height"),
+        aspect_ratio=_setting(fake, task, "aspect_ratio"),
+    )
 
 
 def sign(fake: FakeBFL, text: str) -> str:

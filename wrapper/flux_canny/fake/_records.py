@@ -10,6 +10,7 @@ from typing import Any, Literal
 import attrs
 import httpx
 
+from .._operations import CANNY
 from .._spec import Spec
 
 #: where the fake answers polls
@@ -114,6 +115,8 @@ class FakeTask:
     webhook_url: str | None
     webhook_secret: str | None
     webhook_sent: bool = False
+    #: the operation's name ("flux-2-pro"): what the task draws, and how
+    operation: str = CANNY
 
 
 def renderer() -> Any:

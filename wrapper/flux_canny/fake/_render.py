@@ -122,3 +122,83 @@ def render(
     out = io.BytesIO()
     Image.fromarray(canvas, "RGB").save(out, format=fmt.upper(), quality=90)
     return out.getvalue(), fmt
+
+
+#: the longest side the fake draws (a flux-2 width has no maximum in the spec)
+_LARGEST = 1440
+#: the side of a picture whose size nothing fixes, and the long side for an aspect ratio
+_PLAIN_SIDE = 1024
+
+
+def _size(
+    source: Image.Image | None,
+    width: object,
+    height: object,
+    aspect_ratio: object,
+) -> tuple[int, int]:
+    """The output size: width/height as asked, else an aspect ratio, else the input's."""
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        w, h = width, height
+    elif isinstance(aspect_ratio, str) and aspect_ratio.count(":") == 1:
+        try:
+            rw, rh = (float(part) for part in aspect_ratio.split(":"))
+        except ValueError:
+            rw = rh = 1.0
+        ratio = rw / rh if rw > 0 and rh > 0 else 1.0
+        w, h = (
+            (_PLAIN_SIDE, round(_PLAIN_SIDE / ratio))
+            if ratio >= 1
+            else (round(_PLAIN_SIDE * ratio), _PLAIN_SIDE)
+        )
+    elif source is not None:
+        w, h = source.size
+    else:
+        w, h = _PLAIN_SIDE, _PLAIN_SIDE
+    scale = min(1.0, _LARGEST / max(w, h, 1))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _decoded(image: str | None) -> Image.Image | None:
+    """The first image input as a picture; None for a URL or anything undecodable."""
+    if not image or image.startswith(("http://", "https://")):
+        return None
+    data = image.split(",", 1)[1] if image.startswith("data:") else image
+    try:
+        source = Image.open(io.BytesIO(base64.b64decode(data)))
+        source.draft("RGB", (_LARGEST, _LARGEST))
+        return source.convert("RGB")
+    except Exception:
+        return None
+
+
+def render_inputs(
+    image: str | None,
+    prompt: object,
+    seed: int,
+    output_format: str,
+    *,
+    width: object = None,
+    height: object = None,
+    aspect_ratio: object = None,
+) -> tuple[bytes, str]:
+    """The image a task of any other operation produces: its first image input tinted by
+    the seed (so a test sees its own input come back), or, with no decodable input (text
+    only, or a URL the fake will not fetch), a picture drawn from the prompt and seed."""
+    fmt = output_format if output_format in ("jpeg", "png", "webp") else "jpeg"
+    source = _decoded(image)
+    size = _size(source, width, height, aspect_ratio)
+    digest = hashlib.sha256(f"{prompt}|{seed}".encode("utf-8", "replace")).digest()
+    tint = np.frombuffer(digest[:3], dtype=np.uint8).astype(np.float64)
+    if source is not None:
+        base = np.asarray(source.resize(size), dtype=np.float64)
+        canvas = (0.7 * base + 0.3 * tint[None, None, :]).astype(np.uint8)
+    else:
+        other = np.frombuffer(digest[3:6], dtype=np.uint8).astype(np.float64)
+        w, h = size
+        ramp = np.linspace(0.0, 1.0, w)[None, :, None] * np.ones((h, 1, 1))
+        canvas = ((1 - ramp) * tint + ramp * other).astype(np.uint8)
+        band = slice(h // 3, max(h // 3 + 1, 2 * h // 3))
+        canvas[band, digest[6] % max(w, 1) :] = 255 - canvas[band, digest[6] % max(w, 1) :]
+    out = io.BytesIO()
+    Image.fromarray(canvas, "RGB").save(out, format=fmt.upper(), quality=90)
+    return out.getvalue(), fmt

@@ -1,5 +1,6 @@
-"""Creating a task, as BFL's server does: the body judged by the spec's model, the key's
-credits and its cap of active tasks, then a task with an id, a polling URL and a due time."""
+"""Creating a task, as BFL's server does: the body judged by its operation's model from the
+spec, the finetune (finetuned operations), the key's credits and its cap of active tasks
+(across every operation), then a task with an id, a polling URL and a due time."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import httpx
 from ._records import RESULT_PATH, FakeTask, answer_422, json_answer, seconds
 
 if TYPE_CHECKING:
+    from .._operations import Operation
     from .core import FakeBFL
 
 __all__ = ["submit"]
 
 
-def submit(fake: FakeBFL, request: httpx.Request, key: str) -> httpx.Response:
+def submit(fake: FakeBFL, request: httpx.Request, key: str, operation: Operation) -> httpx.Response:
     if not request.content:
         return answer_422(
             [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
@@ -38,11 +40,12 @@ def submit(fake: FakeBFL, request: httpx.Request, key: str) -> httpx.Response:
                 }
             ]
         )
-    errors = fake.validator.errors(body)
+    validator = fake.validator_for(operation)
+    errors = validator.errors(body)
     if errors:
         return answer_422(errors)
     finetune = body.get("finetune_id")
-    if not fake.spec_only and finetune not in fake.finetunes:
+    if operation.finetuned and not fake.spec_only and finetune not in fake.finetunes:
         # live: an unknown finetune is refused with 400 before anything runs
         return json_answer(400, {"detail": f"Finetune {finetune} not found"})
     if not fake.spec_only and fake.credits is not None and fake.credits < fake.cost_per_task:
@@ -56,7 +59,7 @@ def submit(fake: FakeBFL, request: httpx.Request, key: str) -> httpx.Response:
             },
             {"retry-after": seconds(fake.retry_after)},
         )
-    normalised = fake.validator.normalise(body)
+    normalised = validator.normalise(body)
     fake._ids += 1
     task_id = str(uuid.UUID(int=fake._ids & (2**128 - 1)))
     outcome = fake._outcomes.popleft() if fake._outcomes else "Ready"
@@ -70,13 +73,14 @@ def submit(fake: FakeBFL, request: httpx.Request, key: str) -> httpx.Response:
         key=key,
         body=normalised,
         created_at=fake.clock.monotonic(),
-        duration=0.0 if flagged_at_once else fake.task_duration,
+        duration=0.0 if flagged_at_once else fake.duration_for(operation),
         outcome=outcome,
         seed=seed
         if isinstance(seed, int)
         else int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16),
         webhook_url=normalised.get("webhook_url"),
         webhook_secret=normalised.get("webhook_secret"),
+        operation=operation.name,
     )
     fake.tasks[task_id] = task
     ends = task.created_at + task.duration

@@ -2,8 +2,9 @@
 
 Everything else (the httpx transport, the loopback server, the pytest fixture) wraps this
 one object. Time comes from an injectable clock, so tests can run hours of polling in
-milliseconds. Request bodies are judged by the same spec-built pydantic model as the
-client's local validation, and answered in FastAPI's 422 shape.
+milliseconds. It serves every image-making operation of its spec (one `Operation` each,
+read from the document, never listed by hand); each request body is judged by that
+operation's spec-built pydantic model, the client's own, and answered in FastAPI's 422 shape.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import httpx
 
-from .._spec import CANNY_PATH, Spec, packaged_spec
+from .._operations import CANNY, Operation, read_operations
+from .._spec import Spec, packaged_spec
 from ..clock import Clock, SystemClock
+from ..errors import InvalidArgumentError
 from ..validation import RequestValidator
 from . import _answers, _faults, _tasks, _webhooks
 from ._holds import HeldRequest
@@ -66,8 +69,8 @@ _CREDITS_PATH = "/v1/credits"
 #: what GET /v1/credits says when the fake's credits are unlimited (credits=None)
 _PLENTY = 1_000_000.0
 _DETAILS_PATH = "/v1/finetune_details"
-_ROUTES = {
-    CANNY_PATH: "POST",
+#: the routes besides the operations: polls, and the key's finetunes and credits
+_QUERIES = {
     RESULT_PATH: "GET",
     _FINETUNES_PATH: "GET",
     _DETAILS_PATH: "GET",
@@ -78,9 +81,12 @@ _ROUTES = {
 class FakeBFL:
     """A stateful, spec-faithful stand-in for api.us1.bfl.ai and its delivery hosts.
 
-    Knobs: task_duration, report_progress, pending_status (e.g. "Generating"),
-    max_active_tasks (per key, 429 beyond), sample_ttl, queue_outcomes() for final
-    statuses ("Content Moderated", "Error", "Failed"...), fail_next() for faults.
+    It serves every image-making operation of its spec (`operations`, by name), each with
+    its own validation, finetune check (the finetuned ones) and duration (`durations`).
+    Knobs: task_duration, durations (per operation name), report_progress, pending_status
+    (e.g. "Generating"), max_active_tasks (per key, 429 beyond), sample_ttl,
+    queue_outcomes() for final statuses ("Content Moderated", "Error", "Failed"...),
+    fail_next() for faults.
     Counters: tasks_created (per key), requests (per method and path), records (one per
     request: host, whether it carried the key), webhooks (deliveries).
     """
@@ -94,6 +100,7 @@ class FakeBFL:
         api_keys: Iterable[str] = ("test-key",),
         clock: Clock | None = None,
         task_duration: float = 2.0,
+        durations: Mapping[str, float] | None = None,
         report_progress: bool = True,
         pending_status: str | None = None,
         max_active_tasks: int = 24,
@@ -122,12 +129,15 @@ class FakeBFL:
         `known_after`: seconds after its creation during which polls of a task answer 404
         "Task not found", as a regional store that learns of new tasks late does.
         `echo_key`: error answers to requests that carried a key repeat it in their text,
-        as a careless server or proxy might (the client must keep it out of every sink)."""
+        as a careless server or proxy might (the client must keep it out of every sink).
+        `durations`: seconds a task takes per operation name ("flux-2-pro": 5.0), for
+        those that differ from `task_duration`; `finetunes` apply to every finetuned one."""
         self._render = renderer()
         self.api_keys = set(api_keys)
         self.clock: Clock = clock or SystemClock()
         self._epoch_offset = time.time() - self.clock.monotonic()
         self.task_duration = task_duration
+        self.durations: dict[str, float] = dict(durations or {})
         self.report_progress = report_progress
         self.spec_only = spec_only
         self.pending_status = pending_status
@@ -143,7 +153,19 @@ class FakeBFL:
         self.delivery_base = delivery_base.rstrip("/")
         self.finetunes = list(finetunes)
         # constraints={"steps": {"maximum": 60}}: a server whose rules moved, for the probe
-        self.validator = RequestValidator(constrained(spec or packaged_spec(), constraints or {}))
+        self.spec = constrained(spec or packaged_spec(), constraints or {})
+        #: the operations served, by name, and by path (how requests name them)
+        self.operations: dict[str, Operation] = read_operations(self.spec)
+        self._by_path = {op.path: op for op in self.operations.values()}
+        unknown = sorted(set(self.durations) - set(self.operations))
+        if unknown:
+            raise InvalidArgumentError(
+                f"durations name no operation of the spec: {', '.join(unknown)}"
+            )
+        self._routes = {**{op.path: op.method.upper() for op in self._by_path.values()}, **_QUERIES}
+        # built on first use: seventeen pydantic models cost a fifth of a second, and most
+        # fakes only ever see one operation
+        self._validators: dict[str, RequestValidator] = {}
         self.tasks: dict[str, FakeTask] = {}
         self.tasks_created: Counter[str] = Counter()
         self.requests: Counter[tuple[str, str]] = Counter()
@@ -175,6 +197,30 @@ class FakeBFL:
         self._ids = uuid.UUID(int=rng_seed).int if rng_seed is not None else uuid.uuid4().int
         self._renders: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.RLock()
+
+    # -- the operations ----------------------------------------------------------------------
+
+    def validator_for(self, operation: Operation) -> RequestValidator:
+        """The server's verdict on this operation's bodies, built once."""
+        with self._lock:
+            found = self._validators.get(operation.path)
+            if found is None:
+                found = RequestValidator(self.spec, operation.path, operation.method)
+                self._validators[operation.path] = found
+            return found
+
+    @property
+    def validator(self) -> RequestValidator:
+        """The seed's operation's validator (a test may replace it with a laxer one)."""
+        return self.validator_for(self.operations[CANNY])
+
+    @validator.setter
+    def validator(self, value: RequestValidator) -> None:
+        self._validators[self.operations[CANNY].path] = value
+
+    def duration_for(self, operation: Operation) -> float:
+        """Seconds a task of this operation takes: its own duration, else task_duration."""
+        return self.durations.get(operation.name, self.task_duration)
 
     # -- knobs: faults, outcomes and drift (see _faults) --------------------------------------
 
@@ -245,7 +291,7 @@ class FakeBFL:
                 reply = Reply(self._answer(request, key))
                 if fault is not None:
                     reply = _faults.garble(reply, fault)
-                elif path == CANNY_PATH and self.submit_latency > 0:
+                elif path in self._by_path and self.submit_latency > 0:
                     reply = Reply(reply.response, fault="slow", delay=self.submit_latency)
             if self.echo_key and key is not None and reply.response.status_code >= 400:
                 reply = attrs.evolve(reply, response=_faults.echo(reply.response, key))
@@ -303,10 +349,10 @@ class FakeBFL:
         path = request.url.path
         if path.startswith(DELIVERY_PREFIX) and request.method == "GET":
             return _answers.download(self, request)
-        if path not in _ROUTES:
+        if path not in self._routes:
             return json_answer(404, {"detail": "Not Found"})
-        if request.method != _ROUTES[path]:
-            return json_answer(405, {"detail": "Method Not Allowed"}, {"allow": _ROUTES[path]})
+        if request.method != self._routes[path]:
+            return json_answer(405, {"detail": "Method Not Allowed"}, {"allow": self._routes[path]})
         if path == RESULT_PATH:
             return _answers.get_result(self, request)
         if key is None:
@@ -315,8 +361,9 @@ class FakeBFL:
             if not self.spec_only and not _KEY_SHAPE.match(key):
                 return json_answer(422, {"detail": "Invalid API key format"})
             return json_answer(403, {"detail": "Invalid API key"})
-        if path == CANNY_PATH:
-            return _tasks.submit(self, request, key)
+        operation = self._by_path.get(path)
+        if operation is not None:
+            return _tasks.submit(self, request, key, operation)
         if path == _FINETUNES_PATH:
             return json_answer(200, {"finetunes": list(self.finetunes)})
         if path == _CREDITS_PATH:  # in BFL's spec history: {"credits": n}

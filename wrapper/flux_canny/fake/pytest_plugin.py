@@ -6,7 +6,9 @@ Installed with flux-canny, so downstream projects get them without imports:
         bfl_fake.fail_next(2, 503)
         with bfl_fake.client() as flux: ...
 
-Knobs can also come from a marker: `@pytest.mark.bfl_fake(task_duration=5, max_active_tasks=2)`.
+Knobs can also come from a marker: `@pytest.mark.bfl_fake(task_duration=5, max_active_tasks=2)`,
+or `@pytest.mark.bfl_fake(durations={"flux-2-pro": 8.0})`. Both fixtures serve every
+image-making operation of the spec (flux-2-pro, flux-kontext-max, ... and the canny finetune).
 The fake is imported lazily so that merely having the plugin installed costs nothing.
 """
 
