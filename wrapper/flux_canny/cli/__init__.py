@@ -17,6 +17,7 @@ from .. import __version__
 from ._account import credits, finetune_details, finetunes
 from ._batch import batch
 from ._edges import edges
+from ._endpoints import endpoints
 from ._exit import EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, exit_code_for, one_line
 from ._mock import mock_server
 from ._probe import probe
@@ -49,6 +50,7 @@ def cli() -> None:
 
 for _command in (
     generate,
+    endpoints,
     result,
     tasks,
     batch,
