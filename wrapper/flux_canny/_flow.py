@@ -90,7 +90,10 @@ class Core:
     #: no base URL was configured: each operation goes to the server its spec entry names
     routed: bool = False
     _urls: dict[tuple[str, str], httpx.URL] = attrs.field(factory=dict, init=False, repr=False)
-    _durations_loaded: bool = attrs.field(default=False, init=False, repr=False)
+    #: the learned durations of each endpoint but the seed's (whose are `durations`)
+    _models: dict[str, DurationModel] = attrs.field(factory=dict, init=False, repr=False)
+    #: the endpoints whose durations were read from the ledger (once each)
+    _loaded: set[str] = attrs.field(factory=set, init=False, repr=False)
 
     def origin(self, operation: str | None = None) -> httpx.URL:
         """Where `operation` is sent: the configured base URL, or with none configured the
@@ -116,6 +119,15 @@ class Core:
         options = dict(generated)
         method, path = str(options.pop("method")).upper(), str(options.pop("url"))
         return Send(method, self.url(path, operation), options=options)
+
+    def durations_for(self, operation: str | None) -> DurationModel:
+        """The learned durations of `operation`'s tasks (the seed's unless named)."""
+        if operation is None or operation == CANNY:
+            return self.durations
+        model = self._models.get(operation)
+        if model is None:
+            model = self._models[operation] = self.durations.sibling()
+        return model
 
     def validator_for(self, operation: str) -> RequestValidator:
         """The validator of `operation`: the client's own for the seed's, else the spec's."""

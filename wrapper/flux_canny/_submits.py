@@ -176,7 +176,7 @@ def submit(core: Core, body: SubmitBody, *, row: int | None = None) -> Flow[Task
     yield from core._record(
         lambda ledger: ledger.submitted(_row(row), task.id, task.polling_url), task.id
     )
-    task = attrs.evolve(task, handled_at=handled)
+    task = attrs.evolve(task, handled_at=handled, operation=body.operation)
     log.info("submitted task %s", task.id)
     return task
 

@@ -218,5 +218,9 @@ def submit_body(
         content = BodyParts(tuple(parts))
         # httpx keeps an explicit Content-Length and does not fall back to chunked encoding.
         headers["Content-Length"] = str(len(content))
-    summary = {"prompt": fields.get("prompt"), "finetune_id": fields.get("finetune_id")}
+    summary = {
+        "prompt": fields.get("prompt"),
+        "finetune_id": fields.get("finetune_id"),
+        "operation": op.name,
+    }
     return SubmitBody({**request, "headers": headers, "content": content}, summary, op.name)
