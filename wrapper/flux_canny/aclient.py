@@ -131,7 +131,9 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient], AsyncCalls):
         submit.add_done_callback(self._submits_in_flight.discard)
         if budget is not None:
             spending, reserved = budget
-            submit.add_done_callback(lambda done: spending.settle_future(reserved, done))
+            submit.add_done_callback(
+                lambda done: spending.settle_future(reserved, done, body.operation)
+            )
         return submit
 
     async def _admitted_submit(
@@ -140,7 +142,8 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient], AsyncCalls):
         """Start a submit once `budget` (if any) has room for it."""
         if budget is None:
             return self._start_submit(body, row)
-        reserved = await budget.admit()  # BudgetExhaustedError: not submitted, not paid
+        # BudgetExhaustedError: not submitted, not paid
+        reserved = await budget.admit(body.operation)
         return self._start_submit(body, row, (budget, reserved))
 
     async def settle_submits(self, timeout: float | None = None) -> None:
