@@ -96,6 +96,19 @@ def _unknown(op: Operation, names: frozenset[str], fields: Mapping[str, Any]) ->
     raise UnknownParameterError(details)
 
 
+def _required(op: Operation, fields: Mapping[str, Any]) -> None:
+    """The required fields absent, as the server would say (`validate=False` skips every
+    other check, never this one: the generated model cannot be built without them)."""
+    missing = sorted(op.required - set(fields))
+    if missing:
+        raise RequestValidationError(
+            [
+                {"type": "missing", "loc": ["body", name], "msg": "Field required", "input": None}
+                for name in missing
+            ]
+        )
+
+
 def _is_url(op: Operation, name: str, value: Any) -> bool:
     """An https address given where the spec says the field takes one: sent as it is."""
     return name in op.url_fields and isinstance(value, str) and value.startswith("https://")
@@ -130,6 +143,8 @@ def build_body(
     check = core.validate if validate is None else validate
     if check:  # an image is checked as an image, below, not as the string it will become
         body = validator.normalise({**body, **dict.fromkeys(images, "")})
+    else:  # unchecked, a required field must still be there for the body to be built
+        _required(op, {**body, **images})
     for name in images:
         body.pop(name, None)
     _check_encodable(body)
