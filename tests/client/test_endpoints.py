@@ -192,3 +192,14 @@ def test_a_missing_required_field_is_refused_even_unvalidated(face, api, op):
             face(ledger=False).submit(endpoint=op.name, validate=validate, **fields)
         assert ["body", gone] in [e["loc"] for e in caught.value.errors]
     assert not api.calls
+
+
+def test_a_prepared_body_goes_to_its_endpoints_server(face, api):
+    """prepare() then submit_prepared(): the body remembers its endpoint (batches)."""
+    op = operations()["flux-pro-1.0-expand"]
+    route = _accept(api, origin(op) + op.path)
+    flux = face(ledger=False)
+    body = flux.prepare(endpoint=op.name, image=make_image(), top=64)
+    flux.submit_prepared(body)
+    sent = json.loads(route.calls.last.request.content)
+    assert (sent["top"], base64.b64decode(sent["image"])) == (64, make_image())
