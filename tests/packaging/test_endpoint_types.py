@@ -68,3 +68,11 @@ def test_each_endpoints_typed_fields_are_its_request_fields(op):
     }
     assert required == op.required
     assert op.name in typing.get_args(_params.Endpoint)
+
+
+def test_the_endpoint_names_are_public_as_a_literal_type():
+    """`endpoint: flux_canny.Endpoint` in users' code: every operation's name, no other."""
+    import flux_canny
+
+    assert typing.get_args(flux_canny.Endpoint) == tuple(operations())
+    assert "Endpoint" in flux_canny.__all__
