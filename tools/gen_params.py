@@ -1,8 +1,11 @@
-"""Write wrapper/flux_canny/_params.py: the request's optional fields as a TypedDict.
+"""Write wrapper/flux_canny/_params.py: every endpoint's request fields, typed.
 
-`make generate` runs it after the generator, and `make check-generated` fails when the
-file differs from what openapi.json gives, so `generate(..., stepz=30)` or
-`steps="30"` fails mypy in users' code and the types never drift from the spec.
+One TypedDict per request schema, and overloads of submit/generate/prepare on the
+endpoint's Literal name (one overload per schema, its endpoints' names together), so
+`generate(endpoint="flux-2-pro", stepz=30)`, `steps="30"` or a field of another
+endpoint fails mypy in users' code. `make generate` runs it after the generator, and
+`make check-generated` fails when the file differs from what openapi.json gives (the
+text is passed through `ruff format`, so the check compares like with like).
 
     python tools/gen_params.py [openapi.json] [--check]
 """
@@ -127,7 +130,8 @@ def _overloads(method: str, groups: dict[str, list[str]], asynchronous: bool) ->
         ]
     lines += [
         f"    def {method}(",
-        f"        self, *, endpoint: str = {json.dumps(CANNY)}, {extra}validate: bool | None = None,",
+        f"        self, *, endpoint: str = {json.dumps(CANNY)}, {extra}",
+        "        validate: bool | None = None,",
         "        **fields: Any,",
         f"    ) -> {returns}:",
         "        raise NotImplementedError  # the face's own method runs",
