@@ -8,7 +8,13 @@ import typing
 from pathlib import Path
 
 from flux_canny import AsyncFluxCanny, FluxCanny
-from flux_canny._params import GenerationParams
+from flux_canny._params import (
+    AsyncCalls,
+    FinetuneCannyInputsFields,
+    GenerationParams,
+    PrepareCalls,
+    SyncCalls,
+)
 from flux_canny._spec import packaged_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,9 +57,10 @@ def test_a_downstream_typo_or_wrong_type_fails_mypy_strict_and_a_correct_call_pa
     assert (
         'Unexpected keyword argument "stepz"' in ran.stdout and 'did you mean "steps"' in ran.stdout
     )
-    assert 'Argument "steps" to "submit"' in ran.stdout
-    assert 'Argument "output_format" to "prepare"' in ran.stdout
-    assert len(errors) == 3, ran.stdout
+    # typed per endpoint by overloads: a wrong type matches none of them
+    assert 'No overload variant of "submit"' in ran.stdout
+    assert 'No overload variant of "prepare"' in ran.stdout
+    assert len({line.split(":")[1] for line in errors}) == 3, ran.stdout
 
 
 def test_the_typed_fields_are_the_specs_optional_request_fields():
@@ -61,7 +68,14 @@ def test_the_typed_fields_are_the_specs_optional_request_fields():
     hints = typing.get_type_hints(GenerationParams)
     assert set(hints) == set(schema["properties"]) - {"control_image", "prompt", "finetune_id"}
     assert set(typing.get_args(hints["output_format"])) >= {typing.Literal["jpeg", "png"]}
-    for face in (FluxCanny.generate, FluxCanny.submit, AsyncFluxCanny.generate):
-        assert "Unpack[GenerationParams]" in str(typing.get_type_hints(face)["params"]) or (
-            face.__annotations__["params"] == "Unpack[GenerationParams]"
-        )
+    seeds = typing.get_type_hints(FinetuneCannyInputsFields)
+    assert set(seeds) == set(schema["properties"])
+    assert issubclass(FluxCanny, SyncCalls) and issubclass(AsyncFluxCanny, AsyncCalls)
+    for cls, method in [
+        (SyncCalls, "submit"),
+        (SyncCalls, "generate"),
+        (AsyncCalls, "generate"),
+        (PrepareCalls, "prepare"),
+    ]:
+        typed = [o.__annotations__["fields"] for o in typing.get_overloads(getattr(cls, method))]
+        assert "Unpack[FinetuneCannyInputsFields]" in typed

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ._auth import DEFAULT_TRUSTED_HOSTS
 from ._base import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from ._budget import Budget
+from ._params import Endpoint
 from .client import FluxCanny
 from .clock import Clock, SystemClock
 from .errors import (
@@ -93,6 +94,7 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "DurationModel",
+    "Endpoint",
     "EventLoopError",
     "FluxCanny",
     "FluxCannyError",

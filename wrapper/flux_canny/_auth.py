@@ -42,15 +42,23 @@ class HostPolicy:
     """Which URLs may see the API key: the configured API origin (scheme, host and port),
     and https on port 443 of the trusted host patterns. Nothing else, on any hop."""
 
-    def __init__(self, base_url: httpx.URL, trusted_hosts: Iterable[str]) -> None:
+    def __init__(
+        self,
+        base_url: httpx.URL,
+        trusted_hosts: Iterable[str],
+        servers: Iterable[httpx.URL] = (),
+    ) -> None:
+        """`servers`: the spec's own API origins, which operations are sent to when no base
+        URL is configured; each is trusted as the base URL is, whatever `trusted_hosts`."""
         self.base_host = base_url.host.lower()
         self.base_scheme = base_url.scheme
         self.base_port = _port(base_url)
+        self.origins = frozenset((u.host.lower(), u.scheme, _port(u)) for u in (base_url, *servers))
         self.patterns = _patterns(trusted_hosts)
 
     def is_trusted(self, url: httpx.URL) -> bool:
         host = url.host.lower()
-        if (host, url.scheme, _port(url)) == (self.base_host, self.base_scheme, self.base_port):
+        if (host, url.scheme, _port(url)) in self.origins:
             return True
         if url.scheme != "https" or _port(url) != 443:
             return False

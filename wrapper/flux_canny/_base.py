@@ -9,22 +9,23 @@ import functools
 import os
 import re
 import ssl
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
 from ._auth import DEFAULT_TRUSTED_HOSTS, HostPolicy, KeyAuth, is_loopback
 from ._checks import check_number
 from ._flow import Core
-from ._params import GenerationParams
+from ._operations import CANNY, operations, origin
+from ._params import PrepareCalls
 from ._spec import packaged_spec
 from ._wire import SubmitBody
 from .clock import Clock, SystemClock
 from .errors import ClientClosedError, ConfigurationError, MissingAPIKeyError, keep_secret
 from .ledger import Ledger
 from .policy import DurationModel, PollPolicy, RetryPolicy
-from .validation import default_validator
+from .validation import default_validator, validate_inputs
 
 if TYPE_CHECKING:
     from .conformance import ConformanceReport, ResponseChecker
@@ -132,7 +133,7 @@ def _proxied(http: httpx.Client | httpx.AsyncClient, url: httpx.URL) -> bool:
     return choose is not None and choose(url) is not getattr(http, "_transport", None)
 
 
-class ClientBase(Generic[HttpT]):
+class ClientBase(PrepareCalls, Generic[HttpT]):
     """Settings shared by both faces. Subclasses provide the httpx client and the I/O."""
 
     _http: HttpT
@@ -166,6 +167,8 @@ class ClientBase(Generic[HttpT]):
         the bytes come) bound what an image download may cost; API answers have their own
         bounds (8 MiB, 120 s)."""
         source = "base_url"
+        #: none configured: each operation goes to its spec entry's server
+        routed = base_url is None and not os.environ.get(BASE_URL_ENV)
         if base_url is None:  # like the CLI: the environment, then BFL's US cluster
             base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
             source = BASE_URL_ENV if os.environ.get(BASE_URL_ENV) else source
@@ -185,7 +188,8 @@ class ClientBase(Generic[HttpT]):
                 "(plain http is allowed only to this machine, e.g. the mock-server)"
             )
         _check_limits(timeout, wait_timeout, max_download_bytes, download_deadline)
-        hosts = HostPolicy(url, trusted_hosts)
+        servers = [httpx.URL(origin(op)) for op in operations().values()] if routed else []
+        hosts = HostPolicy(url, trusted_hosts, servers)
         auth = KeyAuth(resolve_key(api_key), packaged_spec().security_header(), hosts)
         self._owns_http = http_client is None
         self._transport, self._timeout = transport, timeout
@@ -220,24 +224,32 @@ class ClientBase(Generic[HttpT]):
             ledger=_ledger(ledger),
             max_download_bytes=max_download_bytes,
             download_deadline=download_deadline,
+            routed=routed,
         )
         self._owns_ledger = not isinstance(ledger, Ledger)
         self._auth = auth  # sent per request: a client passed in is used, not altered
         #: async submits that run shielded from cancellation (see AsyncFluxCanny.aclose)
         self._submits_in_flight: set[Any] = set()
 
-    def prepare(
-        self,
-        *,
-        control_image: Any,
-        prompt: str,
-        finetune_id: str,
-        validate: bool | None = None,
-        **params: Unpack[GenerationParams],
-    ) -> SubmitBody:
-        """Validate the parameters and encode the image, with no network call: bad input
-        fails here, before anything could be paid for. Send it with `submit_prepared`."""
-        return self._core.build_body(control_image, prompt, finetune_id, params, validate)
+    def _prepare(self, endpoint: str, validate: bool | None, fields: dict[str, Any]) -> SubmitBody:
+        """Validate the fields of `endpoint`'s request and encode its images, with no
+        network call: bad input fails here, before anything could be paid for."""
+        return self._core.build_body(endpoint, fields, validate)
+
+    if not TYPE_CHECKING:  # typed per endpoint by PrepareCalls' overloads
+
+        def prepare(
+            self, *, endpoint: str = CANNY, validate: bool | None = None, **fields: Any
+        ) -> SubmitBody:
+            """Validate the fields and encode the images, with no network call: bad input
+            fails here, before anything could be paid for. Send it with `submit_prepared`."""
+            return self._prepare(endpoint, validate, fields)
+
+    @staticmethod
+    def validate_inputs(body: Mapping[str, Any], endpoint: str = CANNY) -> list[Any]:
+        """The errors the server would answer for this request body of `endpoint`
+        (`flux_canny.validate_inputs`); no network call."""
+        return validate_inputs(body, endpoint)
 
     @property
     def ledger(self) -> Ledger | None:

@@ -11,6 +11,10 @@ is one; after it, each submit reserves the largest of the price and the costs se
 far, and the reservation becomes the real cost when the answer comes. So a stated price
 keeps even the first submit under the limit, and submits running at once never
 overshoot it together, which a check of "spent so far" alone would let them do.
+
+Costs are learned per endpoint: a klein task and an Ultra one differ several times over,
+so the first submit of each endpoint is the one that goes alone, and a cheap endpoint's
+submits are not reserved at the dearest one's price.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._operations import CANNY
 from .errors import BudgetExhaustedError, SubmitUncertainError
 
 if TYPE_CHECKING:
@@ -36,9 +41,11 @@ class Budget:
     price_hint: str = "cost_per_task="
     spent: float = 0.0
     _reserved: float = 0.0
-    _estimate: float | None = None
-    #: an answer came back (a cost, or a task whose cost is unknown): no more probing
-    _learned: bool = False
+    #: the most a task of each endpoint was seen to cost (at least cost_per_task)
+    _estimates: dict[str, float] = attrs.field(factory=dict)
+    #: the endpoints an answer came back for (a cost, or a task whose cost is unknown):
+    #: no more probing them
+    _learned: set[str] = attrs.field(factory=set)
     #: the first submit is out, alone; its settle lets the others in
     _probe_out: bool = False
     #: the task whose cost was not stated, when there is no price to count it at
@@ -46,8 +53,8 @@ class Budget:
     #: made on first use: a Budget is built before any event loop runs
     _probing_lock: asyncio.Lock | None = None
 
-    def __attrs_post_init__(self) -> None:
-        self._estimate = self.cost_per_task
+    def _estimate(self, operation: str) -> float | None:
+        return self._estimates.get(operation, self.cost_per_task)
 
     @property
     def _probing(self) -> asyncio.Lock:
@@ -57,62 +64,72 @@ class Budget:
             self._probing_lock = asyncio.Lock()
         return self._probing_lock
 
-    async def admit(self) -> float:
-        """Reserve room for one submit, or raise BudgetExhaustedError. Returns the amount
-        reserved, to hand back to `settle`."""
+    async def admit(self, operation: str = CANNY) -> float:
+        """Reserve room for one submit to `operation`, or raise BudgetExhaustedError.
+        Returns the amount reserved, to hand back to `settle`."""
         probe = False
-        if not self._learned:
+        if operation not in self._learned:
             await self._probing.acquire()  # released by settle: one submit tells the cost
-            probe = not self._learned
+            probe = operation not in self._learned
             if not probe:
                 self._probing.release()
-        need = self._estimate or 0.0
+        need = self._estimate(operation) or 0.0
         unaffordable = self.spent + self._reserved + need > self.limit + 1e-9
         if self._unknown is not None or unaffordable or (probe and self.spent >= self.limit):
             if probe:
                 self._probing.release()
-            raise self._exhausted()
+            raise self._exhausted(operation)
         self._reserved += need
         self._probe_out = probe
         return need
 
     def settle(
-        self, reserved: float, cost: float | None, *, submitted: bool, task: str = "?"
+        self,
+        reserved: float,
+        cost: float | None,
+        *,
+        submitted: bool,
+        task: str = "?",
+        operation: str = CANNY,
     ) -> None:
         """The submit's outcome: what it really cost (None: unknown), or not submitted.
         `task` names it (its id) for the message if its cost stops the run."""
         self._reserved -= reserved
         if submitted and cost is not None:
             self.spent += cost
-            self._estimate = max(self._estimate or 0.0, cost)
+            self._estimates[operation] = max(self._estimate(operation) or 0.0, cost)
         elif submitted:
             # unknown: what was reserved (the stated price, or more), and with no price
             # to count it at, nothing more is submitted
             self.spent += reserved
             if self.cost_per_task is None and self._unknown is None:
                 self._unknown = task
-        self._learned = self._learned or submitted
+        if submitted:
+            self._learned.add(operation)
         if self._probe_out:  # while the probe is out, no other submit is admitted
             self._probe_out = False
             self._probing.release()
 
-    def settle_future(self, reserved: float, submit: asyncio.Future[Any]) -> None:
+    def settle_future(
+        self, reserved: float, submit: asyncio.Future[Any], operation: str = CANNY
+    ) -> None:
         """`settle` from a finished submit task: a task may exist after an uncertain one,
         so that is counted as spent at an unknown cost, never as free."""
         if submit.cancelled():
-            self.settle(reserved, None, submitted=True, task="a submit cut short")
+            said = "a submit cut short"
+            self.settle(reserved, None, submitted=True, task=said, operation=operation)
         elif submit.exception() is not None:
             error = submit.exception()
             if isinstance(error, SubmitUncertainError):
                 said = error.task_id or "an uncertain submit (no task id came back)"
-                self.settle(reserved, None, submitted=True, task=said)
+                self.settle(reserved, None, submitted=True, task=said, operation=operation)
             else:
-                self.settle(reserved, None, submitted=False)
+                self.settle(reserved, None, submitted=False, operation=operation)
         else:
             task = submit.result()
-            self.settle(reserved, task.cost, submitted=True, task=task.id)
+            self.settle(reserved, task.cost, submitted=True, task=task.id, operation=operation)
 
-    def _exhausted(self) -> BudgetExhaustedError:
+    def _exhausted(self, operation: str) -> BudgetExhaustedError:
         if self._unknown is not None:
             return BudgetExhaustedError(
                 f"not submitted: the submit answer of task {self._unknown} stated no cost "
@@ -121,7 +138,7 @@ class Budget:
             )
         return BudgetExhaustedError(
             f"not submitted: {self.spent:g} of max_cost {self.limit:g} credits spent, and the "
-            f"next task would cost {self._estimate or 0:g}"
+            f"next task ({operation}) would cost {self._estimate(operation) or 0:g}"
         )
 
 

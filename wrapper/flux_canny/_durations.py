@@ -150,6 +150,12 @@ class DurationModel:
         self._plans: dict[tuple[float, float], tuple[float, ...]] = {}
         self._components: list[Component] | None = None
 
+    def sibling(self) -> DurationModel:
+        """An empty model like this one (its window, its current phase): another
+        endpoint's tasks, which must not bend this one's plan."""
+        with self._lock:
+            return DurationModel(self._brackets.maxlen or 64, start=self._phase)
+
     def next_phase(self) -> float:
         """A poll phase for the next task: successive tasks get phases spread evenly over
         [0, 1) (golden-ratio steps), so any few of them tile the gap between polls, which

@@ -28,6 +28,8 @@ from . import _downloads, _polling, _submits
 from ._auth import HostPolicy
 from ._effects import Failed, Flow, Record, Sleep
 from ._generated import Endpoint
+from ._operations import CANNY, origin
+from ._operations import operation as _operation
 from ._spec import packaged_spec
 from ._verdicts import (
     Malformed,
@@ -51,7 +53,7 @@ from .images import GeneratedImage
 from .ledger import Claim, Ledger
 from .models import Result, Task
 from .policy import DurationModel, PollPolicy, RetryPolicy
-from .validation import RequestValidator
+from .validation import RequestValidator, validator_for
 
 if TYPE_CHECKING:
     from .conformance import ConformanceReport, ResponseChecker
@@ -85,23 +87,51 @@ class Core:
     max_download_bytes: int = 128 << 20
     #: the longest one download may take, however steadily its bytes arrive
     download_deadline: float = 300.0
-    _urls: dict[str, httpx.URL] = attrs.field(factory=dict, init=False, repr=False)
-    _durations_loaded: bool = attrs.field(default=False, init=False, repr=False)
+    #: no base URL was configured: each operation goes to the server its spec entry names
+    routed: bool = False
+    _urls: dict[tuple[str, str], httpx.URL] = attrs.field(factory=dict, init=False, repr=False)
+    #: the learned durations of each endpoint but the seed's (whose are `durations`)
+    _models: dict[str, DurationModel] = attrs.field(factory=dict, init=False, repr=False)
+    #: the endpoints whose durations were read from the ledger (once each)
+    _loaded: set[str] = attrs.field(factory=set, init=False, repr=False)
 
-    def url(self, path: str) -> httpx.URL:
-        """An API path under base_url, joined as httpx joins it (a base path is kept)."""
-        url = self._urls.get(path)
+    def origin(self, operation: str | None = None) -> httpx.URL:
+        """Where `operation` is sent: the configured base URL, or with none configured the
+        server its spec entry names (the seed's finetune: BFL's US cluster)."""
+        if operation is None or not self.routed:
+            return self.base_url
+        return httpx.URL(origin(_operation(operation)))
+
+    def url(self, path: str, operation: str | None = None) -> httpx.URL:
+        """An API path under base_url (or `operation`'s server), joined as httpx joins it
+        (a base path is kept)."""
+        key = (path, operation if self.routed and operation is not None else "")
+        url = self._urls.get(key)
         if url is None:
-            base = self.base_url.raw_path.split(b"?")[0].rstrip(b"/")
-            url = self.base_url.copy_with(raw_path=base + b"/" + path.lstrip("/").encode())
-            self._urls[path] = url
+            base_url = self.origin(operation)
+            base = base_url.raw_path.split(b"?")[0].rstrip(b"/")
+            url = base_url.copy_with(raw_path=base + b"/" + path.lstrip("/").encode())
+            self._urls[key] = url
         return url
 
-    def request(self, generated: Mapping[str, Any]) -> Send:
+    def request(self, generated: Mapping[str, Any], operation: str | None = None) -> Send:
         """A generated endpoint's request keywords (`_get_kwargs`), as an effect."""
         options = dict(generated)
         method, path = str(options.pop("method")).upper(), str(options.pop("url"))
-        return Send(method, self.url(path), options=options)
+        return Send(method, self.url(path, operation), options=options)
+
+    def durations_for(self, operation: str | None) -> DurationModel:
+        """The learned durations of `operation`'s tasks (the seed's unless named)."""
+        if operation is None or operation == CANNY:
+            return self.durations
+        model = self._models.get(operation)
+        if model is None:
+            model = self._models[operation] = self.durations.sibling()
+        return model
+
+    def validator_for(self, operation: str) -> RequestValidator:
+        """The validator of `operation`: the client's own for the seed's, else the spec's."""
+        return self.validator if operation == CANNY else validator_for(operation)
 
     # -- building the request -------------------------------------------------------------
 

@@ -10,11 +10,14 @@ upgrade that changes them fails there, not in a user's request.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Generic, TypeVar, cast
 
 import attrs
+import flux_canny_api.models as _models
 import httpx
 from flux_canny_api.api.default import get_credits_v1_credits_get as _credits
 from flux_canny_api.api.models import (
@@ -30,7 +33,15 @@ from flux_canny_api.models.finetune_detail_response import FinetuneDetailRespons
 from flux_canny_api.models.http_validation_error import HTTPValidationError
 from flux_canny_api.models.my_finetunes_response import MyFinetunesResponse
 
-__all__ = ["CREDITS", "FINETUNE_DETAILS", "MODULES", "MY_FINETUNES", "SUBMIT", "Endpoint"]
+__all__ = [
+    "CREDITS",
+    "FINETUNE_DETAILS",
+    "MODULES",
+    "MY_FINETUNES",
+    "SUBMIT",
+    "Endpoint",
+    "submit_endpoint",
+]
 
 T = TypeVar("T")
 
@@ -66,3 +77,12 @@ MY_FINETUNES: Endpoint[MyFinetunesResponse] = _endpoint("my_finetunes", _mine)
 FINETUNE_DETAILS: Endpoint[FinetuneDetailResponse] = _endpoint("finetune_details", _details)
 #: every generated module reached, for the test that pins their helpers' signatures
 MODULES: tuple[ModuleType, ...] = (_canny, _credits, _details, _mine)
+
+
+@functools.cache
+def submit_endpoint(module_name: str, schema_name: str) -> tuple[Endpoint[Any], Any]:
+    """An operation's generated endpoint and its request model (`Operation.module_name`,
+    `Operation.schema_name`), imported once: the generated code stays the authority on
+    every operation's path and body, not only the seed's."""
+    module = importlib.import_module(module_name)
+    return _endpoint(module_name.rsplit(".", 1)[-1], module), getattr(_models, schema_name)

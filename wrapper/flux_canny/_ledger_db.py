@@ -13,6 +13,7 @@ from pathlib import Path
 from ._files import full_sync, sync_folder
 from ._ledger_owner import fcntl
 from ._ledger_rows import ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION, State
+from ._operations import CANNY
 from .errors import InvalidArgumentError
 from .models import Task
 
@@ -269,7 +270,11 @@ def _migrate(db: sqlite3.Connection) -> None:
     """Version 1, in one transaction: seeds kept exactly (see `_ledger_rows.stored`), and
     rows that earlier versions wrote from submit answers they could not read (an id of
     null or 2**100, a polling URL that does not parse) made uncertain: a task may exist,
-    and resuming them ended every rerun in an AssertionError or httpx.InvalidURL."""
+    and resuming them ended every rerun in an AssertionError or httpx.InvalidURL.
+
+    Version 2: the operation of every earlier row, which was always the seed's endpoint
+    (the only one earlier versions could send to)."""
+    db.execute("UPDATE tasks SET operation = ? WHERE operation IS NULL", (CANNY,))
     db.execute(
         "UPDATE tasks SET seed_text = CAST(seed AS TEXT) "
         "WHERE seed IS NOT NULL AND seed_text IS NULL"

@@ -98,6 +98,8 @@ class Entry:
     #: (the poll schedule of later runs learns from these)
     duration_low: float | None = attrs.field(default=None, repr=False)
     duration_high: float | None = attrs.field(default=None, repr=False)
+    #: the endpoint it was sent to ("flux-2-pro"); rows of earlier versions: the canny one
+    operation: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -146,7 +148,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     duration_low REAL,
-    duration_high REAL
+    duration_high REAL,
+    operation TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_job ON tasks (scope, name, row);
 CREATE INDEX IF NOT EXISTS tasks_task ON tasks (task_id);
@@ -155,9 +158,14 @@ CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);
 """
 
 #: columns added since the first schema, with their types
-ADDED_COLUMNS = {"duration_low": "REAL", "duration_high": "REAL", "seed_text": "TEXT"}
+ADDED_COLUMNS = {
+    "duration_low": "REAL",
+    "duration_high": "REAL",
+    "seed_text": "TEXT",
+    "operation": "TEXT",
+}
 #: PRAGMA user_version of a ledger set up by this version (see `_ledger_db._migrate`)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _INT64 = range(-(1 << 63), 1 << 63)
 

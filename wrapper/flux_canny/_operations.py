@@ -19,7 +19,15 @@ import attrs
 from ._spec import Spec, packaged_spec
 from .errors import InvalidArgumentError
 
-__all__ = ["CANNY", "Operation", "operation", "operations", "read_operations"]
+__all__ = [
+    "CANNY",
+    "Operation",
+    "operation",
+    "operations",
+    "origin",
+    "read_operations",
+    "taken_elsewhere",
+]
 
 #: the seed's operation: the default wherever an endpoint is not named
 CANNY = "flux-pro-1.0-canny-finetuned"
@@ -137,3 +145,17 @@ def operation(name: str) -> Operation:
     raise InvalidArgumentError(
         f"no endpoint named {name!r:.80}{hint}; the endpoints are " + ", ".join(sorted(known))
     )
+
+
+def origin(op: Operation) -> str:
+    """Where `op` goes when no base URL is configured: its own server, else the document's
+    (BFL's global host); the seed's finetune keeps its regional one."""
+    if op.server is not None:
+        return op.server
+    servers = packaged_spec().document.get("servers") or [{"url": "https://api.bfl.ai"}]
+    return str(servers[0]["url"]).rstrip("/")
+
+
+def taken_elsewhere(field: str, but: str) -> list[str]:
+    """The other endpoints whose request has `field` (a field given to the wrong one)."""
+    return [name for name, op in operations().items() if name != but and field in op.field_names]

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._checks import check_number
+from ._durations import DurationModel
 from ._effects import Flow, Sleep
+from ._operations import CANNY
 from .errors import (
     FluxCannyError,
     GenerationError,
@@ -58,7 +60,9 @@ def wait(
     # read against the task's real age. Without that, progress says nothing about
     # when it will finish (50 % after 0.01 s since resuming reads as "any moment now",
     # and it was polled ten times a second), so it is not extrapolated at all.
-    resumed_at = _submitted_at(core, task) if task.submitted_at is None else None
+    resumed_at, known_operation = _from_ledger(core, task)
+    operation = task.operation or known_operation
+    durations = core.durations_for(operation)
     knows_start = task.submitted_at is not None or resumed_at is not None
     started = task.submitted_at if task.submitted_at is not None else resumed_at or now
     # Two clocks. Progress is extrapolated from when the submit returned: late, so the
@@ -67,12 +71,12 @@ def wait(
     # under different loads still agree on them.
     origin = task.handled_at if task.handled_at is not None else started
     deadline = None if limit is None else now + limit
-    plan = _plan(core)
+    plan = _plan(core, operation, durations)
     schedule = PollSchedule(
         core.poll,
         plan=plan,
-        phase=core.durations.next_phase(),
-        window=core.durations.window() if plan is not None else None,
+        phase=durations.next_phase(),
+        window=durations.window() if plan is not None else None,
     )
     since = now - (origin if plan is not None else started)
     delay = schedule.first_delay() - since if task.submitted_at is not None else 0.0
@@ -91,7 +95,8 @@ def wait(
                 on_update(result)
             if result.is_ready:
                 yield from core._record(
-                    _ready_writer(core, task, last_handled, handled - origin), task.id
+                    _ready_writer(core, durations, task, last_handled, handled - origin),
+                    task.id,
                 )
                 return result
             kind = result.status.casefold()
@@ -124,13 +129,13 @@ def wait(
 
 
 def _ready_writer(
-    core: Core, task: Task, last_pending: float | None, ready: float
+    core: Core, durations: DurationModel, task: Task, last_pending: float | None, ready: float
 ) -> Callable[[Ledger], None]:
     """Learn the task's duration bracket, and write it down with the Ready state, so
     the next run's first polls are aimed too."""
     took: dict[str, float] = {}
     if task.submitted_at is not None and core.poll.learn:
-        core.durations.observe(last_pending, ready)
+        durations.observe(last_pending, ready)
         took = {"duration_low": last_pending or 0.0, "duration_high": ready}
 
     def write(ledger: Ledger) -> None:
@@ -139,31 +144,37 @@ def _ready_writer(
     return write
 
 
-def _plan(core: Core) -> tuple[float, ...] | None:
-    """Poll times learned from finished tasks: this client's, and on its first wait,
-    those the ledger kept from earlier runs against the same API."""
+def _plan(core: Core, operation: str | None, durations: DurationModel) -> tuple[float, ...] | None:
+    """Poll times learned from finished tasks of the same endpoint: this client's, and
+    on its first wait for that endpoint, those the ledger kept from earlier runs against
+    the same API."""
     if not core.poll.learn or core.poll.fixed_interval is not None:
         return None
-    if not core._durations_loaded:
-        core._durations_loaded = True
-        if core.ledger is not None and not core.durations.brackets():
+    name = operation or CANNY
+    if name not in core._loaded:
+        core._loaded.add(name)
+        if core.ledger is not None and not durations.brackets():
             with contextlib.suppress(LedgerError):
-                for low, high in core.ledger.durations(str(core.base_url)):
-                    core.durations.observe(low, high)
-    return core.durations.plan(request_cost=core.poll.request_cost, min_gap=core.poll.min_interval)
+                base_url = str(core.origin(name))
+                for low, high in core.ledger.durations(base_url, operation=name):
+                    durations.observe(low, high)
+    return durations.plan(request_cost=core.poll.request_cost, min_gap=core.poll.min_interval)
 
 
-def _submitted_at(core: Core, task: Task) -> float | None:
-    """When the ledger says `task` was submitted, on this client's clock."""
-    if core.ledger is None:
-        return None
+def _from_ledger(core: Core, task: Task) -> tuple[float | None, str | None]:
+    """What the ledger knows of `task`: when it was submitted (on this client's clock;
+    only asked for a task resumed by id) and to which endpoint."""
+    if core.ledger is None or (task.submitted_at is not None and task.operation is not None):
+        return None, None
     try:
         entry = core.ledger.find(task.id)
     except LedgerError:
-        return None
+        return None, None
     if entry is None:
-        return None
-    return core.clock.monotonic() - max(0.0, time.time() - entry.created_at)
+        return None, None
+    if task.submitted_at is not None:
+        return None, entry.operation
+    return core.clock.monotonic() - max(0.0, time.time() - entry.created_at), entry.operation
 
 
 def _raise_if_failed(core: Core, result: Result, task: Task) -> Flow[None]:

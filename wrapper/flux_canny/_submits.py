@@ -17,9 +17,11 @@ import attrs
 import httpx
 
 from ._effects import Failed, Flow, Record
+from ._operations import Operation, operation, taken_elsewhere
 from ._wire import SubmitBody, submit_body
 from .errors import (
     FluxCannyError,
+    ImageInputError,
     RequestValidationError,
     SubmitUncertainError,
     UnknownParameterError,
@@ -65,40 +67,99 @@ def _check_encodable(body: Mapping[str, Any]) -> None:
         raise RequestValidationError(errors)
 
 
+def _unknown(op: Operation, names: frozenset[str], fields: Mapping[str, Any]) -> None:
+    """Refuse fields the endpoint has not, naming the nearest of its own and the other
+    endpoints that take a field given to the wrong one."""
+    unknown = sorted(set(fields) - names)
+    if not unknown:
+        return
+    valid = ", ".join(sorted(names))
+    details = []
+    for name in unknown:
+        elsewhere = taken_elsewhere(name, op.name)
+        where = (
+            f"; {name!r} is a field of "
+            + ", ".join(elsewhere[:4])
+            + (", ..." * (len(elsewhere) > 4))
+            if elsewhere
+            else ""
+        )
+        details.append(
+            {
+                "type": "extra_forbidden",
+                "loc": ["body", name],
+                "msg": f"unknown request parameter of {op.name}{did_you_mean(name, names)}"
+                f"{where}; valid: {valid}",
+                "input": fields[name],
+            }
+        )
+    raise UnknownParameterError(details)
+
+
+def _required(op: Operation, fields: Mapping[str, Any]) -> None:
+    """The required fields absent, as the server would say (`validate=False` skips every
+    other check, never this one: the generated model cannot be built without them)."""
+    missing = sorted(op.required - set(fields))
+    if missing:
+        raise RequestValidationError(
+            [
+                {"type": "missing", "loc": ["body", name], "msg": "Field required", "input": None}
+                for name in missing
+            ]
+        )
+
+
+def _is_url(op: Operation, name: str, value: Any) -> bool:
+    """An https address given where the spec says the field takes one: sent as it is."""
+    return name in op.url_fields and isinstance(value, str) and value.startswith("https://")
+
+
 def build_body(
     core: Core,
-    control_image: Any,
-    prompt: Any,
-    finetune_id: Any,
-    params: Mapping[str, Any],
+    endpoint: str,
+    fields: Mapping[str, Any],
     validate: bool | None,
     *,
     advised: set[bytes] | None = None,
 ) -> SubmitBody:
-    """Validate the parameters, then encode the image: all before any network call.
-    `advised`: the images already warned about in this run (see `base64_control_image`)."""
-    names = core.validator.field_names
-    unknown = sorted(set(params) - names)
-    if unknown:
-        valid = ", ".join(sorted(names))
-        raise UnknownParameterError(
-            [
-                {
-                    "type": "extra_forbidden",
-                    "loc": ["body", name],
-                    "msg": f"unknown request parameter{did_you_mean(name, names)}; valid: {valid}",
-                    "input": params[name],
-                }
-                for name in unknown
-            ]
-        )
-    body: dict[str, Any] = {**params, "prompt": prompt, "finetune_id": finetune_id}
+    """Validate the fields of `endpoint`'s request, then encode its images: all before any
+    network call. `advised`: the images already warned about in this run (see
+    `base64_control_image`)."""
+    op = operation(endpoint)
+    validator = core.validator_for(op.name)
+    _unknown(op, validator.field_names, fields)
+    body: dict[str, Any] = {}
+    images: dict[str, Any] = {}
+    for name, value in fields.items():
+        required = name in op.required
+        if (
+            name in op.image_fields
+            and (value is not None or required)
+            and not _is_url(op, name, value)
+        ):
+            images[name] = value
+        else:
+            body[name] = value
     check = core.validate if validate is None else validate
-    if check:
-        body = core.validator.normalise({**body, "control_image": ""})
-    body.pop("control_image", None)
+    if check:  # an image is checked as an image, below, not as the string it will become
+        body = validator.normalise({**body, **dict.fromkeys(images, "")})
+    else:  # unchecked, a required field must still be there for the body to be built
+        _required(op, {**body, **images})
+    for name in images:
+        body.pop(name, None)
     _check_encodable(body)
-    return submit_body(body, base64_control_image(control_image, advised=advised))
+    encoded = {name: _encoded(name, image, advised) for name, image in images.items()}
+    return submit_body(body, encoded, op)
+
+
+def _encoded(name: str, image: Any, advised: set[bytes] | None) -> bytes:
+    """An image field's base64, as `control_image` is read; an error names the field."""
+    try:
+        return base64_control_image(image, advised=advised)
+    except ImageInputError as error:
+        if name == "control_image":
+            raise
+        raise ImageInputError(f"{name}: {error}") from None
 
 
 # -- one request, with the retry rules ------------------------------------------------
@@ -116,7 +177,7 @@ def submit(core: Core, body: SubmitBody, *, row: int | None = None) -> Flow[Task
     try:
         task, handled = yield from core._stamped(
             core._send(
-                core.request(body.request),
+                core.request(body.request, operation=body.operation),
                 what="submit",
                 idempotent=False,
                 parse=lambda response: _parse_task(core, response),
@@ -130,7 +191,7 @@ def submit(core: Core, body: SubmitBody, *, row: int | None = None) -> Flow[Task
     yield from core._record(
         lambda ledger: ledger.submitted(_row(row), task.id, task.polling_url), task.id
     )
-    task = attrs.evolve(task, handled_at=handled)
+    task = attrs.evolve(task, handled_at=handled, operation=body.operation)
     log.info("submitted task %s", task.id)
     return task
 
@@ -144,7 +205,9 @@ def _write_ahead(core: Core, ledger: Ledger, row: int | None, body: SubmitBody) 
     written: list[int] = []
     try:
         outcome = yield Record(
-            lambda: written.append(ledger.sending(row, base_url=str(core.base_url), **body.summary))
+            lambda: written.append(
+                ledger.sending(row, base_url=str(core.origin(body.operation)), **body.summary)
+            )
         )
     except BaseException as error:
         if written:

@@ -1,7 +1,7 @@
 """Requests as they go on the wire: what a face hands to httpx, built once for both faces.
 
-The submit body is the generated model's own JSON with the control image spliced in as
-bytes. A 24-megapixel control image is about 32 MB of base64; sent through httpx's
+The submit body is the generated model's own JSON with each image spliced in as bytes.
+A 24-megapixel control image is about 32 MB of base64; sent through httpx's
 `json=` it would become a str, then json.dumps' copy of that str, then the UTF-8 copy of
 the dump: three more full copies, and about twice the time of the base64 itself. Splicing
 keeps every field's serialisation in the generated code and costs none of them. Large
@@ -17,9 +17,9 @@ from typing import Any
 
 import attrs
 import httpx
-from flux_canny_api.models.finetune_canny_inputs import FinetuneCannyInputs
 
-from ._generated import SUBMIT
+from ._generated import submit_endpoint
+from ._operations import CANNY, Operation, operations
 
 __all__ = [
     "ANSWER_DEADLINE",
@@ -157,6 +157,8 @@ class SubmitBody:
     request: Mapping[str, Any]
     #: what the ledger records of the request (never the image, never the key)
     summary: Mapping[str, Any] = attrs.field(factory=dict)
+    #: the operation it is for, by name (which also chooses its server)
+    operation: str = CANNY
 
     def __repr__(self) -> str:
         return f"SubmitBody(bytes={self.size})"
@@ -175,30 +177,50 @@ class SubmitBody:
         return self.content if isinstance(self.content, bytes) else b"".join(self.content)
 
 
-def submit_body(fields: Mapping[str, Any], image_base64: bytes) -> SubmitBody:
-    """The generated endpoint's request for `fields`, with the base64 image in its slot.
+def submit_body(
+    fields: Mapping[str, Any],
+    images: bytes | Mapping[str, bytes],
+    operation: Operation | None = None,
+) -> SubmitBody:
+    """The generated endpoint's request for `fields`, with each base64 image in its slot.
 
-    `fields` is every body field but the image, already validated and normalised.
+    `fields` is every body field but the images, already validated and normalised;
+    `images` maps image fields to their base64 bytes (bare bytes: the seed's control
+    image). Each image is one part of the body, never copied into another.
     """
-    # A marker no user text can hold by chance (128 random bits), checked to occur once.
-    marker = f"flux-canny-image-{secrets.token_hex(16)}"
-    inputs = FinetuneCannyInputs.from_dict({**fields, "control_image": marker})
-    request = SUBMIT.request(body=inputs)
+    op = operation if operation is not None else operations()[CANNY]
+    slots = {"control_image": bytes(images)} if isinstance(images, bytes | bytearray) else images
+    # Markers no user text can hold by chance (128 random bits), checked to occur once.
+    markers = {name: f"flux-canny-image-{secrets.token_hex(16)}" for name in slots}
+    endpoint, model = submit_endpoint(op.module_name, op.schema_name)
+    request = endpoint.request(body=model.from_dict({**fields, **markers}))
     # httpx's own `json=` encoding, so the bytes are what the generated call would send.
     text = json.dumps(
         request.pop("json"), ensure_ascii=False, separators=(",", ":"), allow_nan=False
     ).encode("utf-8")
-    head, found, tail = text.partition(json.dumps(marker).encode("ascii"))
-    if not found or marker.encode("ascii") in tail:
-        raise RuntimeError("could not place the control image in the request body")
-    parts = (head + b'"', image_base64, b'"' + tail)
+    places = []
+    for name, marker in markers.items():
+        quoted = json.dumps(marker).encode("ascii")
+        if text.count(marker.encode("ascii")) != 1 or quoted not in text:
+            raise RuntimeError(f"could not place {name} in the request body")
+        places.append((text.index(quoted), len(quoted), name))
+    parts: list[bytes] = []
+    cursor = 0
+    for at, length, name in sorted(places):
+        parts += [text[cursor : at + 1], slots[name]]  # up to the opening quote, the image
+        cursor = at + length - 1  # from the closing quote on
+    parts.append(text[cursor:])
     headers = {str(k): str(v) for k, v in request.pop("headers", {}).items()}
     content: bytes | BodyParts
-    if len(image_base64) < JOIN_BELOW:
+    if sum(len(image) for image in slots.values()) < JOIN_BELOW:
         content = b"".join(parts)
     else:
-        content = BodyParts(parts)
+        content = BodyParts(tuple(parts))
         # httpx keeps an explicit Content-Length and does not fall back to chunked encoding.
         headers["Content-Length"] = str(len(content))
-    summary = {"prompt": fields.get("prompt"), "finetune_id": fields.get("finetune_id")}
-    return SubmitBody({**request, "headers": headers, "content": content}, summary)
+    summary = {
+        "prompt": fields.get("prompt"),
+        "finetune_id": fields.get("finetune_id"),
+        "operation": op.name,
+    }
+    return SubmitBody({**request, "headers": headers, "content": content}, summary, op.name)

@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
@@ -17,7 +17,8 @@ from ._budget import Budget
 from ._checks import check_number
 from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
-from ._params import GenerationParams
+from ._operations import CANNY
+from ._params import AsyncCalls
 from ._window import windowed
 from ._wire import SubmitBody
 from .errors import EventLoopError, InvalidArgumentError
@@ -32,7 +33,7 @@ __all__ = ["BFL_ACTIVE_TASK_LIMIT", "AsyncFluxCanny"]
 BFL_ACTIVE_TASK_LIMIT = 24
 
 
-class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
+class AsyncFluxCanny(ClientBase[httpx.AsyncClient], AsyncCalls):
     """The same methods as FluxCanny, awaitable, driven by the same flows."""
 
     _http_class = httpx.AsyncClient
@@ -96,17 +97,17 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         result: T = step.value
         return result
 
-    async def submit(
-        self,
-        *,
-        control_image: Any,
-        prompt: str,
-        finetune_id: str,
-        validate: bool | None = None,
-        **params: Unpack[GenerationParams],
-    ) -> Task:
-        body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
+    async def _submit(self, endpoint: str, validate: bool | None, fields: dict[str, Any]) -> Task:
+        body = self._prepare(endpoint, validate, fields)
         return await asyncio.shield(self._start_submit(body))
+
+    if not TYPE_CHECKING:  # typed per endpoint by AsyncCalls' overloads
+
+        async def submit(
+            self, *, endpoint: str = CANNY, validate: bool | None = None, **fields: Any
+        ) -> Task:
+            """Submit one generation of `endpoint` (the canny finetune unless named)."""
+            return await self._submit(endpoint, validate, fields)
 
     async def submit_prepared(
         self, body: SubmitBody, *, claim: Claim | None = None, budget: Budget | None = None
@@ -130,7 +131,9 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         submit.add_done_callback(self._submits_in_flight.discard)
         if budget is not None:
             spending, reserved = budget
-            submit.add_done_callback(lambda done: spending.settle_future(reserved, done))
+            submit.add_done_callback(
+                lambda done: spending.settle_future(reserved, done, body.operation)
+            )
         return submit
 
     async def _admitted_submit(
@@ -139,7 +142,8 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
         """Start a submit once `budget` (if any) has room for it."""
         if budget is None:
             return self._start_submit(body, row)
-        reserved = await budget.admit()  # BudgetExhaustedError: not submitted, not paid
+        # BudgetExhaustedError: not submitted, not paid
+        reserved = await budget.admit(body.operation)
         return self._start_submit(body, row, (budget, reserved))
 
     async def settle_submits(self, timeout: float | None = None) -> None:
@@ -171,22 +175,35 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
     async def download(self, result: Result) -> GeneratedImage:
         return await self._run(self._core.download(result))
 
-    async def generate(
+    async def _generate(
         self,
-        *,
-        control_image: Any,
-        prompt: str,
-        finetune_id: str,
+        endpoint: str,
+        validate: bool | None,
+        fields: dict[str, Any],
         timeout: float | None = None,
         on_update: Callable[[Result], None] | None = None,
         on_submit: Callable[[Task], None] | None = None,
-        validate: bool | None = None,
-        **params: Unpack[GenerationParams],
     ) -> GeneratedImage:
-        body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
+        body = self._prepare(endpoint, validate, fields)
         return await self._run(
             self._core.generate(body, timeout=timeout, on_update=on_update, on_submit=on_submit)
         )
+
+    if not TYPE_CHECKING:  # typed per endpoint by AsyncCalls' overloads
+
+        async def generate(
+            self,
+            *,
+            endpoint: str = CANNY,
+            timeout: float | None = None,
+            on_update: Callable[[Result], None] | None = None,
+            on_submit: Callable[[Task], None] | None = None,
+            validate: bool | None = None,
+            **fields: Any,
+        ) -> GeneratedImage:
+            """Submit, wait and download in one call (`endpoint`: the canny finetune unless
+            named)."""
+            return await self._generate(endpoint, validate, fields, timeout, on_update, on_submit)
 
     async def resume(
         self,
@@ -330,11 +347,8 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient]):
                 task = task_of(resumed)
             else:
                 validate = job.pop("validate", None)
-                image, prompt = job.pop("control_image", None), job.pop("prompt", None)
-                finetune_id = job.pop("finetune_id", None)
-                body = self._core.build_body(
-                    image, prompt, finetune_id, job, validate, advised=advised
-                )
+                endpoint = job.pop("endpoint", CANNY)
+                body = self._core.build_body(endpoint, job, validate, advised=advised)
                 submit = await self._admitted_submit(body, budget)
                 del body
 

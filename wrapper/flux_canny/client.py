@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
 from ._base import ClientBase
 from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
-from ._params import GenerationParams
+from ._operations import CANNY
+from ._params import SyncCalls
 from ._wire import SubmitBody
 from .images import GeneratedImage
 from .ledger import Claim
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["FluxCanny"]
 
 
-class FluxCanny(ClientBase[httpx.Client]):
-    """Submit, poll and download FLUX.1 Canny [pro] finetune generations.
+class FluxCanny(ClientBase[httpx.Client], SyncCalls):
+    """Submit, poll and download generations of BFL's endpoints (the FLUX.1 Canny [pro]
+    finetune unless `endpoint=` names another).
 
     >>> with FluxCanny() as flux:  # key from BFL_API_KEY
     ...     image = flux.generate(control_image="edges.png", prompt="a castle",
@@ -69,18 +71,17 @@ class FluxCanny(ClientBase[httpx.Client]):
         result: T = step.value
         return result
 
-    def submit(
-        self,
-        *,
-        control_image: Any,
-        prompt: str,
-        finetune_id: str,
-        validate: bool | None = None,
-        **params: Unpack[GenerationParams],
-    ) -> Task:
-        """Submit one generation; returns at once with the task id and polling URL."""
-        body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
-        return self._run(self._core.submit(body))
+    def _submit(self, endpoint: str, validate: bool | None, fields: dict[str, Any]) -> Task:
+        return self._run(self._core.submit(self._prepare(endpoint, validate, fields)))
+
+    if not TYPE_CHECKING:  # typed per endpoint by SyncCalls' overloads
+
+        def submit(
+            self, *, endpoint: str = CANNY, validate: bool | None = None, **fields: Any
+        ) -> Task:
+            """Submit one generation of `endpoint` (the canny finetune unless named);
+            returns at once with the task id and polling URL."""
+            return self._submit(endpoint, validate, fields)
 
     def submit_prepared(self, body: SubmitBody, *, claim: Claim | None = None) -> Task:
         """Submit a prepared body; `claim` is the ledger's claim on a named job (batches)."""
@@ -106,23 +107,35 @@ class FluxCanny(ClientBase[httpx.Client]):
         """Fetch the result image (without the API key: delivery hosts never see it)."""
         return self._run(self._core.download(result))
 
-    def generate(
+    def _generate(
         self,
-        *,
-        control_image: Any,
-        prompt: str,
-        finetune_id: str,
+        endpoint: str,
+        validate: bool | None,
+        fields: dict[str, Any],
         timeout: float | None = None,
         on_update: Callable[[Result], None] | None = None,
         on_submit: Callable[[Task], None] | None = None,
-        validate: bool | None = None,
-        **params: Unpack[GenerationParams],
     ) -> GeneratedImage:
-        """Submit, wait and download in one call."""
-        body = self._core.build_body(control_image, prompt, finetune_id, params, validate)
+        body = self._prepare(endpoint, validate, fields)
         return self._run(
             self._core.generate(body, timeout=timeout, on_update=on_update, on_submit=on_submit)
         )
+
+    if not TYPE_CHECKING:  # typed per endpoint by SyncCalls' overloads
+
+        def generate(
+            self,
+            *,
+            endpoint: str = CANNY,
+            timeout: float | None = None,
+            on_update: Callable[[Result], None] | None = None,
+            on_submit: Callable[[Task], None] | None = None,
+            validate: bool | None = None,
+            **fields: Any,
+        ) -> GeneratedImage:
+            """Submit, wait and download in one call (`endpoint`: the canny finetune unless
+            named)."""
+            return self._generate(endpoint, validate, fields, timeout, on_update, on_submit)
 
     def resume(
         self,

@@ -402,14 +402,17 @@ class Ledger:
         with self._write() as db:
             self._update(db, "task_id = ?", (task_id,), **fields)
 
-    def durations(self, base_url: str, limit: int = 64) -> list[tuple[float, float]]:
-        """The newest `limit` duration brackets of tasks submitted to `base_url`, oldest
-        first: what a new client's poll schedule starts from."""
+    def durations(
+        self, base_url: str, limit: int = 64, *, operation: str | None = None
+    ) -> list[tuple[float, float]]:
+        """The newest `limit` duration brackets of tasks submitted to `base_url` (and to
+        `operation`'s endpoint when named: a klein task and an Ultra one differ tenfold),
+        oldest first: what a new client's poll schedule starts from."""
         query = (
-            "SELECT * FROM tasks WHERE duration_high IS NOT NULL "
-            "AND base_url = ? ORDER BY updated_at DESC LIMIT ?"
+            "SELECT * FROM tasks WHERE duration_high IS NOT NULL AND base_url = ? "
+            "AND (? IS NULL OR operation = ?) ORDER BY updated_at DESC LIMIT ?"
         )
-        rows = self._read(query, (base_url, limit))
+        rows = self._read(query, (base_url, operation, operation, limit))
         return [(e.duration_low or 0.0, e.duration_high or 0.0) for e in reversed(rows)]
 
     def adopt(self, task_id: str, **fields: Any) -> None:

@@ -122,6 +122,8 @@ class Task:
     submitted_at: float | None = attrs.field(default=None, eq=False, repr=False)
     #: when the server most likely created it: midway between the submit's send and answer
     handled_at: float | None = attrs.field(default=None, eq=False, repr=False)
+    #: the endpoint it was submitted to (None for a task resumed by id: the ledger may say)
+    operation: str | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def cost(self) -> float | None:

@@ -27,7 +27,7 @@ import pydantic
 from ._spec import CANNY_PATH, Spec, packaged_spec
 from .errors import RequestValidationError
 
-__all__ = ["RequestValidator", "ValidationErrorDetail", "validate_inputs"]
+__all__ = ["RequestValidator", "ValidationErrorDetail", "validate_inputs", "validator_for"]
 
 ValidationErrorDetail = dict[str, Any]
 
@@ -218,10 +218,27 @@ def default_validator() -> RequestValidator:
     return RequestValidator(packaged_spec())
 
 
-def validate_inputs(body: Mapping[str, Any]) -> list[ValidationErrorDetail]:
-    """The errors the server would return for this canny request body.
+def validator_for(endpoint: str) -> RequestValidator:
+    """The validator of the endpoint named `endpoint`, built once (a pydantic model each);
+    an unknown name is an InvalidArgumentError naming the nearest."""
+    from ._operations import CANNY, operation
+
+    path = operation(endpoint).path  # refuses what is no endpoint's name, whatever its type
+    return default_validator() if endpoint == CANNY else _validator(path)
+
+
+@functools.cache
+def _validator(path: str) -> RequestValidator:
+    return RequestValidator(packaged_spec(), path)
+
+
+def validate_inputs(
+    body: Mapping[str, Any], endpoint: str = "flux-pro-1.0-canny-finetuned"
+) -> list[ValidationErrorDetail]:
+    """The errors the server would return for this request body of `endpoint` (by
+    default the seed's canny finetune).
 
     Each error is `{"loc": [...], "msg": ..., "type": ...}` (plus `input`/`ctx`) as
     FastAPI writes it; an empty list means the server would accept the body.
     """
-    return default_validator().errors(body)
+    return validator_for(endpoint).errors(body)
