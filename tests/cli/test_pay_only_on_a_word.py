@@ -194,3 +194,31 @@ def test_an_output_that_appears_after_paying_keeps_the_image(run, fake, workdir,
     again = run(f"result {entry.task_id}")  # finished from the kept copy, nothing paid
     assert again.code == 0, again.err
     assert (workdir / "castle.jpg").exists() and _paid(fake) == 1
+
+
+def test_resubmit_uncertain_never_pays_for_a_job_edited_since_its_image_was_made(
+    run, fake, workdir
+):
+    """--resubmit-uncertain is the word for the request whose submit was cut short; a job
+    edited again since then, whose image another request made, is `changed` as ever."""
+    (workdir / "c.png").write_bytes(make_image("PNG", (48, 32)))
+
+    def write(prompt):
+        job = {"name": "castle", "control_image": "c.png", "prompt": prompt}
+        (workdir / "jobs.jsonl").write_text(json.dumps({**job, "finetune_id": "my-finetune"}))
+
+    write("a castle")
+    assert run("batch jobs.jsonl -o out").code == 0
+    made = (workdir / "out" / "castle.jpg").read_bytes()
+    write("a castle at dusk")
+    fake.fail_next(1, "drop", path="/v1/flux-pro-1.0-canny-finetuned")  # paid, answer lost
+    cut = run("batch jobs.jsonl -o out --json --regenerate-changed")
+    assert cut.json_lines()[0]["status"] == "uncertain", cut.err
+    paid = _paid(fake)
+    write("a castle at night")  # edited again: this request was never asked for
+    ran = run("batch jobs.jsonl -o out --json --resubmit-uncertain")
+    assert ran.code == 1, ran.err
+    (job,) = ran.json_lines()
+    assert job["status"] == "changed" and "--regenerate-changed" in job["error"], job
+    assert _paid(fake) == paid
+    assert (workdir / "out" / "castle.jpg").read_bytes() == made

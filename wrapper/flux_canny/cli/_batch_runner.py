@@ -362,11 +362,12 @@ class Runner:
 
 
 def _changed(job: Job, made_by: Entry) -> Outcome:
+    task = f" (task {made_by.task_id})" if made_by.task_id else ""
     return Outcome(
         job,
         "changed",
         made_by.task_id,
         job.output if made_by.name == job.name else None,
-        f"the job's request differs from the one that made its image (task "
-        f"{made_by.task_id}); {PAY_AGAIN['changed']} pays for a new one",
+        f"the job's request differs from the one that made its image{task}; "
+        f"{PAY_AGAIN['changed']} pays for a new one",
     )
