@@ -222,3 +222,26 @@ def test_resubmit_uncertain_never_pays_for_a_job_edited_since_its_image_was_made
     assert job["status"] == "changed" and "--regenerate-changed" in job["error"], job
     assert _paid(fake) == paid
     assert (workdir / "out" / "castle.jpg").read_bytes() == made
+
+
+def test_a_regeneration_cut_short_and_resubmitted_replaces_the_old_image(run, fake, workdir):
+    """--regenerate-changed, its submit cut short, then --resubmit-uncertain: the user has
+    paid for the edited job's image, and it replaces the old one (not put aside)."""
+    (workdir / "c.png").write_bytes(make_image("PNG", (48, 32)))
+
+    def write(prompt):
+        job = {"name": "castle", "control_image": "c.png", "prompt": prompt}
+        (workdir / "jobs.jsonl").write_text(json.dumps({**job, "finetune_id": "my-finetune"}))
+
+    write("a castle")
+    assert run("batch jobs.jsonl -o out").code == 0
+    old = (workdir / "out" / "castle.jpg").read_bytes()
+    write("a castle at dusk")
+    fake.fail_next(1, "drop", path="/v1/flux-pro-1.0-canny-finetuned")  # paid, answer lost
+    cut = run("batch jobs.jsonl -o out --json --regenerate-changed")
+    assert cut.json_lines()[0]["status"] == "uncertain", cut.err
+    ran = run("batch jobs.jsonl -o out --json --resubmit-uncertain")
+    assert ran.code == 0, ran.err
+    (job,) = ran.json_lines()
+    assert job["status"] == "ok", job
+    assert (workdir / "out" / "castle.jpg").read_bytes() != old

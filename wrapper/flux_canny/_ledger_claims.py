@@ -75,10 +75,12 @@ def claim(
             if not resubmit_uncertain:
                 return Claim(ClaimKind.UNCERTAIN, latest)
             made_by = _maker(db, latest, fields.get("output"))
-            if made_by and made_by.request_hash != request_hash and not regenerate_changed:
+            edited = latest.request_hash != request_hash and not regenerate_changed
+            if edited and made_by and made_by.request_hash != request_hash:
                 return Claim(ClaimKind.CHANGED, made_by)
             ledger._update(db, "row = ?", (latest.row,), state=str(State.ABANDONED))
-            return Claim(ClaimKind.NEW, _claimed(ledger, db, job), replaced=latest)
+            image = made_by if made_by and made_by.state == State.DOWNLOADED else None
+            return Claim(ClaimKind.NEW, _claimed(ledger, db, job), replaced=image or latest)
         if state == State.DOWNLOADED and latest.output and Path(latest.output).exists():
             if latest.request_hash == request_hash:
                 return Claim(ClaimKind.DONE, latest)
@@ -100,7 +102,8 @@ def claim(
 def _maker(db: sqlite3.Connection, latest: Entry, output: Any) -> Entry | None:
     """What made the image at a job's output, if one is there: its last row that wrote it,
     else (the row is in another state folder) the uncertain attempt itself. The user's
-    word to resubmit an uncertain submit is for that request, never for an edited one."""
+    word to resubmit an uncertain submit is for that request, never for an edited one;
+    the image it makes replaces the one there, as the regeneration it retries would."""
     if not isinstance(output, str) or not Path(output).exists():
         return None
     found = db.execute(
