@@ -245,3 +245,30 @@ def test_a_regeneration_cut_short_and_resubmitted_replaces_the_old_image(run, fa
     (job,) = ran.json_lines()
     assert job["status"] == "ok", job
     assert (workdir / "out" / "castle.jpg").read_bytes() != old
+
+
+def test_a_ledger_that_fills_mid_batch_fails_its_job_never_the_paid_ones(
+    run, fake, workdir, monkeypatch
+):
+    """A claim the ledger cannot write is that job's error: the jobs already paid for are
+    reported with their images, and the run never says nothing was submitted (exit 2)."""
+    from flux_canny.errors import LedgerError
+
+    lines = _unnamed_jobs(workdir, ["a castle", "a tower"])
+    (workdir / "jobs.jsonl").write_text("\n".join(lines) + "\n")
+    claim, claims = Ledger.claim, []
+
+    def filling(self, *args, **kwargs):
+        claims.append(args)
+        if len(claims) > 1:
+            raise LedgerError("cannot write the task ledger: database or disk is full")
+        return claim(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "claim", filling)
+    ran = run("batch jobs.jsonl -o out --json --concurrency 1")
+    assert ran.code == 1, ran.err
+    first, second = ran.json_lines()
+    assert first["status"] == "ok" and (workdir / first["path"]).is_file(), first
+    assert second["status"] == "error" and "disk is full" in second["error"], second
+    assert "nothing was submitted" not in ran.err
+    assert _paid(fake) == 1

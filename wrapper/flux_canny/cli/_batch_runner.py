@@ -129,6 +129,8 @@ class Runner:
         slot = _Slot(self._slots)
         try:
             outcome = await self._run_job(flux, job, slot)
+        except LedgerError as error:  # its claim or its row: before any POST of this job
+            outcome = Outcome(job, "error", None, None, one_line(error))
         finally:
             slot.give_back()
         self._finished(outcome, was_active=outcome.task_id is not None)
