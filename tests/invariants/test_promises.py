@@ -56,6 +56,7 @@ import attrs
 import click
 import pytest
 from flux_canny import AsyncFluxCanny, FluxCanny, FluxCannyError, GeneratedImage, Task
+from flux_canny.cli._batch_record import RECORD_FILE
 from flux_canny.fake import FakeServer, VirtualClock
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
@@ -676,6 +677,7 @@ class Promises(RuleBasedStateMachine):
                     hold.release(process=then_processed)
                     assert hold.done.wait(30)
                 assert self.fake.wait_idle(30)
+                self._answers_lost_with_the_process(created)
                 ran = Ran(None, out, err)
             else:
                 out, err = process.communicate(timeout=30)
@@ -685,6 +687,17 @@ class Promises(RuleBasedStateMachine):
             self.fake.tick_seconds = 0.0
         self._flags_apply(flags)
         self._check_run(ran, served=served, created=created)
+
+    def _answers_lost_with_the_process(self, before: set[str]) -> None:
+        """A killed run's submits whose task id its output folder's record never got: the
+        answer reached a process that died before writing it down (the next job's submit
+        overlaps a download, so any request held may catch one in flight). For the client
+        such a submit is uncertain, as one whose answer was lost on the way."""
+        record = self.out / RECORD_FILE
+        known = record.read_text(errors="replace") if record.exists() else ""
+        for task_id in set(self.accounts.created) - before:
+            if task_id not in known:
+                self.accounts.undelivered.add(task_id)
 
     def _still_moving(self, process: subprocess.Popen[str], aim: str) -> None:
         """A real process that has not reached `aim` in REACH_SECONDS may be waiting, as it
