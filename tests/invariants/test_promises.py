@@ -918,6 +918,7 @@ class Promises(RuleBasedStateMachine):
                 word
                 for word, seen in (
                     ("no image", a.told_no_image),
+                    ("refused", a.told_refused),
                     ("id not delivered", a.undelivered),
                     ("not found", a.told_not_found),
                     ("image refused", a.told_expired),
