@@ -194,3 +194,81 @@ def test_an_output_that_appears_after_paying_keeps_the_image(run, fake, workdir,
     again = run(f"result {entry.task_id}")  # finished from the kept copy, nothing paid
     assert again.code == 0, again.err
     assert (workdir / "castle.jpg").exists() and _paid(fake) == 1
+
+
+def test_resubmit_uncertain_never_pays_for_a_job_edited_since_its_image_was_made(
+    run, fake, workdir
+):
+    """--resubmit-uncertain is the word for the request whose submit was cut short; a job
+    edited again since then, whose image another request made, is `changed` as ever."""
+    (workdir / "c.png").write_bytes(make_image("PNG", (48, 32)))
+
+    def write(prompt):
+        job = {"name": "castle", "control_image": "c.png", "prompt": prompt}
+        (workdir / "jobs.jsonl").write_text(json.dumps({**job, "finetune_id": "my-finetune"}))
+
+    write("a castle")
+    assert run("batch jobs.jsonl -o out").code == 0
+    made = (workdir / "out" / "castle.jpg").read_bytes()
+    write("a castle at dusk")
+    fake.fail_next(1, "drop", path="/v1/flux-pro-1.0-canny-finetuned")  # paid, answer lost
+    cut = run("batch jobs.jsonl -o out --json --regenerate-changed")
+    assert cut.json_lines()[0]["status"] == "uncertain", cut.err
+    paid = _paid(fake)
+    write("a castle at night")  # edited again: this request was never asked for
+    ran = run("batch jobs.jsonl -o out --json --resubmit-uncertain")
+    assert ran.code == 1, ran.err
+    (job,) = ran.json_lines()
+    assert job["status"] == "changed" and "--regenerate-changed" in job["error"], job
+    assert _paid(fake) == paid
+    assert (workdir / "out" / "castle.jpg").read_bytes() == made
+
+
+def test_a_regeneration_cut_short_and_resubmitted_replaces_the_old_image(run, fake, workdir):
+    """--regenerate-changed, its submit cut short, then --resubmit-uncertain: the user has
+    paid for the edited job's image, and it replaces the old one (not put aside)."""
+    (workdir / "c.png").write_bytes(make_image("PNG", (48, 32)))
+
+    def write(prompt):
+        job = {"name": "castle", "control_image": "c.png", "prompt": prompt}
+        (workdir / "jobs.jsonl").write_text(json.dumps({**job, "finetune_id": "my-finetune"}))
+
+    write("a castle")
+    assert run("batch jobs.jsonl -o out").code == 0
+    old = (workdir / "out" / "castle.jpg").read_bytes()
+    write("a castle at dusk")
+    fake.fail_next(1, "drop", path="/v1/flux-pro-1.0-canny-finetuned")  # paid, answer lost
+    cut = run("batch jobs.jsonl -o out --json --regenerate-changed")
+    assert cut.json_lines()[0]["status"] == "uncertain", cut.err
+    ran = run("batch jobs.jsonl -o out --json --resubmit-uncertain")
+    assert ran.code == 0, ran.err
+    (job,) = ran.json_lines()
+    assert job["status"] == "ok", job
+    assert (workdir / "out" / "castle.jpg").read_bytes() != old
+
+
+def test_a_ledger_that_fills_mid_batch_fails_its_job_never_the_paid_ones(
+    run, fake, workdir, monkeypatch
+):
+    """A claim the ledger cannot write is that job's error: the jobs already paid for are
+    reported with their images, and the run never says nothing was submitted (exit 2)."""
+    from flux_canny.errors import LedgerError
+
+    lines = _unnamed_jobs(workdir, ["a castle", "a tower"])
+    (workdir / "jobs.jsonl").write_text("\n".join(lines) + "\n")
+    claim, claims = Ledger.claim, []
+
+    def filling(self, *args, **kwargs):
+        claims.append(args)
+        if len(claims) > 1:
+            raise LedgerError("cannot write the task ledger: database or disk is full")
+        return claim(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "claim", filling)
+    ran = run("batch jobs.jsonl -o out --json --concurrency 1")
+    assert ran.code == 1, ran.err
+    first, second = ran.json_lines()
+    assert first["status"] == "ok" and (workdir / first["path"]).is_file(), first
+    assert second["status"] == "error" and "disk is full" in second["error"], second
+    assert "nothing was submitted" not in ran.err
+    assert _paid(fake) == 1

@@ -8,7 +8,7 @@ learnt that task's id, what the server told about each task (no image, not found
 expired), and which images it served, with their bytes.
 
 The allowance of each identity is the user's word (asked) plus the server's positive word
-(a task told Moderated / Error / Failed) plus the pay-again flags the user passed where
+(a task told Moderated / Error / Failed, or a submit refused with a 4xx) plus the pay-again flags the user passed where
 they apply; promise (a) is: tasks created for an identity ≤ its allowance.
 """
 
@@ -50,6 +50,9 @@ class Accounts:
     undelivered: set[str] = attrs.field(factory=set)
     #: tasks the server said ended without an image
     told_no_image: set[str] = attrs.field(factory=set)
+    #: tasks whose submit the server answered with a refusal (4xx but 408): its word that
+    #: it took no task, even where an adversary's server made one
+    told_refused: set[str] = attrs.field(factory=set)
     #: tasks a poll answered "not found"; images a download refused (403/404/410)
     told_not_found: set[str] = attrs.field(factory=set)
     told_expired: set[str] = attrs.field(factory=set)
@@ -78,6 +81,9 @@ class Accounts:
                 told = isinstance(body, dict) and body.get("id") == task_id
                 if record.fault in ANSWER_LOST or response.status_code != 200 or not told:
                     self.undelivered.add(task_id)
+                refused = 400 <= response.status_code < 500 and response.status_code != 408
+                if refused and record.fault in (None, "answer", "status"):
+                    self.told_refused.add(task_id)
             return
         if record.path == POLL:
             body = _json(response)
@@ -101,7 +107,8 @@ class Accounts:
         return [t for t, p in self.created.items() if p == prompt]
 
     def allowance(self, prompt: str) -> int:
-        positive = sum(1 for t in self.tasks_of(prompt) if t in self.told_no_image)
+        told = self.told_no_image | self.told_refused
+        positive = sum(1 for t in self.tasks_of(prompt) if t in told)
         return self.asked[prompt] + positive + self.flagged[prompt]
 
     def overpaid(self) -> dict[str, tuple[int, int]]:

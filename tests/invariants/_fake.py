@@ -1,11 +1,14 @@
 """The fake as the adversary runs it: on a virtual clock it may tick forward with each
 request (so a real process's polls see its tasks finish), counting requests in flight
 (so a test knows when a killed process's last request is done), and stopping a step
-that never ends (a client looping without bound) with an error of its own."""
+that never ends (a client looping without bound) with an error of its own, and noting
+when it last heard a request (so a test tells a real process that waits on the server
+from one that hangs)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -27,10 +30,13 @@ class AdversaryFake(FakeBFL):
         #: count this step's requests and stop a runaway one (in-process steps only)
         self.guard = False
         self.step_requests = 0
+        #: time.monotonic() of the last request: a real process that makes none is stuck
+        self.heard_at = time.monotonic()
         self._idle = threading.Condition()
         self._in_flight = 0
 
     def handle(self, request: httpx.Request) -> Reply:
+        self.heard_at = time.monotonic()
         if self.guard:
             self.step_requests += 1
             if self.step_requests > STEP_REQUESTS:

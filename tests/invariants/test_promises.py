@@ -56,6 +56,7 @@ import attrs
 import click
 import pytest
 from flux_canny import AsyncFluxCanny, FluxCanny, FluxCannyError, GeneratedImage, Task
+from flux_canny.cli._batch_record import RECORD_FILE
 from flux_canny.fake import FakeServer, VirtualClock
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
@@ -77,6 +78,11 @@ from ._sinks import KEY, LogCapture, exception_texts, files_holding, pickled, sh
 BUDGETS = {"ci": (10, 14, 1), "thorough": (400, 40, 3)}
 DEFAULT_BUDGET = (25, 20, 1)
 MAX_JOBS = 4
+#: a killed run's chosen request not reached in this long: it is killed where it is
+REACH_SECONDS = 60.0
+#: longer than any one wait of the client between two requests (its 30 s read timeout on
+#: an answer held back, its 30 s longest informed poll delay, its 8 s longest back-off)
+QUIET_SECONDS = 50.0
 STATES = ("A", "B", "xdg", "home")
 WHERE = {"submit": SUBMIT, "poll": POLL, "download": DOWNLOAD}
 IMAGES = (make_image("PNG", (40, 32)), make_image("PNG", (48, 32)))
@@ -626,7 +632,8 @@ class Promises(RuleBasedStateMachine):
     ) -> None:
         """A real `flux-canny batch` process, killed with SIGKILL while the fake holds its
         `nth` request to `where` (before handling it, or after); the request is then
-        handled or dropped, as a server may or may not have received it."""
+        handled or dropped, as a server may or may not have received it. A run still
+        moving after REACH_SECONDS (slow answers, back-offs) is killed where it is."""
         self.kills += 1
         if not self.server_started:
             self.server.start()
@@ -658,19 +665,19 @@ class Promises(RuleBasedStateMachine):
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            deadline = time.monotonic() + 60
+            self.fake.heard_at = started = time.monotonic()
             while not hold.wait(0.02) and process.poll() is None:
-                if time.monotonic() > deadline:
-                    process.kill()
-                    process.communicate()
-                    raise AssertionError(
-                        f"(b) the batch neither ended nor reached request {nth} to {where} in 60 s"
-                    )
-            if hold.arrived.is_set():
+                if time.monotonic() - started > REACH_SECONDS:
+                    self._still_moving(process, f"request {nth} to {where}")
+                    break  # killed where it is: a kill -9 anywhere is the OS's right
+            if hold.arrived.is_set() or process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 out, err = process.communicate(timeout=30)
-                hold.release(process=then_processed)
-                assert hold.done.wait(30) and self.fake.wait_idle(30)
+                if hold.arrived.is_set():
+                    hold.release(process=then_processed)
+                    assert hold.done.wait(30)
+                assert self.fake.wait_idle(30)
+                self._answers_lost_with_the_process(created)
                 ran = Ran(None, out, err)
             else:
                 out, err = process.communicate(timeout=30)
@@ -680,6 +687,30 @@ class Promises(RuleBasedStateMachine):
             self.fake.tick_seconds = 0.0
         self._flags_apply(flags)
         self._check_run(ran, served=served, created=created)
+
+    def _answers_lost_with_the_process(self, before: set[str]) -> None:
+        """A killed run's submits whose task id its output folder's record never got: the
+        answer reached a process that died before writing it down (the next job's submit
+        overlaps a download, so any request held may catch one in flight). For the client
+        such a submit is uncertain, as one whose answer was lost on the way."""
+        record = self.out / RECORD_FILE
+        known = record.read_text(errors="replace") if record.exists() else ""
+        for task_id in set(self.accounts.created) - before:
+            if task_id not in known:
+                self.accounts.undelivered.add(task_id)
+
+    def _still_moving(self, process: subprocess.Popen[str], aim: str) -> None:
+        """A real process that has not reached `aim` in REACH_SECONDS may be waiting, as it
+        should, on slow answers (each up to its read timeout) and back-offs; one that has
+        made no request for QUIET_SECONDS waits on nothing the server does: a hang."""
+        quiet = time.monotonic() - self.fake.heard_at
+        if quiet > QUIET_SECONDS:
+            process.kill()
+            process.communicate()
+            raise AssertionError(
+                f"(b) the batch neither ended nor reached {aim} in {REACH_SECONDS:g} s, and "
+                f"made no request in its last {quiet:.0f} s: a wait without bound"
+            )
 
     def _check_run(self, ran: Ran, *, served: int, created: set[str]) -> None:
         """(b), (c), (d) for one batch run; (a) is checked after every step."""
@@ -887,6 +918,7 @@ class Promises(RuleBasedStateMachine):
                 word
                 for word, seen in (
                     ("no image", a.told_no_image),
+                    ("refused", a.told_refused),
                     ("id not delivered", a.undelivered),
                     ("not found", a.told_not_found),
                     ("image refused", a.told_expired),

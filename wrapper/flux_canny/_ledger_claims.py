@@ -74,8 +74,13 @@ def claim(
         if state == State.UNCERTAIN:
             if not resubmit_uncertain:
                 return Claim(ClaimKind.UNCERTAIN, latest)
+            made_by = _maker(db, latest, fields.get("output"))
+            edited = latest.request_hash != request_hash and not regenerate_changed
+            if edited and made_by and made_by.request_hash != request_hash:
+                return Claim(ClaimKind.CHANGED, made_by)
             ledger._update(db, "row = ?", (latest.row,), state=str(State.ABANDONED))
-            return Claim(ClaimKind.NEW, _claimed(ledger, db, job), replaced=latest)
+            image = made_by if made_by and made_by.state == State.DOWNLOADED else None
+            return Claim(ClaimKind.NEW, _claimed(ledger, db, job), replaced=image or latest)
         if state == State.DOWNLOADED and latest.output and Path(latest.output).exists():
             if latest.request_hash == request_hash:
                 return Claim(ClaimKind.DONE, latest)
@@ -92,6 +97,21 @@ def claim(
         # moderated or failed (the server's word), gone by the user's word, rejected or
         # abandoned: a new attempt
         return Claim(ClaimKind.NEW, _claimed(ledger, db, job), replaced=latest)
+
+
+def _maker(db: sqlite3.Connection, latest: Entry, output: Any) -> Entry | None:
+    """What made the image at a job's output, if one is there: its last row that wrote it,
+    else (the row is in another state folder) the uncertain attempt itself. The user's
+    word to resubmit an uncertain submit is for that request, never for an edited one;
+    the image it makes replaces the one there, as the regeneration it retries would."""
+    if not isinstance(output, str) or not Path(output).exists():
+        return None
+    found = db.execute(
+        "SELECT * FROM tasks WHERE scope = ? AND name = ? AND state = ? AND output = ?"
+        " ORDER BY row DESC LIMIT 1",
+        (latest.scope, latest.name, str(State.DOWNLOADED), output),
+    ).fetchone()
+    return entry_of(found) if found is not None else latest
 
 
 def _claimed(ledger: Ledger, db: sqlite3.Connection, job: Mapping[str, Any]) -> Entry:

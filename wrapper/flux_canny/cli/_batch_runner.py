@@ -129,6 +129,8 @@ class Runner:
         slot = _Slot(self._slots)
         try:
             outcome = await self._run_job(flux, job, slot)
+        except LedgerError as error:  # its claim or its row: before any POST of this job
+            outcome = Outcome(job, "error", None, None, one_line(error))
         finally:
             slot.give_back()
         self._finished(outcome, was_active=outcome.task_id is not None)
@@ -362,11 +364,12 @@ class Runner:
 
 
 def _changed(job: Job, made_by: Entry) -> Outcome:
+    task = f" (task {made_by.task_id})" if made_by.task_id else ""
     return Outcome(
         job,
         "changed",
         made_by.task_id,
         job.output if made_by.name == job.name else None,
-        f"the job's request differs from the one that made its image (task "
-        f"{made_by.task_id}); {PAY_AGAIN['changed']} pays for a new one",
+        f"the job's request differs from the one that made its image{task}; "
+        f"{PAY_AGAIN['changed']} pays for a new one",
     )
