@@ -4,7 +4,8 @@ A refused download (403/404/410) is absence of evidence, not proof that the imag
 gone: a delivery host may refuse a URL for a moment right after Ready. So before the
 image is reported expired, a fresh URL is asked for and tried again, with back-off.
 
-A sans-IO flow (see `_effects`) driven by both faces through `Core.download`.
+A sans-IO flow (see `_effects`) driven by both faces through `Core.download`, given the
+`Exchange` it fetches through and its limits, never the core.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .ledger import State
 from .models import Result, Task
 
 if TYPE_CHECKING:
-    from ._flow import Core
+    from ._exchange import Exchange
 
 __all__ = ["download"]
 
@@ -42,10 +43,17 @@ _REFRESH_BACKOFF = (0.0, 1.0, 2.0, 4.0)
 
 
 def download(
-    core: Core, result: Result, task: Task | None = None, *, until: float | None = None
+    exchange: Exchange,
+    result: Result,
+    task: Task | None = None,
+    *,
+    until: float | None = None,
+    max_bytes: int,
+    deadline: float,
 ) -> Flow[GeneratedImage]:
     """GET the sample without the API key; refresh the URL if it is refused. `until`: a
-    call's deadline on the core's clock, which the download does not outlast.
+    call's deadline on the exchange's clock, which the download does not outlast;
+    `max_bytes` and `deadline`: one download's limits, in bytes and seconds.
 
     Any failure names the task, so the image can still be fetched later.
     """
@@ -56,10 +64,10 @@ def download(
         )
     task = task or Task(id=result.id)
     try:
-        image = yield from _download(core, result, task, until)
+        image = yield from _download(exchange, result, task, until, max_bytes, deadline)
     except SampleExpiredError as error:
         said = str(error)
-        yield from core._record(
+        yield from exchange.record(
             lambda ledger: ledger.task_state(task.id, State.EXPIRED, error=said), task.id
         )
         error.attach_task(task.id, task.polling_url)
@@ -68,13 +76,20 @@ def download(
         error.attach_task(task.id, task.polling_url)
         raise
     seed = image.seed
-    yield from core._record(
+    yield from exchange.record(
         lambda ledger: ledger.task_state(task.id, State.DOWNLOADED, seed=seed), task.id
     )
     return image
 
 
-def _download(core: Core, result: Result, task: Task, until: float | None) -> Flow[GeneratedImage]:
+def _download(
+    exchange: Exchange,
+    result: Result,
+    task: Task,
+    until: float | None,
+    max_bytes: int,
+    deadline: float,
+) -> Flow[GeneratedImage]:
     if not result.is_ready or not result.sample:
         raise GenerationError.about(
             f"task {task.id} has no image to download (status {clean(result.status)!r}, "
@@ -88,13 +103,13 @@ def _download(core: Core, result: Result, task: Task, until: float | None) -> Fl
     for pause in (*_REFRESH_BACKOFF, None):
         if httpx.URL(sample).scheme not in ("http", "https"):
             raise UntrustedURLError(f"refusing to download a non-http(s) sample URL for {task.id}")
-        response = yield from core._send(
+        response = yield from exchange.send(
             Send(
                 "GET",
                 sample,
                 with_key=False,
-                max_bytes=core.max_download_bytes,
-                deadline=_left(core, until),
+                max_bytes=max_bytes,
+                deadline=_left(exchange, deadline, until),
             ),
             what=f"download task {task.id}",
             idempotent=True,
@@ -124,11 +139,11 @@ def _download(core: Core, result: Result, task: Task, until: float | None) -> Fl
             task.id,
             response.status_code,
         )
-        if pause and until is not None and core.clock.monotonic() + pause > until:
+        if pause and until is not None and exchange.clock.monotonic() + pause > until:
             break  # the call's time is up: reported, the task is still recorded
         if pause:
             yield Sleep(pause)
-        fresh = yield from core.get_result(task, until=until)
+        fresh = yield from exchange.get_result(task, until=until)
         if not (fresh.is_ready and fresh.sample):
             break
         sample, seed = fresh.sample, fresh.seed if fresh.seed is not None else seed
@@ -141,8 +156,8 @@ def _download(core: Core, result: Result, task: Task, until: float | None) -> Fl
     )
 
 
-def _left(core: Core, until: float | None) -> float:
+def _left(exchange: Exchange, deadline: float, until: float | None) -> float:
     """The download's own deadline, within the call's."""
     if until is None:
-        return core.download_deadline
-    return max(0.001, min(core.download_deadline, until - core.clock.monotonic()))
+        return deadline
+    return max(0.001, min(deadline, until - exchange.clock.monotonic()))

@@ -3,8 +3,12 @@
 Each operation is a generator that yields *effects* (send a request, sleep) and receives
 their outcomes. `FluxCanny` performs effects with blocking I/O, `AsyncFluxCanny` with
 async I/O; neither decides anything. Retries, the poll schedule, status handling, host
-checks and error mapping live here once, and tests can drive a flow step by step with no
-network and no clock.
+checks and error mapping live here and in the phases once, and tests can drive a flow
+step by step with no network and no clock.
+
+`Core` composes small values and hands each phase only the ones it needs: the
+`Exchange` (one request with its rules) to every phase, the `Learning` (durations per
+endpoint) to polling, the download limits to downloading. No phase imports the core.
 
 Requests to the API's operations are built by the generated endpoint modules
 (`_get_kwargs`) and their answers parsed by them (`_parse_response`); only the sending
@@ -15,9 +19,7 @@ and statuses outside Python's HTTPStatus (Cloudflare's 520-530) stay ordinary 5x
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -26,29 +28,15 @@ from flux_canny_api.models.http_validation_error import HTTPValidationError
 
 from . import _downloads, _polling, _submits
 from ._auth import HostPolicy
-from ._effects import Failed, Flow, Record, Sleep
+from ._effects import Flow
+from ._exchange import Exchange
 from ._generated import Endpoint
-from ._operations import CANNY, origin
-from ._operations import operation as _operation
+from ._operations import CANNY
 from ._spec import packaged_spec
-from ._verdicts import (
-    Malformed,
-    Verdict,
-    failure_verdict,
-    log_exchange,
-    shown_url,
-    status_verdict,
-    task_shaped,
-)
-from ._wire import Send, SubmitBody
+from ._verdicts import Malformed
+from ._wire import SubmitBody
 from .clock import Clock
-from .errors import (
-    FluxCannyError,
-    InvalidArgumentError,
-    LedgerError,
-    RequestValidationError,
-    UntrustedURLError,
-)
+from .errors import FluxCannyError, InvalidArgumentError, RequestValidationError
 from .images import GeneratedImage
 from .ledger import Claim, Ledger
 from .models import Result, Task
@@ -58,16 +46,29 @@ from .validation import RequestValidator, validator_for
 if TYPE_CHECKING:
     from .conformance import ConformanceReport, ResponseChecker
 
-log = logging.getLogger("flux_canny")
-
-#: retries of one request stay quiet this long (s); then what is tried is said, once
-_TELL_AFTER = 1.0
 T = TypeVar("T")
 
 
-@attrs.define
+def _exchange(core: Core) -> Exchange:
+    return Exchange(
+        base_url=core.base_url,
+        hosts=core.hosts,
+        clock=core.clock,
+        retry=core.retry,
+        responses=core.responses,
+        report=core.report,
+        ledger=core.ledger,
+        routed=core.routed,
+    )
+
+
+def _learning(core: Core) -> _polling.Learning:
+    return _polling.Learning(core.poll, core.durations)
+
+
+@attrs.frozen
 class Core:
-    """Everything both clients share: configuration and the flows built on it."""
+    """Everything both clients share: configuration, and the flows built on it."""
 
     base_url: httpx.URL
     hosts: HostPolicy
@@ -89,185 +90,22 @@ class Core:
     download_deadline: float = 300.0
     #: no base URL was configured: each operation goes to the server its spec entry names
     routed: bool = False
-    _urls: dict[tuple[str, str], httpx.URL] = attrs.field(factory=dict, init=False, repr=False)
-    #: the learned durations of each endpoint but the seed's (whose are `durations`)
-    _models: dict[str, DurationModel] = attrs.field(factory=dict, init=False, repr=False)
-    #: the endpoints whose durations were read from the ledger (once each)
-    _loaded: set[str] = attrs.field(factory=set, init=False, repr=False)
-
-    def origin(self, operation: str | None = None) -> httpx.URL:
-        """Where `operation` is sent: the configured base URL, or with none configured the
-        server its spec entry names (the seed's finetune: BFL's US cluster)."""
-        if operation is None or not self.routed:
-            return self.base_url
-        return httpx.URL(origin(_operation(operation)))
-
-    def url(self, path: str, operation: str | None = None) -> httpx.URL:
-        """An API path under base_url (or `operation`'s server), joined as httpx joins it
-        (a base path is kept)."""
-        key = (path, operation if self.routed and operation is not None else "")
-        url = self._urls.get(key)
-        if url is None:
-            base_url = self.origin(operation)
-            base = base_url.raw_path.split(b"?")[0].rstrip(b"/")
-            url = base_url.copy_with(raw_path=base + b"/" + path.lstrip("/").encode())
-            self._urls[key] = url
-        return url
-
-    def request(self, generated: Mapping[str, Any], operation: str | None = None) -> Send:
-        """A generated endpoint's request keywords (`_get_kwargs`), as an effect."""
-        options = dict(generated)
-        method, path = str(options.pop("method")).upper(), str(options.pop("url"))
-        return Send(method, self.url(path, operation), options=options)
+    #: what every phase sends through (made from the fields above; frozen, so they agree)
+    exchange: Exchange = attrs.field(
+        init=False, repr=False, default=attrs.Factory(_exchange, takes_self=True)
+    )
+    #: the learned durations of each endpoint, and which were read from the ledger
+    learning: _polling.Learning = attrs.field(
+        init=False, repr=False, default=attrs.Factory(_learning, takes_self=True)
+    )
 
     def durations_for(self, operation: str | None) -> DurationModel:
         """The learned durations of `operation`'s tasks (the seed's unless named)."""
-        if operation is None or operation == CANNY:
-            return self.durations
-        model = self._models.get(operation)
-        if model is None:
-            model = self._models[operation] = self.durations.sibling()
-        return model
+        return self.learning.durations_for(operation)
 
     def validator_for(self, operation: str) -> RequestValidator:
         """The validator of `operation`: the client's own for the seed's, else the spec's."""
         return self.validator if operation == CANNY else validator_for(operation)
-
-    # -- building the request -------------------------------------------------------------
-
-    def _send(
-        self,
-        effect: Send,
-        *,
-        what: str,
-        idempotent: bool,
-        parse: Callable[[Any], T],
-        accept: Container[int] | Callable[[Any], bool] = (),
-        conform: bool = True,
-        until: float | None = None,
-    ) -> Flow[T]:
-        """Send `effect`, retrying what may be retried; never sleep past `until` (a wait's
-        deadline: `--timeout 2` must not become 8 s of retries)."""
-        failures = rate_limited = 0
-        first = self.clock.monotonic()
-        told = False
-        while True:
-            sent = self.clock.monotonic()
-            outcome = yield effect
-            log_exchange(effect, outcome, self.clock.monotonic() - sent)
-            verdict: Verdict | None
-            if conform and not isinstance(outcome, Failed):
-                self._conform(effect, outcome)
-            if isinstance(outcome, Failed):
-                verdict = failure_verdict(
-                    outcome.error, idempotent=idempotent, what=what, where=shown_url(effect.url)
-                )
-            elif accept(outcome) if callable(accept) else int(outcome.status_code) in accept:
-                return parse(outcome)
-            else:
-                verdict = (
-                    None  # the usual answer: no URL to show, so none is built (0.13 ms)
-                    if int(outcome.status_code) < 300
-                    else status_verdict(
-                        outcome, idempotent=idempotent, what=what, where=shown_url(effect.url)
-                    )
-                )
-                if verdict is None:
-                    try:
-                        return parse(outcome)
-                    except (Malformed, ValueError, KeyError, TypeError, RecursionError) as exc:
-                        malformed = Malformed(str(exc))
-                        malformed.__cause__ = exc
-                        verdict = failure_verdict(malformed, idempotent=idempotent, what=what)
-            if verdict.rate_limited:
-                rate_limited += 1
-                attempt, budget = rate_limited, self.retry.max_rate_limit_retries
-            else:
-                failures += 1
-                attempt, budget = failures, self.retry.max_retries
-            too_long = (verdict.retry_after or 0) > self.retry.max_retry_after
-            if not verdict.retry or attempt > budget or too_long:
-                raise verdict.error from verdict.cause
-            delay = self.retry.delay(attempt, verdict.retry_after)
-            if until is not None and self.clock.monotonic() + delay > until:
-                raise verdict.error from verdict.cause
-            log.info(
-                "%s failed (%s); retry %d/%d in %.2f s", what, verdict.error, attempt, budget, delay
-            )
-            if not told and self.clock.monotonic() + delay - first >= _TELL_AFTER:
-                told = True  # past a second of silence, say what is being tried, once
-                log.warning(
-                    "%s; trying again (%d more at most)", verdict.error, budget - attempt + 1
-                )
-            yield Sleep(delay)
-
-    def _conform(self, effect: Send, response: Any) -> None:
-        """Record how a response differs from the spec; never fails the call."""
-        if self.responses is None or self.report is None:
-            return
-        try:
-            method, path = effect.method, httpx.URL(effect.url).path
-            if self.responses.find(method, path) is None:
-                return
-            found = self.responses.check(method, path, int(response.status_code), response.content)
-        except Exception:  # a bug in checking must not cost the user their image
-            log.debug("conformance check failed", exc_info=True)
-            return
-        self.report.record(found)
-
-    # -- the operations -------------------------------------------------------------------
-
-    def _stamped(self, flow: Flow[T], inflight: list[bool] | None = None) -> Flow[tuple[T, float]]:
-        """Run `flow`, and say when the server most likely handled its last request: the
-        midpoint of that request's send and answer.
-
-        Why not the answer's arrival: it carries the answer's delay, and under load a
-        submit's delay differs from a poll's by tens of milliseconds, which skewed every
-        learned duration by as much.
-        """
-        outcome: Any = None
-        sent = self.clock.monotonic()
-        try:
-            while True:
-                try:
-                    effect = flow.send(outcome)
-                except StopIteration as stop:
-                    return stop.value, (sent + self.clock.monotonic()) / 2
-                if isinstance(effect, Send):
-                    sent = self.clock.monotonic()
-                if inflight is not None:
-                    inflight[0] = isinstance(effect, Send)
-                outcome = yield effect
-                if inflight is not None:
-                    inflight[0] = False
-        finally:
-            flow.close()
-
-    def _record(self, write: Callable[[Ledger], None], task_id: str | None = None) -> Flow[None]:
-        """A ledger write after the POST: its failure must not lose the task in hand, so
-        it is logged, never raised (the row it could not move stays where it was, which
-        is always on the side of not paying twice)."""
-        ledger = self.ledger
-        if ledger is None:
-            return
-        outcome = yield Record(lambda: write(ledger))
-        if isinstance(outcome, Failed):
-            if not isinstance(outcome.error, LedgerError):
-                raise outcome.error
-            log.warning("task %s: %s", task_id or "?", outcome.error)
-
-    def polling_url(self, task: Task) -> str:
-        if task.polling_url is None:
-            return str(self.url("/v1/get_result").copy_merge_params({"id": task.id}))
-        url = httpx.URL(task.polling_url)
-        if not self.hosts.is_trusted(url):
-            error = UntrustedURLError(
-                f"refusing to poll {url.scheme}://{url.host}: not the API host and not a trusted "
-                "host, so it would receive your API key; pass trusted_hosts=[...] to allow it"
-            )
-            error.attach_task(task.id, task.polling_url)
-            raise error
-        return task.polling_url
 
     @staticmethod
     def claimed_row(body: SubmitBody, claim: Claim | None) -> int | None:
@@ -282,28 +120,53 @@ class Core:
             raise InvalidArgumentError(f"claim is what Ledger.claim() returned, got {claim!r:.80}")
         return claim.entry.row if claim is not None else None
 
+    # -- the phases, each given the values it needs ---------------------------------------
+
+    def build_body(
+        self,
+        endpoint: str,
+        fields: Any,
+        validate: bool | None,
+        *,
+        advised: set[bytes] | None = None,
+    ) -> SubmitBody:
+        """`endpoint`'s fields checked and encoded, before any network call."""
+        check = self.validate if validate is None else validate
+        return _submits.build_body(self.validator_for, endpoint, fields, check, advised=advised)
+
+    def submit(self, body: SubmitBody, *, row: int | None = None) -> Flow[Task]:
+        return _submits.submit(self.exchange, body, row=row)
+
     def get_result(self, task: Task, *, until: float | None = None) -> Flow[Result]:
-        url = self.polling_url(task)
+        return self.exchange.get_result(task, until=until)
 
-        def parse(response: Any) -> Result:
-            return Result.from_body(json.loads(response.content), task.id)
-
-        return (
-            yield from self._send(
-                Send("GET", url),
-                what=f"poll task {task.id}",
-                idempotent=True,
-                parse=parse,
-                accept=task_shaped,
-                until=until,
-            )
+    def wait(
+        self,
+        task: Task,
+        *,
+        timeout: float | None = None,
+        on_update: Callable[[Result], None] | None = None,
+    ) -> Flow[Result]:
+        return _polling.wait(
+            self.exchange,
+            self.learning,
+            task,
+            timeout=timeout,
+            default_timeout=self.wait_timeout,
+            on_update=on_update,
         )
 
-    # the operations, written as functions of the Core in modules of their own
-    build_body = _submits.build_body
-    submit = _submits.submit
-    wait = _polling.wait
-    download = _downloads.download
+    def download(
+        self, result: Result, task: Task | None = None, *, until: float | None = None
+    ) -> Flow[GeneratedImage]:
+        return _downloads.download(
+            self.exchange,
+            result,
+            task,
+            until=until,
+            max_bytes=self.max_download_bytes,
+            deadline=self.download_deadline,
+        )
 
     def generate(
         self,
@@ -336,7 +199,7 @@ class Core:
         except FluxCannyError as error:
             error.attach_task(task.id, task.polling_url)
             said = " ".join(Exception.__str__(error).split())
-            yield from self._record(
+            yield from self.exchange.record(
                 lambda ledger: ledger.task_state(task.id, None, error=said), task.id
             )
             raise
@@ -360,5 +223,7 @@ class Core:
         errors = packaged_spec().query_errors(built["url"], built["method"], kwargs)
         if errors:  # refused here, as the server would, before any request
             raise RequestValidationError(errors)
-        request = self.request(built)
-        return (yield from self._send(request, what=endpoint.name, idempotent=True, parse=parse))
+        request = self.exchange.request(built)
+        return (
+            yield from self.exchange.send(request, what=endpoint.name, idempotent=True, parse=parse)
+        )

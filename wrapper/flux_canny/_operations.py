@@ -9,9 +9,10 @@ Its public name is the path's last segment, as BFL names its models ("flux-2-pro
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -139,12 +140,17 @@ def operation(name: str) -> Operation:
     known = operations()
     if isinstance(name, str) and name in known:
         return known[name]
-    from .validation import did_you_mean
-
     hint = did_you_mean(str(name), known) if isinstance(name, str) else ""
     raise InvalidArgumentError(
         f"no endpoint named {name!r:.80}{hint}; the endpoints are " + ", ".join(sorted(known))
     )
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """ " (did you mean 'steps'?)" for a near miss of a name, else "". Here, below
+    validation, so that naming an endpoint needs nothing above the spec."""
+    close = difflib.get_close_matches(name, sorted(choices), 1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def origin(op: Operation) -> str:

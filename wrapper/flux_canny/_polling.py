@@ -1,9 +1,10 @@
 """Polling one task until it is final: the schedule, the not-found grace, the ledger.
 
-A sans-IO flow (see `_effects`) driven by both faces through `Core.wait`. The schedule's
-decisions live in `policy` and `_durations`; this module keeps the bookkeeping around
-them: the two clocks a poll is measured on, what the ledger knows of a resumed task,
-statuses outside the spec, and which final statuses raise which TaskError.
+A sans-IO flow (see `_effects`) driven by both faces through `Core.wait`, given the
+`Exchange` it polls through and the `Learning` it aims with, never the core. The
+schedule's decisions live in `policy` and `_durations`; this module keeps the bookkeeping
+around them: the two clocks a poll is measured on, what the ledger knows of a resumed
+task, statuses outside the spec, and which final statuses raise which TaskError.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+import attrs
 
 from ._checks import check_number
 from ._durations import DurationModel
@@ -29,12 +32,12 @@ from .errors import (
 )
 from .ledger import Ledger, State
 from .models import FINAL_FAILURES, MODERATED, NOT_FOUND, PENDING, Result, Task
-from .policy import PollSchedule
+from .policy import PollPolicy, PollSchedule
 
 if TYPE_CHECKING:
-    from ._flow import Core
+    from ._exchange import Exchange
 
-__all__ = ["wait"]
+__all__ = ["Learning", "wait"]
 
 log = logging.getLogger("flux_canny")
 
@@ -44,25 +47,69 @@ _NOT_FOUND_GRACE = 10.0
 _LIVE_IN_PROGRESS = ("reasoning", "generating")
 
 
+@attrs.define
+class Learning:
+    """What polling learns and aims with: the poll policy, and one duration model per
+    endpoint (the seed's is `durations`), each read from the ledger once."""
+
+    poll: PollPolicy
+    #: the seed's endpoint's learned durations (the client's `durations`)
+    durations: DurationModel
+    #: the learned durations of each endpoint but the seed's
+    _models: dict[str, DurationModel] = attrs.field(factory=dict, init=False, repr=False)
+    #: the endpoints whose durations were read from the ledger (once each)
+    _loaded: set[str] = attrs.field(factory=set, init=False, repr=False)
+
+    def durations_for(self, operation: str | None) -> DurationModel:
+        """The learned durations of `operation`'s tasks (the seed's unless named)."""
+        if operation is None or operation == CANNY:
+            return self.durations
+        model = self._models.get(operation)
+        if model is None:
+            model = self._models[operation] = self.durations.sibling()
+        return model
+
+    def plan(
+        self, exchange: Exchange, operation: str | None, durations: DurationModel
+    ) -> tuple[float, ...] | None:
+        """Poll times learned from finished tasks of the same endpoint: this client's, and
+        on its first wait for that endpoint, those the ledger kept from earlier runs
+        against the same API."""
+        if not self.poll.learn or self.poll.fixed_interval is not None:
+            return None
+        name = operation or CANNY
+        if name not in self._loaded:
+            self._loaded.add(name)
+            if exchange.ledger is not None and not durations.brackets():
+                with contextlib.suppress(LedgerError):
+                    base_url = str(exchange.origin(name))
+                    for low, high in exchange.ledger.durations(base_url, operation=name):
+                        durations.observe(low, high)
+        return durations.plan(request_cost=self.poll.request_cost, min_gap=self.poll.min_interval)
+
+
 def wait(
-    core: Core,
+    exchange: Exchange,
+    learning: Learning,
     task: Task,
     *,
     timeout: float | None = None,
+    default_timeout: float | None = None,
     on_update: Callable[[Result], None] | None = None,
 ) -> Flow[Result]:
-    """Poll until a final status: Ready returns, others raise a TaskError."""
+    """Poll until a final status: Ready returns, others raise a TaskError. `timeout`
+    (else `default_timeout`, the client's) bounds the whole wait."""
     if timeout is not None:  # a NaN deadline never passed: the wait never ended
         check_number("timeout", timeout)
-    limit = core.wait_timeout if timeout is None else timeout
-    now = core.clock.monotonic()
+    limit = default_timeout if timeout is None else timeout
+    now = exchange.clock.monotonic()
     # A task resumed by id: when it was submitted, if the ledger knows, so progress is
     # read against the task's real age. Without that, progress says nothing about
     # when it will finish (50 % after 0.01 s since resuming reads as "any moment now",
     # and it was polled ten times a second), so it is not extrapolated at all.
-    resumed_at, known_operation = _from_ledger(core, task)
+    resumed_at, known_operation = _from_ledger(exchange, task)
     operation = task.operation or known_operation
-    durations = core.durations_for(operation)
+    durations = learning.durations_for(operation)
     knows_start = task.submitted_at is not None or resumed_at is not None
     started = task.submitted_at if task.submitted_at is not None else resumed_at or now
     # Two clocks. Progress is extrapolated from when the submit returned: late, so the
@@ -71,9 +118,9 @@ def wait(
     # under different loads still agree on them.
     origin = task.handled_at if task.handled_at is not None else started
     deadline = None if limit is None else now + limit
-    plan = _plan(core, operation, durations)
+    plan = learning.plan(exchange, operation, durations)
     schedule = PollSchedule(
-        core.poll,
+        learning.poll,
         plan=plan,
         phase=durations.next_phase(),
         window=durations.window() if plan is not None else None,
@@ -86,16 +133,16 @@ def wait(
     try:
         while True:
             if deadline is not None:
-                delay = min(delay, deadline - core.clock.monotonic())
+                delay = min(delay, deadline - exchange.clock.monotonic())
             if delay > 0:
                 yield Sleep(delay)
-            result, handled = yield from core._stamped(core.get_result(task, until=deadline))
-            now = core.clock.monotonic()
+            result, handled = yield from exchange.stamped(exchange.get_result(task, until=deadline))
+            now = exchange.clock.monotonic()
             if on_update is not None:
                 on_update(result)
             if result.is_ready:
-                yield from core._record(
-                    _ready_writer(core, durations, task, last_handled, handled - origin),
+                yield from exchange.record(
+                    _ready_writer(learning, durations, task, last_handled, handled - origin),
                     task.id,
                 )
                 return result
@@ -104,7 +151,7 @@ def wait(
             # is as young as the ledger says (a rerun right after a crash polls early)
             fresh = knows_start and now - started < _NOT_FOUND_GRACE
             if not (kind in NOT_FOUND and fresh):
-                yield from _raise_if_failed(core, result, task)
+                yield from _raise_if_failed(exchange, result, task)
             if kind not in (PENDING, *NOT_FOUND, *_LIVE_IN_PROGRESS) and kind not in unknown_seen:
                 unknown_seen.add(kind)
                 log.warning(
@@ -129,12 +176,16 @@ def wait(
 
 
 def _ready_writer(
-    core: Core, durations: DurationModel, task: Task, last_pending: float | None, ready: float
+    learning: Learning,
+    durations: DurationModel,
+    task: Task,
+    last_pending: float | None,
+    ready: float,
 ) -> Callable[[Ledger], None]:
     """Learn the task's duration bracket, and write it down with the Ready state, so
     the next run's first polls are aimed too."""
     took: dict[str, float] = {}
-    if task.submitted_at is not None and core.poll.learn:
+    if task.submitted_at is not None and learning.poll.learn:
         durations.observe(last_pending, ready)
         took = {"duration_low": last_pending or 0.0, "duration_high": ready}
 
@@ -144,40 +195,23 @@ def _ready_writer(
     return write
 
 
-def _plan(core: Core, operation: str | None, durations: DurationModel) -> tuple[float, ...] | None:
-    """Poll times learned from finished tasks of the same endpoint: this client's, and
-    on its first wait for that endpoint, those the ledger kept from earlier runs against
-    the same API."""
-    if not core.poll.learn or core.poll.fixed_interval is not None:
-        return None
-    name = operation or CANNY
-    if name not in core._loaded:
-        core._loaded.add(name)
-        if core.ledger is not None and not durations.brackets():
-            with contextlib.suppress(LedgerError):
-                base_url = str(core.origin(name))
-                for low, high in core.ledger.durations(base_url, operation=name):
-                    durations.observe(low, high)
-    return durations.plan(request_cost=core.poll.request_cost, min_gap=core.poll.min_interval)
-
-
-def _from_ledger(core: Core, task: Task) -> tuple[float | None, str | None]:
+def _from_ledger(exchange: Exchange, task: Task) -> tuple[float | None, str | None]:
     """What the ledger knows of `task`: when it was submitted (on this client's clock;
     only asked for a task resumed by id) and to which endpoint."""
-    if core.ledger is None or (task.submitted_at is not None and task.operation is not None):
+    if exchange.ledger is None or (task.submitted_at is not None and task.operation is not None):
         return None, None
     try:
-        entry = core.ledger.find(task.id)
+        entry = exchange.ledger.find(task.id)
     except LedgerError:
         return None, None
     if entry is None:
         return None, None
     if task.submitted_at is not None:
         return None, entry.operation
-    return core.clock.monotonic() - max(0.0, time.time() - entry.created_at), entry.operation
+    return exchange.clock.monotonic() - max(0.0, time.time() - entry.created_at), entry.operation
 
 
-def _raise_if_failed(core: Core, result: Result, task: Task) -> Flow[None]:
+def _raise_if_failed(exchange: Exchange, result: Result, task: Task) -> Flow[None]:
     kind = result.status.casefold()
     gone = (
         State.MODERATED
@@ -190,7 +224,7 @@ def _raise_if_failed(core: Core, result: Result, task: Task) -> Flow[None]:
     )
     if gone is not None:
         said = f"{result.status}"
-        yield from core._record(
+        yield from exchange.record(
             lambda ledger: ledger.task_state(task.id, gone, error=said), task.id
         )
     details = clean(str(result.raw.get("details") or result.raw.get("result")))[:500]

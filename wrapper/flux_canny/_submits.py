@@ -3,21 +3,22 @@
 The POST is the one paid request. It is written to the ledger as `sending` before it
 leaves, moved to `submitted` with the task id when the answer comes, and to `uncertain`
 when anything (an error, Ctrl-C, a cancellation) leaves its outcome unknown: a submit is
-never retried once it may have reached the server.
+never retried once it may have reached the server. The flows take the `Exchange` they
+send through, and `build_body` the validators, never the core.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
 
 from ._effects import Failed, Flow, Record
-from ._operations import Operation, operation, taken_elsewhere
+from ._operations import Operation, did_you_mean, operation, taken_elsewhere
 from ._wire import SubmitBody, submit_body
 from .errors import (
     FluxCannyError,
@@ -28,11 +29,11 @@ from .errors import (
 )
 from .images import base64_control_image
 from .models import Task, UnreadableAnswer
-from .validation import did_you_mean
 
 if TYPE_CHECKING:
-    from ._flow import Core
+    from ._exchange import Exchange
     from .ledger import Ledger
+    from .validation import RequestValidator
 
 __all__ = ["build_body", "submit"]
 
@@ -115,18 +116,18 @@ def _is_url(op: Operation, name: str, value: Any) -> bool:
 
 
 def build_body(
-    core: Core,
+    validators: Callable[[str], RequestValidator],
     endpoint: str,
     fields: Mapping[str, Any],
-    validate: bool | None,
+    check: bool,
     *,
     advised: set[bytes] | None = None,
 ) -> SubmitBody:
-    """Validate the fields of `endpoint`'s request, then encode its images: all before any
-    network call. `advised`: the images already warned about in this run (see
-    `base64_control_image`)."""
+    """Validate the fields of `endpoint`'s request (by `validators(name)`'s verdict, when
+    `check`), then encode its images: all before any network call. `advised`: the images
+    already warned about in this run (see `base64_control_image`)."""
     op = operation(endpoint)
-    validator = core.validator_for(op.name)
+    validator = validators(op.name)
     _unknown(op, validator.field_names, fields)
     body: dict[str, Any] = {}
     images: dict[str, Any] = {}
@@ -140,7 +141,6 @@ def build_body(
             images[name] = value
         else:
             body[name] = value
-    check = core.validate if validate is None else validate
     if check:  # an image is checked as an image, below, not as the string it will become
         body = validator.normalise({**body, **dict.fromkeys(images, "")})
     else:  # unchecked, a required field must still be there for the body to be built
@@ -165,30 +165,30 @@ def _encoded(name: str, image: Any, advised: set[bytes] | None) -> bytes:
 # -- one request, with the retry rules ------------------------------------------------
 
 
-def submit(core: Core, body: SubmitBody, *, row: int | None = None) -> Flow[Task]:
+def submit(exchange: Exchange, body: SubmitBody, *, row: int | None = None) -> Flow[Task]:
     """POST once (retried only where no task can exist), written ahead in the ledger.
 
     `row` is a ledger row claimed for this submit (a batch job); without one a row is
     made. A LedgerError here is raised before anything is sent.
     """
-    if core.ledger is not None:
-        row = yield from _write_ahead(core, core.ledger, row, body)
+    if exchange.ledger is not None:
+        row = yield from _write_ahead(exchange, exchange.ledger, row, body)
     inflight = [False]
     try:
-        task, handled = yield from core._stamped(
-            core._send(
-                core.request(body.request, operation=body.operation),
+        task, handled = yield from exchange.stamped(
+            exchange.send(
+                exchange.request(body.request, operation=body.operation),
                 what="submit",
                 idempotent=False,
-                parse=lambda response: _parse_task(core, response),
+                parse=lambda response: _parse_task(exchange, response),
             ),
             inflight,
         )
     except BaseException as error:
         if row is not None:
-            yield from _record_unsent(core, row, error, sending=inflight[0])
+            yield from _record_unsent(exchange, row, error, sending=inflight[0])
         raise
-    yield from core._record(
+    yield from exchange.record(
         lambda ledger: ledger.submitted(_row(row), task.id, task.polling_url), task.id
     )
     task = attrs.evolve(task, handled_at=handled, operation=body.operation)
@@ -196,7 +196,9 @@ def submit(core: Core, body: SubmitBody, *, row: int | None = None) -> Flow[Task
     return task
 
 
-def _write_ahead(core: Core, ledger: Ledger, row: int | None, body: SubmitBody) -> Flow[int]:
+def _write_ahead(
+    exchange: Exchange, ledger: Ledger, row: int | None, body: SubmitBody
+) -> Flow[int]:
     """The `sending` row, committed before the POST; a failure to write it is raised.
 
     Interrupted while it is written (the async face waits for the write to end), the row
@@ -206,19 +208,21 @@ def _write_ahead(core: Core, ledger: Ledger, row: int | None, body: SubmitBody) 
     try:
         outcome = yield Record(
             lambda: written.append(
-                ledger.sending(row, base_url=str(core.origin(body.operation)), **body.summary)
+                ledger.sending(row, base_url=str(exchange.origin(body.operation)), **body.summary)
             )
         )
     except BaseException as error:
         if written:
-            yield from _record_unsent(core, written[0], error, sending=False)
+            yield from _record_unsent(exchange, written[0], error, sending=False)
         raise
     if isinstance(outcome, Failed):
         raise outcome.error
     return written[0]
 
 
-def _record_unsent(core: Core, row: int, error: BaseException, *, sending: bool) -> Flow[None]:
+def _record_unsent(
+    exchange: Exchange, row: int, error: BaseException, *, sending: bool
+) -> Flow[None]:
     """A submit that returned no task: uncertain where one may exist, else rejected."""
     task_id = None
     if isinstance(error, SubmitUncertainError):
@@ -232,19 +236,19 @@ def _record_unsent(core: Core, row: int, error: BaseException, *, sending: bool)
             "while the submit was sent" if sending else "before sending"
         )
     if uncertain:
-        yield from core._record(lambda ledger: ledger.uncertain(row, said, task_id=task_id))
+        yield from exchange.record(lambda ledger: ledger.uncertain(row, said, task_id=task_id))
     else:
-        yield from core._record(lambda ledger: ledger.rejected(row, said))
+        yield from exchange.record(lambda ledger: ledger.rejected(row, said))
 
 
-def _parse_task(core: Core, response: httpx.Response) -> Task:
+def _parse_task(exchange: Exchange, response: httpx.Response) -> Task:
     """The submit answer, read once against the spec's shape. The POST was sent and
     answered, so a task may exist whatever the answer says: one that cannot be read is
     SubmitUncertainError (naming the task when its id could be read), and the job is
     uncertain, never submitted again on a guess."""
     try:
         body = json.loads(response.content)
-        return Task.from_body(body, submitted_at=core.clock.monotonic())
+        return Task.from_body(body, submitted_at=exchange.clock.monotonic())
     except (ValueError, RecursionError) as error:
         task_id = error.task_id if isinstance(error, UnreadableAnswer) else None
         detail = error.args[0] if isinstance(error, UnreadableAnswer) else "it is not JSON"

@@ -216,7 +216,9 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient], AsyncCalls):
         return await self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
 
     async def probe(self) -> ProbeReport:
-        report: ProbeReport = await self._run(probe_flow(self._core))
+        report: ProbeReport = await self._run(
+            probe_flow(self._core.exchange, self._core.validator.spec)
+        )
         return report
 
     async def credits(self) -> float:

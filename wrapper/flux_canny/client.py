@@ -153,7 +153,7 @@ class FluxCanny(ClientBase[httpx.Client], SyncCalls):
         request schema in openapi.json (see flux_canny.probe)."""
         from .probe import probe_flow
 
-        report: ProbeReport = self._run(probe_flow(self._core))
+        report: ProbeReport = self._run(probe_flow(self._core.exchange, self._core.validator.spec))
         return report
 
     def credits(self) -> float:

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from ._exchange import Exchange
 from ._probe_plan import (
     Case,
     ProbeError,
@@ -104,12 +105,12 @@ class ProbeReport:
 Ask = Generator[Any, Any, Any]
 
 
-def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
-    """Send the planned bodies (and any bisection), judge the 422s, build the report."""
-    validator = RequestValidator(core.validator.spec)
-    spec = core.validator.spec
+def probe_flow(exchange: Exchange, spec: Spec) -> Generator[Any, Any, ProbeReport]:
+    """Send the planned bodies (and any bisection) through `exchange`, judge the 422s
+    against `spec`, build the report."""
+    validator = RequestValidator(spec)
     report = ProbeReport()
-    url = core.url(CANNY_PATH)
+    url = exchange.url(CANNY_PATH)
 
     def send(cases: list[Case]) -> Ask:
         check_guarded(validator, cases)
@@ -118,7 +119,7 @@ def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
 
             yield Sleep(PACE)
         report.requests += 1
-        response = yield from core._send(
+        response = yield from exchange.send(
             Send("POST", url, options={"json": body_of(cases)}),
             what="probe",
             idempotent=False,
