@@ -22,6 +22,7 @@ from ._params import PrepareCalls
 from ._spec import packaged_spec
 from ._wire import SubmitBody
 from .clock import Clock, SystemClock
+from .conformance import CHECK_RESPONSES_ENV
 from .errors import ClientClosedError, ConfigurationError, MissingAPIKeyError, keep_secret
 from .ledger import Ledger
 from .policy import DurationModel, PollPolicy, RetryPolicy
@@ -48,9 +49,6 @@ def shared_tls() -> ssl.SSLContext:
 @functools.cache
 def _tls_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=True)
-
-
-CHECK_RESPONSES_ENV = "FLUX_CANNY_CHECK_RESPONSES"
 
 
 def wanted_from_env() -> bool:

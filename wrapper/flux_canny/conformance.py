@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._base import CHECK_RESPONSES_ENV
 from ._spec import Spec
 from .errors import ConfigurationError
 
@@ -29,6 +28,9 @@ if TYPE_CHECKING:
     import jsonschema
 
 __all__ = ["CHECK_RESPONSES_ENV", "ConformanceReport", "Deviation", "ResponseChecker"]
+
+#: the environment variable that turns live conformance on (`check_responses=None`)
+CHECK_RESPONSES_ENV = "FLUX_CANNY_CHECK_RESPONSES"
 
 log = logging.getLogger("flux_canny.conformance")
 _KEEP = 1000  # deviations kept in full; beyond, only counted

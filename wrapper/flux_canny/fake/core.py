@@ -43,11 +43,11 @@ from ._records import (
     missing_query,
     renderer,
 )
+from .transport import FakeTransport
 
 if TYPE_CHECKING:
     from ..aclient import AsyncFluxCanny
     from ..client import FluxCanny
-    from .transport import FakeTransport
 
 __all__ = [
     "FakeBFL",
@@ -394,8 +394,6 @@ class FakeBFL:
 
     def transport(self) -> FakeTransport:
         """An httpx transport (sync and async) serving requests from this fake."""
-        from .transport import FakeTransport
-
         return FakeTransport(self)
 
     def _client_options(self, options: dict[str, Any]) -> dict[str, Any]:

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 
+from ..clock import Clock
 from ._records import Reply
 
-if TYPE_CHECKING:
-    from .core import FakeBFL
+__all__ = ["FakeTransport", "Handler"]
 
-__all__ = ["FakeTransport"]
+
+class Handler(Protocol):
+    """What a transport serves from: a FakeBFL, or any object that answers a request with
+    a Reply on a clock (the transport takes a handler, as httpx.MockTransport does)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def handle(self, request: httpx.Request) -> Reply: ...
 
 
 class FakeTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """Serves requests from a FakeBFL, turning its I/O faults into httpx's exceptions.
+    """Serves requests from a FakeBFL (any `Handler`), turning its I/O faults into
+    httpx's exceptions.
 
     A `slow` fault longer than the request's read timeout becomes httpx.ReadTimeout after
     the request was processed, exactly the ambiguous case a client must not retry blindly.
     """
 
-    def __init__(self, fake: FakeBFL) -> None:
+    def __init__(self, fake: Handler) -> None:
         self.fake = fake
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
