@@ -24,6 +24,7 @@ from flux_canny import (
     validate_inputs,
 )
 from flux_canny._operations import CANNY, Operation, operations, origin
+from flux_canny._spec import packaged_spec
 
 from tests.conftest import KEY, make_image
 
@@ -72,6 +73,29 @@ def test_each_endpoint_sends_its_images_as_base64_to_its_own_server(face, api, o
         assert base64.b64decode(sent[name]) == image, name
     assert sent.get("prompt", "a castle") == "a castle"
     assert set(sent) <= op.field_names
+
+
+def _spec_server(op: Operation) -> str:
+    """The server the spec document names for `op`: its entry's, else the document's (read
+    here from the JSON itself, not through the client's routing)."""
+    document = packaged_spec().document
+    entry = document["paths"][op.path]
+    servers = entry[op.method].get("servers") or entry.get("servers") or document["servers"]
+    return str(servers[0]["url"]).rstrip("/")
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=NAMES)
+def test_with_no_base_url_each_operation_goes_to_the_server_its_spec_entry_names(face, op):
+    """Finetuned operations to the US cluster, the rest to BFL's global host, the key with
+    each; no request to any other host (respx refuses what is not routed)."""
+    server = _spec_server(op)
+    assert server == ("https://api.us1.bfl.ai" if op.finetuned else "https://api.bfl.ai")
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as api:
+        route = _accept(api, server + op.path)
+        face(ledger=False).submit(endpoint=op.name, **_fields(op, _images(op)))
+        assert route.call_count == 1 and len(api.calls) == 1
+        request = route.calls.last.request
+    assert request.url.scheme == "https" and request.headers["x-key"] == KEY
 
 
 @pytest.mark.parametrize("op", WITH_URLS, ids=[op.name for op in WITH_URLS])

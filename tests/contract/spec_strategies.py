@@ -1,6 +1,9 @@
 """Hypothesis strategies and boundary cases read from openapi.json, never hard-coded.
 
-Point them at another spec document and the whole contract suite re-aims itself.
+Point them at another spec document and the whole contract suite re-aims itself. Each
+function takes the spec and, optionally, one of its operations (the seed's canny finetune
+when none is given): every operation's bodies come from its own schema, nothing listed by
+hand per endpoint.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from flux_canny._operations import Operation
 from flux_canny._spec import Spec
 from hypothesis import strategies as st
 
@@ -22,9 +26,13 @@ def _value_branch(prop: Mapping[str, Any], spec: Spec) -> tuple[Mapping[str, Any
     return spec.resolve(prop), False
 
 
-def constrained_fields(spec: Spec) -> dict[str, dict[str, Any]]:
-    """Every request property with what the spec says of it."""
-    schema = spec.request_schema()
+def _schema(spec: Spec, op: Operation | None) -> Mapping[str, Any]:
+    return spec.request_schema() if op is None else spec.request_schema(op.path, op.method)
+
+
+def constrained_fields(spec: Spec, op: Operation | None = None) -> dict[str, dict[str, Any]]:
+    """Every request property of `op` (the seed's by default) with what the spec says of it."""
+    schema = _schema(spec, op)
     out = {}
     for name, prop in schema["properties"].items():
         branch, nullable = _value_branch(prop, spec)
@@ -34,6 +42,7 @@ def constrained_fields(spec: Spec) -> dict[str, dict[str, Any]]:
             "minimum": branch.get("minimum"),
             "maximum": branch.get("maximum"),
             "maxLength": branch.get("maxLength"),
+            "multipleOf": branch.get("multipleOf"),
             "enum": branch.get("enum"),
             "format": branch.get("format"),
             "required": name in schema.get("required", []),
@@ -41,16 +50,17 @@ def constrained_fields(spec: Spec) -> dict[str, dict[str, Any]]:
     return out
 
 
-def minimal_body(spec: Spec) -> dict[str, Any]:
+def minimal_body(spec: Spec, op: Operation | None = None) -> dict[str, Any]:
     """The required fields, with valid values of their types."""
     samples = {"string": "x", "integer": 1, "number": 1.0, "boolean": True}
-    return {n: samples[f["type"]] for n, f in constrained_fields(spec).items() if f["required"]}
+    fields = constrained_fields(spec, op)
+    return {n: samples[f["type"]] for n, f in fields.items() if f["required"]}
 
 
-def boundary_cases(spec: Spec) -> list[tuple[str, Any, str | None]]:
+def boundary_cases(spec: Spec, op: Operation | None = None) -> list[tuple[str, Any, str | None]]:
     """(field, value, expected error type or None) at and just past every bound."""
     cases: list[tuple[str, Any, str | None]] = []
-    for name, f in constrained_fields(spec).items():
+    for name, f in constrained_fields(spec, op).items():
         integer = f["type"] == "integer"
         for bound, key, error, step in (
             ("minimum", "minimum", "greater_than_equal", -1),
@@ -59,10 +69,13 @@ def boundary_cases(spec: Spec) -> list[tuple[str, Any, str | None]]:
             if f[key] is None:
                 continue
             at = int(f[key]) if integer else float(f[key])
-            past = at + step if integer else math.nextafter(at, math.inf * step)
-            far = at + step * 10**6
+            # a multiple of the step past the bound, so that only the bound is broken
+            unit = int(f["multipleOf"] or 1)
+            past = at + step * unit if integer else math.nextafter(at, math.inf * step)
+            far = at + step * unit * 10**6
             cases += [(name, at, None), (name, past, error), (name, far, error)]
-            del bound
+            if f["multipleOf"] and bound == "minimum":
+                cases.append((name, at + 1, "multiple_of"))
         if f["maxLength"] is not None and f["format"] == "uri":
             head = "https://example.com/"
             cases += [
@@ -104,7 +117,10 @@ def _field_values(f: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     elif kind == "integer":
         low = None if f["minimum"] is None else math.ceil(f["minimum"])
         high = None if f["maximum"] is None else math.floor(f["maximum"])
-        values = st.integers(low, high)
+        step = int(f["multipleOf"] or 1)
+        low = None if low is None else -(-low // step)
+        high = None if high is None else high // step
+        values = st.integers(low, high).map(lambda n: n * step)
     elif kind == "number":
         values = st.floats(f["minimum"], f["maximum"], allow_nan=False, allow_infinity=False)
     elif kind == "boolean":
@@ -121,9 +137,9 @@ def _field_values(f: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     return st.one_of(st.none(), values) if f["nullable"] else values
 
 
-def valid_bodies(spec: Spec) -> st.SearchStrategy[dict[str, Any]]:
+def valid_bodies(spec: Spec, op: Operation | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """Bodies the spec allows: every required field, any subset of the optional ones."""
-    fields = constrained_fields(spec)
+    fields = constrained_fields(spec, op)
     required = {n: _field_values(f) for n, f in fields.items() if f["required"]}
     optional = {n: _field_values(f) for n, f in fields.items() if not f["required"]}
     return st.fixed_dictionaries(required, optional=optional)
@@ -155,13 +171,14 @@ _ODD_VALUES = st.one_of(
 )
 
 
-def mutated_bodies(spec: Spec) -> st.SearchStrategy[dict[str, Any]]:
+def mutated_bodies(spec: Spec, op: Operation | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """Valid bodies with one to three fields replaced by odd values, or dropped."""
-    names = sorted(spec.request_schema()["properties"])
+    names = sorted(_schema(spec, op)["properties"])
+    valid = valid_bodies(spec, op)  # built once: rebuilding it per draw was most of the time
 
     @st.composite
     def mutate(draw: st.DrawFn) -> dict[str, Any]:
-        body = dict(draw(valid_bodies(spec)))
+        body = dict(draw(valid))
         for name in draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True)):
             if draw(st.integers(0, 5)) == 0:
                 body.pop(name, None)

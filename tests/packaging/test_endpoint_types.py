@@ -9,39 +9,55 @@ import typing
 
 import pytest
 from flux_canny import _params
-from flux_canny._operations import operations
+from flux_canny._operations import Operation, operations
 
-#: a sample of endpoints, one per request schema family (mypy runs once for all of them)
-SAMPLE = ["flux-2-pro", "flux-kontext-max", "flux-pro-1.0-fill", "flux-pro-1.1-ultra-finetuned"]
+OPERATIONS = list(operations().values())
 
 
-def _call(endpoint: str, extra: str, method: str = "submit") -> str:
+def _call(endpoint: str, extra: str, method: str = "submit", face: str = "flux") -> str:
     op = operations()[endpoint]
     fields = {"prompt": '"p"'} if "prompt" in op.field_names else {}
     fields |= {name: 'b""' for name in op.required & set(op.image_fields)}
     if "finetune_id" in op.required:
         fields["finetune_id"] = '"f"'
     args = ", ".join([f'endpoint="{endpoint}"', *(f"{k}={v}" for k, v in fields.items())])
-    return f"flux.{method}({args}{extra})\n"
+    call = f"{face}.{method}({args}{extra})"
+    return f"    await {call}\n" if face == "aflux" else f"{call}\n"
 
 
-def test_a_wrong_field_of_each_sampled_endpoint_fails_mypy_strict_and_a_right_one_passes(
-    tmp_path,
-):
-    header = "from flux_canny import FluxCanny\n\nflux = FluxCanny(api_key='k')\n"
-    bad, good, expected = header, header, 0
-    for endpoint in SAMPLE:
-        op = operations()[endpoint]
-        foreign = "control_image" if "control_image" not in op.field_names else "input_image"
-        bad += _call(endpoint, ", sead=1")  # misspelt
-        bad += _call(endpoint, f", {foreign}=b''", "generate")  # another endpoint's field
-        expected += 2
-        good += _call(endpoint, ", seed=1")
-    bad += 'flux.prepare(endpoint="flux-2-pro", prompt="p", input_image_9=b"")\n'
-    bad += 'flux.submit(endpoint="flux-2-por", prompt="p")\n'  # no such endpoint
+def _foreign(op: Operation) -> str:
+    """A field of another endpoint that `op` does not take (read from the spec)."""
+    return next(
+        name
+        for other in OPERATIONS
+        for name in sorted(other.field_names - op.field_names)
+        if other.name != op.name
+    )
+
+
+def test_a_wrong_field_of_every_endpoint_fails_mypy_strict_and_a_right_one_passes(tmp_path):
+    """Every endpoint, on both faces, in one mypy run: a misspelt field and another
+    endpoint's field are each an error on their own line; the right calls are clean."""
+    header = (
+        "from flux_canny import AsyncFluxCanny, FluxCanny\n\n"
+        "flux = FluxCanny(api_key='k')\naflux = AsyncFluxCanny(api_key='k')\n"
+    )
+    sync_bad, async_bad, good, expected = "", "", "", 0
+    for op in OPERATIONS:
+        foreign = _foreign(op)
+        typo = "sead" if "seed" in op.field_names else "promt"
+        sync_bad += _call(op.name, f", {typo}=1")  # misspelt
+        sync_bad += _call(op.name, f", {foreign}=b''", "generate")  # another endpoint's
+        async_bad += _call(op.name, f", {typo}=1", "prepare", face="aflux")
+        async_bad += _call(op.name, f", {foreign}=b''", "submit", face="aflux")
+        expected += 4
+        good += _call(op.name, ", seed=1" if "seed" in op.field_names else "")
+        good += _call(op.name, "", "generate", face="aflux")
+    sync_bad += 'flux.prepare(endpoint="flux-2-pro", prompt="p", input_image_9=b"")\n'
+    sync_bad += 'flux.submit(endpoint="flux-2-por", prompt="p")\n'  # no such endpoint
     expected += 2
-    (tmp_path / "bad.py").write_text(bad)
-    (tmp_path / "good.py").write_text(good)
+    (tmp_path / "bad.py").write_text(header + sync_bad + _in_async(async_bad))
+    (tmp_path / "good.py").write_text(header + _in_async(good))
     ran = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--cache-dir", ".cache", "bad.py", "good.py"],
         cwd=tmp_path,
@@ -53,6 +69,14 @@ def test_a_wrong_field_of_each_sampled_endpoint_fails_mypy_strict_and_a_right_on
     assert all(line.startswith("bad.py:") for line in errors), ran.stdout
     assert len({line.split(":")[1] for line in errors}) == expected, ran.stdout
     assert 'Unexpected keyword argument "sead"' in ran.stdout
+
+
+def _in_async(lines: str) -> str:
+    """The calls inside one coroutine: the async face's are awaited there."""
+    body = "".join(
+        line + "\n" if line.startswith("    ") else f"    {line}\n" for line in lines.splitlines()
+    )
+    return "\n\nasync def main() -> None:\n" + body
 
 
 @pytest.mark.parametrize("op", list(operations().values()), ids=list(operations()))
