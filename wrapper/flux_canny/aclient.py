@@ -215,8 +215,8 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient], AsyncCalls):
         task = task_of(task)
         return await self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
 
-    async def probe(self) -> ProbeReport:
-        report: ProbeReport = await self._run(probe_flow(self._core))
+    async def probe(self, endpoint: str = CANNY) -> ProbeReport:
+        report: ProbeReport = await self._run(probe_flow(self._core, endpoint))
         return report
 
     async def credits(self) -> float:

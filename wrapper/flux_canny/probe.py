@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from ._operations import CANNY, operation
 from ._probe_plan import (
     Case,
     ProbeError,
@@ -33,7 +34,7 @@ from ._probe_plan import (
     plan_bodies,
     step_for,
 )
-from ._spec import CANNY_PATH, Spec
+from ._spec import Spec
 from ._wire import Send
 from .validation import RequestValidator
 
@@ -104,12 +105,14 @@ class ProbeReport:
 Ask = Generator[Any, Any, Any]
 
 
-def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
-    """Send the planned bodies (and any bisection), judge the 422s, build the report."""
-    validator = RequestValidator(core.validator.spec)
+def probe_flow(core: Any, endpoint: str = CANNY) -> Generator[Any, Any, ProbeReport]:
+    """Send the planned bodies (and any bisection) to `endpoint`, judge the 422s, build
+    the report."""
+    path = operation(endpoint).path
     spec = core.validator.spec
+    validator = RequestValidator(spec, path)
     report = ProbeReport()
-    url = core.url(CANNY_PATH)
+    url = core.url(path, endpoint)
 
     def send(cases: list[Case]) -> Ask:
         check_guarded(validator, cases)
@@ -143,7 +146,7 @@ def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
 
     verdicts: dict[tuple[str, str, str], list[tuple[Case, bool]]] = {}
     listed: dict[str, set[str] | None] = {}
-    for cases in plan_bodies(spec):
+    for cases in plan_bodies(spec, path):
         refused = yield from send(cases)
         if refused is None:
             return report
@@ -164,7 +167,7 @@ def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
     for (field, constraint, said), seen in verdicts.items():
         wrong = [(c, was) for c, was in seen if was != c.refuse]
         if constraint == "enum values" and not wrong:
-            added = added_members(spec, field, listed.get(field))
+            added = added_members(spec, field, listed.get(field), path)
             if added:
                 report.findings.append(
                     Finding(field, constraint, said, False, f"also accepts {added}")
@@ -176,7 +179,7 @@ def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
         if field in retyped and constraint != "type":
             server = "not comparable: the field's type changed"
         else:
-            server = yield from _what_instead(send, field, constraint, said, wrong, spec)
+            server = yield from _what_instead(send, field, constraint, said, wrong, spec, path)
         if report.task_created is not None:
             return report
         report.findings.append(Finding(field, constraint, said, False, server))
@@ -184,14 +187,20 @@ def probe_flow(core: Any) -> Generator[Any, Any, ProbeReport]:
 
 
 def _what_instead(
-    send: Any, field: str, constraint: str, said: str, wrong: list[tuple[Case, bool]], spec: Spec
+    send: Any,
+    field: str,
+    constraint: str,
+    said: str,
+    wrong: list[tuple[Case, bool]],
+    spec: Spec,
+    path: str,
 ) -> Ask:
     """Describe how the server differs; for a bound, find where it now lies."""
     case, refused = wrong[0]
     if constraint in ("maximum", "minimum") and isinstance(case.value, int | float):
-        prop = spec.request_schema()["properties"][field]
+        prop = spec.request_schema(path)["properties"][field]
         kind = branch(spec, prop)[0].get("type")
-        return (yield from _bisect(send, spec, field, constraint, float(said), kind))
+        return (yield from _bisect(send, spec, field, constraint, float(said), kind, path))
     if constraint == "enum values":
         return "accepts a value outside the list"
     if constraint == "enum":
@@ -205,13 +214,20 @@ def _what_instead(
 
 
 def _bisect(
-    send: Any, spec: Spec, field: str, constraint: str, bound: float, kind: str | None
+    send: Any,
+    spec: Spec,
+    field: str,
+    constraint: str,
+    bound: float,
+    kind: str | None,
+    path: str,
 ) -> Ask:
     """Where the bound lies now: grow outward until refused, then halve the gap."""
     step = step_for(kind)
     sign = 1 if constraint == "maximum" else -1
 
-    base = guarded_base(spec, guard_pairs(spec)[0])
+    pair = next(p for p in guard_pairs(spec, path) if field not in p)
+    base = guarded_base(spec, pair, path)
 
     def refuses(value: float) -> Ask:
         number: float | int = int(value) if kind == "integer" else round(value, 6)
