@@ -494,7 +494,17 @@ def test_the_spool_gives_back_each_checked_job_as_it_was_and_outcomes_in_line_or
             output=tmp_path / f"j{n}.png",
             request_hash=f"h{n}",
             expected_bytes=n * 10,
-            image=checked if n % 2 else None,
+            images={"control_image": checked} if n % 2 else {},
+        )
+        if n % 5
+        else Job(  # another endpoint's, with two images
+            line=n,
+            name=f"j{n}",
+            fields={"prompt": "two", "seed": n},
+            output=tmp_path / f"j{n}.png",
+            request_hash=f"h{n}",
+            images={"input_image": checked, "input_image_2": checked},
+            endpoint="flux-2-pro",
         )
         for n in range(1, 600)
     ]
@@ -507,6 +517,7 @@ def test_the_spool_gives_back_each_checked_job_as_it_was_and_outcomes_in_line_or
         spool.add(Outcome(job, "ok" if job.line % 3 else "failed", f"t{job.line}", job.output))
     rows = list(spool.rows())
     assert [r[0] for r in rows] == list(range(1, 600)) and rows[0][3] == "t1"
+    assert rows[4][6] == "flux-2-pro" and rows[0][6] == "flux-pro-1.0-canny-finetuned"
     assert [r[0] for r in spool.rows(problems_only=True)] == list(range(3, 600, 3))
     assert spool.counts == {"ok": 400, "failed": 199} and not spool.all_settled()
     spool.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from ._spec import Spec
+from ._spec import CANNY_PATH, Spec
 from .validation import RequestValidator
 
 __all__ = [
@@ -63,11 +63,11 @@ def listed_members(entry: Mapping[str, Any]) -> set[str] | None:
     return set(re.findall(r"'([^']*)'", said)) if isinstance(said, str) else None
 
 
-def added_members(spec: Spec, field: str, listed: set[str] | None) -> str:
+def added_members(spec: Spec, field: str, listed: set[str] | None, path: str = CANNY_PATH) -> str:
     """Members the server lists and the spec does not, as text ("" when none)."""
     if not listed:
         return ""
-    schema, _ = branch(spec, spec.request_schema()["properties"][field])
+    schema, _ = branch(spec, spec.request_schema(path)["properties"][field])
     new = sorted(listed - {str(m) for m in schema.get("enum", ())})
     return ", ".join(repr(m) for m in new)
 
@@ -137,49 +137,86 @@ def _cases(spec: Spec, name: str, prop: Mapping[str, Any]) -> list[Case]:
     return cases
 
 
-def guard_pairs(spec: Spec) -> list[tuple[str, str]]:
-    """Pairs of required string fields: one left out, the other given a number."""
-    schema = spec.request_schema()
+#: the types whose wrong value (see `_wrong`) any validator refuses
+_GUARDABLE = frozenset({"string", "integer", "number"})
+
+
+def guard_pairs(spec: Spec, path: str = CANNY_PATH) -> list[tuple[str, str]]:
+    """Pairs of fields, each pair a body's two guaranteed errors: the first left out (a
+    required field) or given a value of the wrong type, the second given one.
+
+    Two required string fields make every pair (the canny finetune's, as always). An
+    endpoint with fewer uses its other typed fields too, in two pairs with no field in
+    common, so each field is probed in the bodies the other pair guards."""
+    schema = spec.request_schema(path)
     props: Mapping[str, Any] = schema.get("properties", {})
     required = sorted(schema.get("required", ()))
     strings = [r for r in required if branch(spec, props[r])[0].get("type") == "string"]
-    if len(strings) < 2:
-        raise ProbeError("the request needs two required string fields to make guarded bodies")
-    return list(permutations(strings, 2))  # ordered: each is left out in some body
-
-
-def guarded_base(spec: Spec, pair: tuple[str, str]) -> list[Case]:
-    """The two guaranteed errors, and every other required field with a valid value."""
-    missing, wrong = pair
-    cases = [
-        Case(missing, None, True, "required", "required", present=False, guard=True),
-        Case(wrong, 12345, True, "type", "string", guard=True),
+    if len(strings) >= 2:
+        return list(permutations(strings, 2))  # ordered: each is left out in some body
+    typed = [
+        name
+        for name, prop in props.items()
+        if name not in required and branch(spec, prop)[0].get("type") in _GUARDABLE
     ]
-    for other in sorted(spec.request_schema().get("required", ())):
+    # a required field first: left out, the strongest guaranteed error
+    candidates = [*required, *typed]
+    if len(candidates) < 4:
+        raise ProbeError("the request has too few typed fields to make guarded bodies")
+    return [(candidates[0], candidates[1]), (candidates[2], candidates[3])]
+
+
+def _guard(spec: Spec, schema: Mapping[str, Any], name: str, *, leave_out: bool) -> Case:
+    if leave_out and name in schema.get("required", ()):
+        return Case(name, None, True, "required", "required", present=False, guard=True)
+    kind = branch(spec, schema["properties"][name])[0].get("type")
+    return Case(name, _wrong(kind), True, "type", str(kind), guard=True)
+
+
+def guarded_base(spec: Spec, pair: tuple[str, str], path: str = CANNY_PATH) -> list[Case]:
+    """The two guaranteed errors, and every other required field with a valid value."""
+    schema = spec.request_schema(path)
+    first, second = pair
+    cases = [
+        _guard(spec, schema, first, leave_out=True),
+        _guard(spec, schema, second, leave_out=False),
+    ]
+    for other in sorted(schema.get("required", ())):
         if other not in pair:
             # base64 of "hi": a valid string for any field, an image for none
             cases.append(Case(other, "aGk=", False, "type", "string"))
     return cases
 
 
-def plan_bodies(spec: Spec) -> list[list[Case]]:
-    """The probe bodies: each a list of cases, two of them guaranteed errors."""
-    schema = spec.request_schema()
+def plan_bodies(spec: Spec, path: str = CANNY_PATH) -> list[list[Case]]:
+    """The probe bodies: each a list of cases, two of them guaranteed errors. A field
+    one pair guards is probed in the bodies of another."""
+    schema = spec.request_schema(path)
     props: Mapping[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", ()))
-    pairs = guard_pairs(spec)
-    per_field = {
+    pairs = guard_pairs(spec, path)
+    pending = {
         name: _cases(spec, name, prop) for name, prop in props.items() if name not in required
     }
-    count = max(len(pairs), *(len(c) for c in per_field.values()))
+    optional = list(pending)
     bodies = []
-    for index in range(count):
-        body = guarded_base(spec, pairs[index % len(pairs)])
-        body += [cases[index] for cases in per_field.values() if index < len(cases)]
-        bodies.append(body)
-    # one body without any optional field: none of them may have become required
-    left_out = [Case(n, None, False, "required", "optional", present=False) for n in per_field]
-    bodies.append(guarded_base(spec, pairs[0]) + left_out)
+    index = 0
+    most = len(pairs) * (max((len(c) for c in pending.values()), default=0) + 1)
+    while index < len(pairs) or any(pending.values()):
+        if index > most:  # no pair leaves some field unguarded: never so in a schema
+            raise ProbeError("a field is guarded by every pair: it cannot be probed")
+        pair = pairs[index % len(pairs)]
+        placed = [cases.pop(0) for name, cases in pending.items() if cases and name not in pair]
+        bodies.append(guarded_base(spec, pair, path) + placed)
+        index += 1
+    # bodies without any optional field: none of them may have become required
+    for pair in pairs[: 1 if required >= set(pairs[0]) else 2]:
+        left_out = [
+            Case(n, None, False, "required", "optional", present=False)
+            for n in optional
+            if n not in pair and (pair == pairs[0] or n in pairs[0])
+        ]
+        bodies.append(guarded_base(spec, pair, path) + left_out)
     return bodies
 
 

@@ -215,9 +215,9 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient], AsyncCalls):
         task = task_of(task)
         return await self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
 
-    async def probe(self) -> ProbeReport:
+    async def probe(self, endpoint: str = CANNY) -> ProbeReport:
         report: ProbeReport = await self._run(
-            probe_flow(self._core.exchange, self._core.validator.spec)
+            probe_flow(self._core.exchange, self._core.validator.spec, endpoint)
         )
         return report
 

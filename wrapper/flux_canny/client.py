@@ -148,12 +148,14 @@ class FluxCanny(ClientBase[httpx.Client], SyncCalls):
         task = task_of(task)
         return self._run(self._core.finish(task, timeout=timeout, on_update=on_update))
 
-    def probe(self) -> ProbeReport:
-        """Check, at no cost, that the server still enforces every constraint of the
-        request schema in openapi.json (see flux_canny.probe)."""
+    def probe(self, endpoint: str = CANNY) -> ProbeReport:
+        """Check, at no cost, that the server still enforces every constraint of
+        `endpoint`'s request schema in openapi.json (see flux_canny.probe)."""
         from .probe import probe_flow
 
-        report: ProbeReport = self._run(probe_flow(self._core.exchange, self._core.validator.spec))
+        report: ProbeReport = self._run(
+            probe_flow(self._core.exchange, self._core.validator.spec, endpoint)
+        )
         return report
 
     def credits(self) -> float:

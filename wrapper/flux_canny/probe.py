@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from ._exchange import Exchange
+from ._operations import CANNY, operation
 from ._probe_plan import (
     Case,
     ProbeError,
@@ -34,7 +35,7 @@ from ._probe_plan import (
     plan_bodies,
     step_for,
 )
-from ._spec import CANNY_PATH, Spec
+from ._spec import Spec
 from ._wire import Send
 from .validation import RequestValidator
 
@@ -105,12 +106,15 @@ class ProbeReport:
 Ask = Generator[Any, Any, Any]
 
 
-def probe_flow(exchange: Exchange, spec: Spec) -> Generator[Any, Any, ProbeReport]:
-    """Send the planned bodies (and any bisection) through `exchange`, judge the 422s
-    against `spec`, build the report."""
-    validator = RequestValidator(spec)
+def probe_flow(
+    exchange: Exchange, spec: Spec, endpoint: str = CANNY
+) -> Generator[Any, Any, ProbeReport]:
+    """Send the planned bodies (and any bisection) to `endpoint` through `exchange`, judge
+    the 422s against `spec`, build the report."""
+    path = operation(endpoint).path
+    validator = RequestValidator(spec, path)
     report = ProbeReport()
-    url = exchange.url(CANNY_PATH)
+    url = exchange.url(path, endpoint)
 
     def send(cases: list[Case]) -> Ask:
         check_guarded(validator, cases)
@@ -144,7 +148,7 @@ def probe_flow(exchange: Exchange, spec: Spec) -> Generator[Any, Any, ProbeRepor
 
     verdicts: dict[tuple[str, str, str], list[tuple[Case, bool]]] = {}
     listed: dict[str, set[str] | None] = {}
-    for cases in plan_bodies(spec):
+    for cases in plan_bodies(spec, path):
         refused = yield from send(cases)
         if refused is None:
             return report
@@ -165,7 +169,7 @@ def probe_flow(exchange: Exchange, spec: Spec) -> Generator[Any, Any, ProbeRepor
     for (field, constraint, said), seen in verdicts.items():
         wrong = [(c, was) for c, was in seen if was != c.refuse]
         if constraint == "enum values" and not wrong:
-            added = added_members(spec, field, listed.get(field))
+            added = added_members(spec, field, listed.get(field), path)
             if added:
                 report.findings.append(
                     Finding(field, constraint, said, False, f"also accepts {added}")
@@ -177,7 +181,7 @@ def probe_flow(exchange: Exchange, spec: Spec) -> Generator[Any, Any, ProbeRepor
         if field in retyped and constraint != "type":
             server = "not comparable: the field's type changed"
         else:
-            server = yield from _what_instead(send, field, constraint, said, wrong, spec)
+            server = yield from _what_instead(send, field, constraint, said, wrong, spec, path)
         if report.task_created is not None:
             return report
         report.findings.append(Finding(field, constraint, said, False, server))
@@ -185,14 +189,20 @@ def probe_flow(exchange: Exchange, spec: Spec) -> Generator[Any, Any, ProbeRepor
 
 
 def _what_instead(
-    send: Any, field: str, constraint: str, said: str, wrong: list[tuple[Case, bool]], spec: Spec
+    send: Any,
+    field: str,
+    constraint: str,
+    said: str,
+    wrong: list[tuple[Case, bool]],
+    spec: Spec,
+    path: str,
 ) -> Ask:
     """Describe how the server differs; for a bound, find where it now lies."""
     case, refused = wrong[0]
     if constraint in ("maximum", "minimum") and isinstance(case.value, int | float):
-        prop = spec.request_schema()["properties"][field]
+        prop = spec.request_schema(path)["properties"][field]
         kind = branch(spec, prop)[0].get("type")
-        return (yield from _bisect(send, spec, field, constraint, float(said), kind))
+        return (yield from _bisect(send, spec, field, constraint, float(said), kind, path))
     if constraint == "enum values":
         return "accepts a value outside the list"
     if constraint == "enum":
@@ -206,13 +216,20 @@ def _what_instead(
 
 
 def _bisect(
-    send: Any, spec: Spec, field: str, constraint: str, bound: float, kind: str | None
+    send: Any,
+    spec: Spec,
+    field: str,
+    constraint: str,
+    bound: float,
+    kind: str | None,
+    path: str,
 ) -> Ask:
     """Where the bound lies now: grow outward until refused, then halve the gap."""
     step = step_for(kind)
     sign = 1 if constraint == "maximum" else -1
 
-    base = guarded_base(spec, guard_pairs(spec)[0])
+    pair = next(p for p in guard_pairs(spec, path) if field not in p)
+    base = guarded_base(spec, pair, path)
 
     def refuses(value: float) -> Ask:
         number: float | int = int(value) if kind == "integer" else round(value, 6)

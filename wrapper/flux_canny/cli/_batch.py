@@ -43,10 +43,11 @@ __all__ = ["batch"]
 
 def _summary(log: Spool, *, as_json: bool) -> None:
     if as_json:
-        for line, name, status, task_id, path, error in log.rows():
+        for line, name, status, task_id, path, error, endpoint in log.rows():
             record = {
                 "name": name,
                 "line": line,
+                "endpoint": endpoint,
                 "status": status,
                 "task_id": task_id,
                 "path": path,
@@ -55,13 +56,15 @@ def _summary(log: Spool, *, as_json: bool) -> None:
             click.echo(json.dumps(record))
         return
     table = Table(box=None, pad_edge=False)
-    for column in ("job", "line", "status", "task id"):
+    for column in ("job", "line", "endpoint", "status", "task id"):
         table.add_column(column, no_wrap=True)
     table.add_column("output / error", overflow="fold", min_width=30)
     shown = 0
-    for line, name, status, task_id, path, error in log.rows(problems_only=len(log) > 50):
+    rows = log.rows(problems_only=len(log) > 50)
+    for line, name, status, task_id, path, error, endpoint in rows:
         detail = path or error or ""
-        table.add_row(name, str(line), status, clean(task_id or ""), clean(detail))
+        cells = (name, str(line), endpoint or "", status, clean(task_id or ""), clean(detail))
+        table.add_row(*cells)
         shown += 1
     console = table_console()
     if shown:
@@ -72,11 +75,15 @@ def _summary(log: Spool, *, as_json: bool) -> None:
 
 @click.command(
     epilog="""\b
-Jobs file: one JSON object per line, with the request fields of `generate`
-(control_image as a path relative to the jobs file) and an optional "name"
-for the output file, e.g.
+Jobs file: one JSON object per line, with the request fields of its
+"endpoint" (the canny finetune unless named; one file may mix endpoints), its
+images (control_image, input_image, image, mask...) as paths relative to the
+jobs file, and an optional "name" for the output file, e.g.
   {"name": "castle", "control_image": "edges/castle.png", "prompt": "a castle",
    "finetune_id": "my-finetune", "steps": 30, "output_format": "png"}
+  {"endpoint": "flux-2-pro", "prompt": "the castle at night",
+   "input_image": "castle.jpg", "input_image_2": "night.png"}
+The 24 active tasks BFL allows per key are shared by every endpoint.
 \b
 Examples:
   flux-canny batch jobs.jsonl -o out/

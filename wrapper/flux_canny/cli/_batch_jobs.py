@@ -1,6 +1,7 @@
-"""The jobs file of `batch`: every line checked before the first submit (fields, names,
-images, output paths), so a typo on line 900 costs nothing. The file is read a line at a
-time, and the good jobs go to the batch's spool (`_batch_spool`), not into memory."""
+"""The jobs file of `batch`: every line checked before the first submit (endpoint, fields,
+names, images, output paths), so a typo on line 900 costs nothing. The file is read a line
+at a time, and the good jobs go to the batch's spool (`_batch_spool`), not into memory.
+A line names its `"endpoint"` (the canny finetune unless it does); one file may mix them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from .._operations import CANNY, Operation, operations, taken_elsewhere
 from ..errors import (
     BudgetExhaustedError,
     FluxCannyError,
@@ -21,7 +23,7 @@ from ..errors import (
     SubmitUncertainError,
 )
 from ..images import CheckedImageFile, check_image_file
-from ..validation import default_validator, did_you_mean
+from ..validation import did_you_mean, validator_for
 from ._exit import BadInput, one_line
 from ._options import IMAGE_FIELD
 from ._outputs import (
@@ -53,10 +55,12 @@ class Job:
     request_hash: str = ""
     #: a rough size of the image it will make, for the free-space check
     expected_bytes: int = 0
-    #: its control image, checked once here; read again (not re-checked) when sent
-    image: CheckedImageFile | None = None
+    #: its image files by field, checked once here; read again (not re-checked) when sent
+    images: Mapping[str, CheckedImageFile] = attrs.field(factory=dict)
     #: named from its content (the line gave no "name"): see `_content_name`
     derived_name: bool = False
+    #: the endpoint it is sent to
+    endpoint: str = CANNY
 
     @property
     def family(self) -> str:
@@ -77,20 +81,105 @@ class Outcome:
 # -- reading and checking the jobs file ------------------------------------------------------
 
 
-def _content_name(request_hash: str, image: bytes) -> str:
-    """An unnamed job's name, from its content: the image's digest, then the request's.
+def _content_name(request_hash: str, images_digest: str) -> str:
+    """An unnamed job's name, from its content: its images' digest, then the request's.
     A job is its content, never its line: inserting, moving or reordering lines names
-    every job as before, and a job whose fields were edited keeps its image's prefix,
+    every job as before, and a job whose fields were edited keeps its images' prefix,
     which is how it is told apart from a new job (see `Job.family`)."""
-    return f"job-{hashlib.sha256(image).hexdigest()[:10]}-{request_hash[:10]}"
+    return f"job-{images_digest[:10]}-{request_hash[:10]}"
 
 
-def _request_hash(body: Mapping[str, Any], image: bytes) -> str:
-    """Fields and image bytes: a job whose prompt or picture changed is a changed job."""
-    fields = {k: v for k, v in body.items() if k != IMAGE_FIELD}
-    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode())
-    digest.update(hashlib.sha256(image).digest())
+def _images_digest(endpoint: str, images: Mapping[str, bytes]) -> str:
+    """The digest of a job's image files: the control image's own for the canny finetune
+    (as before endpoints were named), else the endpoint's name and each field's image."""
+    if endpoint == CANNY:
+        return hashlib.sha256(images.get(IMAGE_FIELD, b"")).hexdigest()
+    digest = hashlib.sha256(endpoint.encode())
+    for field in sorted(images):
+        digest.update(b"\0" + field.encode() + b"\0" + hashlib.sha256(images[field]).digest())
     return digest.hexdigest()
+
+
+def _request_hash(endpoint: str, body: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
+    """Endpoint, fields and image bytes: a job whose prompt or picture changed is a
+    changed job. The canny finetune's is the hash of earlier versions, which named no
+    endpoint: a rerun of a jobs file they ran resumes its tasks, it never pays again."""
+    fields = {k: v for k, v in body.items() if k not in images}
+    if endpoint == CANNY:
+        digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode())
+        digest.update(hashlib.sha256(images.get(IMAGE_FIELD, b"")).digest())
+        return digest.hexdigest()
+    said = {"endpoint": endpoint, "fields": fields}
+    digest = hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode())
+    digest.update(_images_digest(endpoint, images).encode())
+    return digest.hexdigest()
+
+
+def _endpoint_of(line: int, job: dict[str, Any]) -> tuple[Operation | None, list[str]]:
+    named = job.pop("endpoint", CANNY)
+    known = operations()
+    if isinstance(named, str) and named in known:
+        return known[named], []
+    hint = did_you_mean(named, known) if isinstance(named, str) else ""
+    return None, [f"line {line}: no endpoint named {named!r:.80}{hint} (see flux-canny endpoints)"]
+
+
+def _unknown_fields(line: int, op: Operation, job: Mapping[str, Any]) -> list[str]:
+    problems = []
+    named = "" if op.name == CANNY else f" for {op.name}"  # the default's words as before
+    for field in sorted(set(job) - op.field_names):
+        hint = did_you_mean(field, op.field_names)
+        elsewhere = taken_elsewhere(field, but=op.name)
+        taken = f" (a field of {', '.join(elsewhere)})" if elsewhere and not hint else ""
+        problems.append(f"line {line}: unknown field {field!r}{named}{hint}{taken}")
+    return problems
+
+
+@attrs.define
+class _Images:
+    """A line's image fields, checked: the files (and their bytes, for the hash), the
+    addresses passed on as given, and what was wrong."""
+
+    files: dict[str, CheckedImageFile] = attrs.field(factory=dict)
+    data: dict[str, bytes] = attrs.field(factory=dict)
+    problems: list[str] = attrs.field(factory=list)
+    pixels: int = 0
+
+
+def _check_images(
+    line: int, op: Operation, job: dict[str, Any], base: Path, advised: set[Path]
+) -> _Images:
+    """Each image field of `op` the line gives, as a path relative to the jobs file (or an
+    https URL where the spec takes one); a required one missing is named here."""
+    found = _Images()
+    for field in op.image_fields:
+        image = job.get(field)
+        if image is None and field not in op.required:
+            continue
+        if field in op.url_fields and isinstance(image, str) and image.startswith("https://"):
+            continue  # the server fetches it
+        if not isinstance(image, str) or not image:
+            found.problems.append(f"line {line}: {field} must be the path of an image file")
+            continue
+        path = (base / image).resolve()
+        try:
+            found.files[field], found.data[field] = check_image_file(
+                path, advice=path not in advised
+            )
+            advised.add(path)
+            info = found.files[field].info
+            found.pixels = max(found.pixels, info.width * info.height)
+        except ImageInputError as unreadable:
+            found.problems.append(f"line {line}: {unreadable}")
+        job[field] = str(path)
+    return found
+
+
+def _made_pixels(body: Mapping[str, Any], inputs: int) -> int:
+    """About how many pixels the image will have: its inputs', or the size asked for."""
+    if inputs:
+        return inputs
+    return int(body.get("width") or 1024) * int(body.get("height") or 1024)
 
 
 def _check_job(
@@ -106,39 +195,28 @@ def _check_job(
     name = job.pop("name", None)
     if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
         problems.append(f"line {line}: name {name!r} must be letters, digits, '.', '-', '_'")
-    validator = default_validator()
-    unknown = sorted(set(job) - validator.field_names)
-    for field in unknown:
-        hint = did_you_mean(field, validator.field_names)
-        problems.append(f"line {line}: unknown field {field!r}{hint}")
-    image = job.get(IMAGE_FIELD)
-    data = b""
-    pixels = 0
-    checked: CheckedImageFile | None = None
-    if not isinstance(image, str) or not image:
-        problems.append(f"line {line}: {IMAGE_FIELD} must be the path of an image file")
-    else:
-        path = (base / image).resolve()
-        try:
-            checked, data = check_image_file(path, advice=path not in advised)
-            advised.add(path)
-            pixels = checked.info.width * checked.info.height
-        except ImageInputError as unreadable:
-            problems.append(f"line {line}: {unreadable}")
-        job[IMAGE_FIELD] = str(path)
-    params = {k: v for k, v in job.items() if k in validator.field_names}
-    for error in validator.errors({**params, IMAGE_FIELD: ""}):
+    op, wrong = _endpoint_of(line, job)
+    if op is None:
+        return None, problems + wrong
+    validator = validator_for(op.name)
+    problems += _unknown_fields(line, op, job)
+    images = _check_images(line, op, job, base, advised)
+    problems += images.problems
+    params = {k: v for k, v in job.items() if k in op.field_names}
+    # the images as the validator sees them: given (or reported missing above)
+    placeholders = {f: "" for f in op.image_fields if f in job or f in op.required}
+    for error in validator.errors({**params, **placeholders}):
         where = ".".join(str(p) for p in error["loc"][1:]) or "body"
         problems.append(f"line {line}: {where}: {error['msg']}")
     if problems:
         return None, problems
-    body = validator.normalise({**params, IMAGE_FIELD: ""})
-    body[IMAGE_FIELD] = job[IMAGE_FIELD]
-    request_hash = _request_hash(body, data)
+    body = validator.normalise({**params, **placeholders})
+    body.update({f: job[f] for f in op.image_fields if f in job})
+    request_hash = _request_hash(op.name, body, images.data)
     derived = name is None
     if name is None:
-        name = _content_name(request_hash, data)
-    fmt = requested_format(body)
+        name = _content_name(request_hash, _images_digest(op.name, images.data))
+    fmt = requested_format(body, op.name)
     output = out_dir / f"{name}{extension_for(fmt)}"
     too_long = name_problem(output)
     if too_long is not None:
@@ -152,9 +230,10 @@ def _check_job(
             fields=body,
             output=output,
             request_hash=request_hash,
-            expected_bytes=pixels * (3 if fmt == "png" else 1),
-            image=checked,
+            expected_bytes=_made_pixels(body, images.pixels) * (3 if fmt == "png" else 1),
+            images=images.files,
             derived_name=derived,
+            endpoint=op.name,
         ),
         [],
     )

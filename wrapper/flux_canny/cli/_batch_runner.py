@@ -34,7 +34,7 @@ from ..models import Result, Task
 from ._batch_jobs import SETTLED, Job, Outcome, submit_word
 from ._batch_spool import Spool
 from ._exit import one_line, outcome_word
-from ._options import IMAGE_FIELD, ApiSettings, make_async_client
+from ._options import ApiSettings, make_async_client
 from ._outputs import (
     ImageKept,
     finish_kept,
@@ -226,8 +226,9 @@ class Runner:
         self, flux: AsyncFluxCanny, job: Job, claim: Claim, slot: _Slot
     ) -> Task | None:
         try:
-            image = job.image or Path(job.fields[IMAGE_FIELD])
-            body = flux.prepare(**{**job.fields, IMAGE_FIELD: image})
+            # the endpoint is the jobs file's word: the per-endpoint overloads are for code
+            prepare: Any = flux.prepare
+            body = prepare(endpoint=job.endpoint, **{**job.fields, **job.images})
         except BaseException:
             await _offload.off_loop(self.ledger.release, claim.entry.row)
             raise

@@ -16,26 +16,29 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
+
 from .._image_formats import ImageInfo
 from ..images import CheckedImageFile
 from ._batch_jobs import SETTLED, Job, Outcome
 
 __all__ = ["Row", "Spool"]
 
-#: a finished job as the summary shows it: line, name, status, task id, path, error
-Row = tuple[int, str, str, str | None, str | None, str | None]
+#: a finished job as the summary shows it: line, name, status, task id, path, error,
+#: endpoint
+Row = tuple[int, str, str, str | None, str | None, str | None, str | None]
 
 _PAGE = 256
 
 _SCHEMA = """
 CREATE TABLE job (
     line INTEGER PRIMARY KEY, name TEXT, fields TEXT, output TEXT, request_hash TEXT,
-    expected_bytes INTEGER, image TEXT, size INTEGER, mtime_ns INTEGER, format TEXT,
-    width INTEGER, height INTEGER, derived INTEGER
+    expected_bytes INTEGER, images TEXT, derived INTEGER, endpoint TEXT
 );
 CREATE UNIQUE INDEX job_name ON job (name);
 CREATE TABLE outcome (
-    line INTEGER PRIMARY KEY, name TEXT, status TEXT, task_id TEXT, path TEXT, error TEXT
+    line INTEGER PRIMARY KEY, name TEXT, status TEXT, task_id TEXT, path TEXT, error TEXT,
+    endpoint TEXT
 );
 """
 
@@ -58,21 +61,13 @@ class Spool:
         earlier = self._db.execute("SELECT line FROM job WHERE name = ?", (job.name,)).fetchone()
         if earlier is not None:
             return int(earlier[0])
-        image = job.image
-        facts: tuple[object, ...] = (None,) * 6
-        if image is not None:
-            info = image.info
-            facts = (
-                str(image.path),
-                image.size,
-                image.mtime_ns,
-                info.format,
-                info.width,
-                info.height,
-            )
+        images = {
+            field: [str(image.path), image.size, image.mtime_ns, *attrs.astuple(image.info)]
+            for field, image in job.images.items()
+        }
         with self._db:
             self._db.execute(
-                "INSERT INTO job VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO job VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.line,
                     job.name,
@@ -80,8 +75,9 @@ class Spool:
                     str(job.output),
                     job.request_hash,
                     job.expected_bytes,
-                    *facts,
+                    json.dumps(images),
                     job.derived_name,
+                    job.endpoint,
                 ),
             )
         return None
@@ -110,7 +106,7 @@ class Spool:
         job = outcome.job
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO outcome VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO outcome VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.line,
                     job.name,
@@ -118,6 +114,7 @@ class Spool:
                     outcome.task_id,
                     str(outcome.path) if outcome.path else None,
                     outcome.error,
+                    job.endpoint if job.fields else None,  # an invalid line has none
                 ),
             )
         self.counts[outcome.status] += 1
@@ -131,7 +128,7 @@ class Spool:
 
     def rows(self, *, problems_only: bool = False) -> Iterator[Row]:
         """The outcomes in line order, a few at a time."""
-        sql = "SELECT line, name, status, task_id, path, error FROM outcome"
+        sql = "SELECT line, name, status, task_id, path, error, endpoint FROM outcome"
         args: tuple[str, ...] = ()
         if problems_only:
             sql += f" WHERE status NOT IN ({', '.join('?' for _ in SETTLED)})"
@@ -143,11 +140,11 @@ class Spool:
 
 
 def _job(row: tuple[object, ...]) -> Job:
-    line, name, fields, output, request_hash, expected, image, size, mtime, fmt, w, h, derived = row
-    checked = None
-    if image is not None:
-        info = ImageInfo(str(fmt), int(str(w)), int(str(h)))
-        checked = CheckedImageFile(Path(str(image)), int(str(size)), int(str(mtime)), info)
+    line, name, fields, output, request_hash, expected, images, derived, endpoint = row
+    checked = {
+        field: CheckedImageFile(Path(path), size, mtime, ImageInfo(fmt, width, height))
+        for field, (path, size, mtime, fmt, width, height) in json.loads(str(images)).items()
+    }
     return Job(
         line=int(str(line)),
         name=str(name),
@@ -155,6 +152,7 @@ def _job(row: tuple[object, ...]) -> Job:
         output=Path(str(output)),
         request_hash=str(request_hash),
         expected_bytes=int(str(expected)),
-        image=checked,
+        images=checked,
         derived_name=bool(derived),
+        endpoint=str(endpoint),
     )

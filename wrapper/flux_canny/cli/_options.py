@@ -1,8 +1,9 @@
 """Command-line options: the request's from the spec, the connection's from the user.
 
-Every request parameter flag is made from the spec's request schema (name, type, enum,
-bounds, default and description), so a new spec re-aims the CLI as it re-aims the
-client. Only the control image is special: it is the positional argument.
+Every request parameter flag is made from the endpoint's request schema (name, type,
+enum, bounds, default and description), so a new spec re-aims the CLI as it re-aims the
+client. Image inputs are options named after their fields (`--input-image-2`, `--mask`);
+only the canny finetune's control image is special: it is the positional argument.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
+import functools
 import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -17,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from .._base import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, resolve_key
+from .._operations import CANNY, operation
 from .._spec import Spec, packaged_spec
 from ..aclient import AsyncFluxCanny
 from ..client import FluxCanny
@@ -31,7 +34,7 @@ __all__ = [
     "make_async_client",
     "make_client",
     "request_fields",
-    "request_options",
+    "request_params",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,48 +97,74 @@ def _describe(spec: Spec, prop: Mapping[str, Any]) -> tuple[Any, str]:
     return click_type, f" [{'; '.join(notes)}]" if notes else ""
 
 
-def request_fields(spec: Spec | None = None) -> dict[str, Mapping[str, Any]]:
-    """The request schema's properties, except the control image."""
+def request_fields(spec: Spec | None = None, endpoint: str = CANNY) -> dict[str, Mapping[str, Any]]:
+    """`endpoint`'s request properties, except the canny finetune's control image (its
+    positional argument)."""
     spec = spec or packaged_spec()
-    props = spec.request_schema().get("properties", {})
+    op = operation(endpoint)
+    props = spec.request_schema(op.path, op.method).get("properties", {})
     return {name: prop for name, prop in props.items() if name != IMAGE_FIELD}
 
 
-def request_options(func: F) -> F:
-    """Add one option per request parameter; they arrive in `params` (only those given)."""
+def _help_of(name: str, prop: Mapping[str, Any]) -> str:
+    return " ".join(str(prop.get("description", prop.get("title", name))).split())
+
+
+def _image_option(name: str, prop: Mapping[str, Any], *, required: bool, url: bool) -> click.Option:
+    """An image input as an option named after its field: a file, - for stdin, a URL where
+    the spec takes one (the spec's own words follow, for what the field is for)."""
+    takes = "An image file (PNG, JPEG or WebP), - for stdin" + (", or an https URL" if url else "")
+    return click.Option(
+        [_flag(name), name],
+        type=click.STRING,
+        required=required,
+        metavar="IMAGE",
+        help=f"{takes}. {_help_of(name, prop)}",
+    )
+
+
+def _option(spec: Spec, name: str, prop: Mapping[str, Any], *, required: bool) -> click.Option:
+    variants = _variants(spec, prop)
+    if variants and variants[0].get("type") == "boolean":
+        default_said = f" [default: {str(prop['default']).lower()}]" if "default" in prop else ""
+        return click.Option(
+            [f"{_flag(name)}/--no-{name.replace('_', '-')}", name],
+            default=None,
+            help=_help_of(name, prop) + default_said,
+        )
+    click_type, suffix = _describe(spec, prop)
+    # no default at all for a required option: click 8.2+ counts an explicit None as one,
+    # and would then let the option be left out
+    default: dict[str, Any] = {} if required else {"default": None}
+    return click.Option(
+        [_flag(name), name],
+        type=click_type,
+        required=required,
+        help=_help_of(name, prop) + suffix,
+        **default,
+    )
+
+
+@functools.cache
+def request_params(endpoint: str = CANNY) -> tuple[click.Option, ...]:
+    """One option per request field of `endpoint` (its image inputs included, the canny
+    finetune's control image aside), in the spec's order; their values arrive by field
+    name, None for those not given."""
     spec = packaged_spec()
-    required = set(spec.request_schema().get("required", ()))
-    for name, prop in reversed(request_fields(spec).items()):
-        help_text = " ".join(str(prop.get("description", prop.get("title", name))).split())
-        variants = _variants(spec, prop)
-        if variants and variants[0].get("type") == "boolean":
-            option = click.option(
-                f"{_flag(name)}/--no-{name.replace('_', '-')}",
-                name,
-                default=None,
-                help=help_text
-                + (f" [default: {str(prop['default']).lower()}]" if "default" in prop else ""),
-            )
+    op = operation(endpoint)
+    made = []
+    for name, prop in request_fields(spec, endpoint).items():
+        required = name in op.required
+        if name in op.image_fields:
+            made.append(_image_option(name, prop, required=required, url=name in op.url_fields))
         else:
-            click_type, suffix = _describe(spec, prop)
-            # no default at all for a required option: click 8.2+ counts an explicit None
-            # as one, and would then let the option be left out
-            default = {} if name in required else {"default": None}
-            option = click.option(
-                _flag(name),
-                name,
-                type=click_type,
-                required=name in required,
-                help=help_text + suffix,
-                **default,
-            )
-        func = option(func)
-    return func
+            made.append(_option(spec, name, prop, required=required))
+    return tuple(made)
 
 
-def collect_params(values: Mapping[str, Any]) -> dict[str, Any]:
+def collect_params(values: Mapping[str, Any], endpoint: str = CANNY) -> dict[str, Any]:
     """The request parameters the user set, by their spec names."""
-    fields = request_fields()
+    fields = request_fields(endpoint=endpoint)
     return {name: value for name, value in values.items() if name in fields and value is not None}
 
 
@@ -145,7 +174,14 @@ class ApiSettings:
     def __init__(self, api_key: str | None, base_url: str | None, debug: bool) -> None:
         self.api_key = api_key
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        #: the user named an API root (flag or environment): every endpoint goes there;
+        #: else each goes to the server its spec entry names, as the library routes it
+        self.configured = bool(base_url)
         self.debug = debug
+
+    def at(self, base_url: str) -> ApiSettings:
+        """The same key and debug, with every request to `base_url`."""
+        return ApiSettings(self.api_key, base_url, self.debug)
 
     def key(self) -> str:
         try:
@@ -166,7 +202,8 @@ def api_options(func: F) -> F:
         envvar=BASE_URL_ENV,
         show_envvar=True,
         default=None,
-        help=f"API root [default: {DEFAULT_BASE_URL}].",
+        help="API root for every endpoint [default: the server each endpoint's spec entry "
+        f"names: {DEFAULT_BASE_URL} for the finetunes, https://api.bfl.ai for the others].",
     )(func)
     func = click.option(
         "--api-key",
@@ -192,7 +229,7 @@ def _client_kwargs(settings: ApiSettings, options: Mapping[str, Any]) -> dict[st
         options.setdefault("download_deadline", min(300.0, float(wait)))
     return {
         "api_key": settings.key(),
-        "base_url": settings.base_url,
+        "base_url": settings.base_url if settings.configured else None,
         **options,
         **_client_options.get(),
     }

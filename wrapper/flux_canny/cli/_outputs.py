@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from .._operations import CANNY
 from .._spec import packaged_spec
 from ..errors import LedgerError
 from ..images import TEMP_NAME_EXTRA, GeneratedImage, write_atomic
@@ -46,8 +47,8 @@ _SUFFIXES = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp"}
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
 
 
-def _formats() -> tuple[str, ...]:
-    prop = request_fields().get(FORMAT_FIELD)
+def _formats(endpoint: str = CANNY) -> tuple[str, ...]:
+    prop = request_fields(endpoint=endpoint).get(FORMAT_FIELD)
     if prop is None:
         return ()
     spec = packaged_spec()
@@ -58,12 +59,12 @@ def _formats() -> tuple[str, ...]:
     return ()
 
 
-def requested_format(params: Mapping[str, Any]) -> str | None:
-    """The output format a request asks for, or the spec's default."""
+def requested_format(params: Mapping[str, Any], endpoint: str = CANNY) -> str | None:
+    """The output format a request of `endpoint` asks for, or its spec's default."""
     chosen = params.get(FORMAT_FIELD)
     if chosen is not None:
         return str(chosen)
-    default = request_fields().get(FORMAT_FIELD, {}).get("default")
+    default = request_fields(endpoint=endpoint).get(FORMAT_FIELD, {}).get("default")
     return str(default) if default is not None else None
 
 
@@ -81,17 +82,20 @@ def extension_for(image_format: str | None) -> str:
     return _EXTENSIONS.get(image_format or "", f".{image_format}" if image_format else ".img")
 
 
-def infer_format(output: Path | None, params: dict[str, Any]) -> dict[str, Any]:
+def infer_format(
+    output: Path | None, params: dict[str, Any], endpoint: str = CANNY
+) -> dict[str, Any]:
     """Take the output format from `-o`'s extension when the flag is not given; refuse a
     contradiction (castle.png with --output-format jpeg)."""
     if output is None:
         return params
     suffix = output.suffix.lower()
     implied = _SUFFIXES.get(suffix)
-    if suffix and (implied is None or implied not in _formats()):
-        known = ", ".join(sorted(s for s, f in _SUFFIXES.items() if f in _formats()))
+    formats = _formats(endpoint)
+    if suffix and (implied is None or implied not in formats):
+        known = ", ".join(sorted(s for s, f in _SUFFIXES.items() if f in formats))
         raise BadInput(
-            f"{output}: the API makes {' and '.join(_formats())} images, not {suffix[1:]}; "
+            f"{output}: the API makes {' and '.join(formats)} images, not {suffix[1:]}; "
             f"give the file one of the extensions {known}"
         )
     if implied is None:

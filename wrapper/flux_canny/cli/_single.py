@@ -10,16 +10,18 @@ from typing import Any
 import attrs
 import click
 
+from .._operations import Operation, operation, operations, origin
 from ..errors import FluxCannyError, ImageInputError, clean
 from ..ledger import State
 from ..models import Task, task_of
+from ._endpoint_command import ENDPOINT_OPTION, EndpointCommand
 from ._exit import BadInput, resume_command
 from ._options import (
+    IMAGE_FIELD,
     ApiSettings,
     api_options,
     collect_params,
     make_client,
-    request_options,
     settings_from,
 )
 from ._outputs import (
@@ -37,13 +39,29 @@ __all__ = ["generate", "result"]
 _DEFAULT_WAIT = 600.0
 
 
-def _control_image(control: str) -> Any:
-    if control == "-":
+def _image_input(field: str, given: str) -> Any:
+    """An image flag's value as the library takes it: stdin's bytes for -, an address as
+    given (the library refuses it where the spec takes none), else a file path."""
+    if given == "-":
         data = sys.stdin.buffer.read()
         if not data:
-            raise ImageInputError("no control image on standard input")
+            raise ImageInputError(f"no {field} image on standard input")
         return data
-    return Path(control)
+    if given.startswith(("https://", "http://")):
+        return given
+    return Path(given)
+
+
+def _with_images(op: Operation, params: dict[str, Any], control: str | None) -> dict[str, Any]:
+    """The request's fields with each image flag read (the canny one from CONTROL)."""
+    given = {**params, **({IMAGE_FIELD: control} if control is not None else {})}
+    from_stdin = [f for f in op.image_fields if given.get(f) == "-"]
+    if len(from_stdin) > 1:
+        raise BadInput(f"only one image can come from standard input, not {', '.join(from_stdin)}")
+    return {
+        name: _image_input(name, value) if name in op.image_fields else value
+        for name, value in given.items()
+    }
 
 
 _OUTPUT = click.option(
@@ -70,15 +88,21 @@ _QUIET = click.option("-q", "--quiet", is_flag=True, help="No progress on stderr
 
 
 @click.command(
+    cls=EndpointCommand,
+    canny_argument=click.Argument(["control"]),
     epilog="""\b
 Examples:
   flux-canny generate edges.png --prompt "a castle at dusk" \\
       --finetune-id my-finetune --steps 30 -o castle.jpg
   flux-canny generate sketch.png --prompt "..." --finetune-id ID --no-wait --json
-  cat edges.png | flux-canny generate - --prompt "..." --finetune-id ID -o out.png"""
+  cat edges.png | flux-canny generate - --prompt "..." --finetune-id ID -o out.png
+  flux-canny generate --endpoint flux-2-pro --prompt "this castle, drawn as these lines" \\
+      --input-image castle.jpg --input-image-2 edges.png -o drawn.png
+  flux-canny generate --endpoint flux-pro-1.0-fill --image castle.jpg --mask edges.png \\
+      --prompt "ivy on every wall" -o ivy.jpg
+  flux-canny generate --endpoint flux-2-pro --help""",
 )
-@click.argument("control")
-@request_options
+@ENDPOINT_OPTION
 @_OUTPUT
 @_FORCE
 @_JSON
@@ -89,7 +113,7 @@ Examples:
 @_QUIET
 @api_options
 def generate(
-    control: str,
+    endpoint: str,
     output: Path | None,
     force: bool,
     as_json: bool,
@@ -98,24 +122,29 @@ def generate(
     quiet: bool,
     **values: Any,
 ) -> None:
-    """Generate an image from CONTROL (a PNG, JPEG or WebP file, or - for stdin).
+    """Generate an image: with the canny finetune (the default endpoint) from CONTROL (a
+    PNG, JPEG or WebP file, or - for stdin), with another from its --endpoint's flags.
 
     Validates every parameter against the API's spec before sending anything, submits,
     shows progress while the task runs, downloads the image and writes it atomically.
     Every submitted task is recorded (see `flux-canny tasks`), and Ctrl-C prints the
     command that resumes it.
     """
+    control = values.pop("control", None)
+    op = operation(endpoint)
     settings = settings_from(values)
-    params = infer_format(output, collect_params(values))
+    params = infer_format(output, collect_params(values, endpoint), endpoint)
     if output is not None:
         check_writable(output, force=force)
-    image_input = _control_image(control)
+    fields = _with_images(op, params, control)
     ledger = open_ledger()
     run = TaskRun(settings, ledger, output=output, force=force, quiet=quiet or no_wait)
-    with ledger, make_client(settings, wait_timeout=timeout, ledger=ledger) as flux:
+    with ledger, make_client(settings, wait_timeout=timeout, ledger=ledger) as client:
+        # the endpoint is a name read at run time: the per-endpoint overloads are for code
+        flux: Any = client
         if no_wait:
             try:
-                task = flux.submit(control_image=image_input, **params)
+                task = flux.submit(endpoint=endpoint, **fields)
             except KeyboardInterrupt as error:
                 run.failed(error)
                 raise
@@ -125,17 +154,23 @@ def generate(
         with run.progress:
             try:
                 image = flux.generate(
-                    control_image=image_input,
+                    endpoint=endpoint,
                     timeout=timeout,
                     on_submit=run.on_submit,
                     on_update=run.on_update,
-                    **params,
+                    **fields,
                 )
             except (FluxCannyError, KeyboardInterrupt) as error:
                 run.failed(error)
                 raise
         path = run.save(image)
     run.report(image, path, as_json=as_json)
+
+
+def _spec_servers() -> set[str]:
+    """The servers the spec names for its endpoints: where an unconfigured client sends
+    each one, so where a task of any endpoint can be fetched again with the same key."""
+    return {origin(op) for op in operations().values()}
 
 
 def _print_task(task: Task, settings: ApiSettings, output: Path | None, *, as_json: bool) -> None:
@@ -198,6 +233,8 @@ def result(
         if output is None and known.output and known.state != State.DOWNLOADED:
             output = Path(known.output)
         recorded = (known.base_url or "").rstrip("/")
+        if recorded and not settings.configured and recorded in _spec_servers():
+            settings = settings.at(recorded)  # a BFL server its endpoint's spec entry names
         if recorded and recorded != settings.base_url.rstrip("/"):
             # the key goes only where the user points it, never where a record says
             raise BadInput(

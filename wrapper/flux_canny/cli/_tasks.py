@@ -9,6 +9,7 @@ import attrs
 import click
 from rich.table import Table
 
+from .._operations import CANNY
 from ..errors import clean
 from ..ledger import State
 from ._outputs import open_ledger
@@ -49,7 +50,8 @@ Examples:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per task.")
 def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: bool) -> None:
-    """List submitted tasks and how they ended (newest first), from the task ledger.
+    """List submitted tasks, their endpoints and how they ended (newest first), from the
+    task ledger.
 
     Tasks still `submitted` or `ready` may be waiting for you: fetch them with
     `flux-canny result TASK_ID`. `uncertain` submits may have created a task: check your
@@ -67,6 +69,7 @@ def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: boo
         for entry in entries:
             record = attrs.asdict(entry)
             record.pop("owner", None)
+            record["endpoint"] = entry.operation or CANNY  # earlier versions': the seed's
             click.echo(json.dumps(record))
         return
     if not entries:
@@ -74,7 +77,7 @@ def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: boo
         click.echo(f"{said} ({ledger.path})", err=True)
         return
     table = Table(title=None, box=None, pad_edge=False)
-    for column in ("submitted", "task id", "state", "prompt", "output / note"):
+    for column in ("submitted", "task id", "endpoint", "state", "prompt", "output / note"):
         if column == "prompt":
             table.add_column(column, no_wrap=True, max_width=24, overflow="ellipsis")
         elif column == "output / note":
@@ -87,5 +90,6 @@ def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: boo
         note = entry.kept_at or entry.output or entry.error or ""
         if entry.state == State.UNCERTAIN:
             note = f"may exist: {entry.error or 'the answer never arrived'}"
-        table.add_row(when, clean(entry.task_id or "?"), entry.state, prompt, clean(note))
+        endpoint = clean(entry.operation or CANNY)
+        table.add_row(when, clean(entry.task_id or "?"), endpoint, entry.state, prompt, clean(note))
     table_console().print(table)
