@@ -30,7 +30,7 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=20, deadline=None)
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests._postgres"]
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-test-0123456789abcdef"

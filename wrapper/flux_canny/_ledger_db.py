@@ -1,5 +1,6 @@
-"""Opening the ledger's SQLite file (private, WAL, the schema made once and migrated in
-place), the turns that processes writing it take, and making each write durable."""
+"""The ledger in a SQLite file: opening it (private, WAL, the schema made once and
+migrated in place), the turns that processes writing it take, and making each write
+durable (`SqliteStore`, the embedded default)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ._files import full_sync, sync_folder
-from ._ledger_owner import fcntl
-from ._ledger_rows import ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION, State
+from ._filesystems import network_filesystem
+from ._ledger_owner import Owner, fcntl
+from ._ledger_rows import ADDED_COLUMNS, FILE_NAME, SCHEMA, SCHEMA_VERSION, State
+from ._ledger_store import Db, Refused, Unsynced
 from ._operations import CANNY
 from .errors import InvalidArgumentError
 from .models import Task
 
-__all__ = ["TURN_TIMEOUT", "Turns", "open_database", "sync_wal"]
+__all__ = ["TURN_TIMEOUT", "SqliteStore", "Turns", "open_database", "sync_wal"]
 
 
 #: how long a writer waits for the ledger's turn before it is an error (Ledger's default)
@@ -333,3 +338,120 @@ def sync_wal(path: Path, *, with_folder: bool = False) -> None:
         os.close(fd)
     if with_folder:
         sync_folder(path.parent)
+
+
+class SqliteStore:
+    """The ledger in one SQLite file on this machine: WAL, writers taking turns, each
+    write synced after its turn, liveness by flock on owner files (see `_ledger_owner`)."""
+
+    failures: tuple[type[BaseException], ...] = (sqlite3.Error, TimeoutError)
+
+    def __init__(self, path: Path, lock_timeout: float, *, busy_timeout_ms: int) -> None:
+        self.path = path
+        self.where = str(path)
+        self.owner = Owner(path.parent / "owners")
+        self._turns = Turns(path, lock_timeout)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._db: sqlite3.Connection | None = None
+        self._closer: weakref.finalize[[sqlite3.Connection], SqliteStore] | None = None
+        self._folder_synced = False  # since this connection opened (see sync_wal)
+        #: the ledger's first open of this file: it imports an older version's journal
+        self.opened = False
+
+    def connect(self) -> sqlite3.Connection:
+        if self._db is not None:
+            return self._db
+        if self.path.is_dir():
+            said = f"it is a folder, not the ledger's file (such as {self.path / FILE_NAME})"
+            raise Refused("cannot open", said)
+        shared = network_filesystem(self.path)
+        if shared is not None:
+            said = (
+                f"it is on {shared}, a network file system: processes on two machines "
+                "sharing it would not see each other's claims and could both pay for one job"
+            )
+            where = f"a folder on this machine's own disk (and move {self.path.name} there)"
+            raise Refused("cannot keep", said, where)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        db = open_database(self.path, self._turns, busy_timeout_ms=self._busy_timeout_ms)
+        try:
+            self.owner.hold()
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+        # closed as soon as this store is dropped, not when the collector gets to the
+        # connection (it is in a reference cycle): see `Ledger._before_fork` for why
+        self._closer = weakref.finalize(self, _close_quietly, db)
+        return db
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction, in this process's turn (see `Turns`), on the disk
+        when this returns: synced after the turn, so that writers' syncs overlap (see
+        `sync_wal`)."""
+        db = self.connect()
+        first = not self._folder_synced
+        try:
+            with self._turns.turn():
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+        except self.failures:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        try:
+            sync_wal(self.path, with_folder=first)
+        except OSError as error:
+            raise Unsynced(str(error)) from error
+        if first:
+            self._folder_synced = self._db is db  # not if it was closed meanwhile
+
+    def read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        return self.connect().execute(sql, tuple(args)).fetchall()
+
+    def lock_job(self, db: Db, scope: str, name: str) -> bool:
+        return True  # the IMMEDIATE transaction already holds the whole file
+
+    def may_send(self, db: Db | None = None) -> str | None:
+        return None  # the kernel keeps our flock for as long as we live
+
+    def take_slot(self, db: Db, cap: int) -> int | None:
+        return 0  # one machine: the process's own cap is the cap
+
+    def dead_owners(self) -> list[str]:
+        found = self.read(
+            "SELECT DISTINCT owner FROM tasks WHERE state IN (?, ?)",
+            (str(State.SENDING), str(State.CLAIMED)),
+        )
+        return [row["owner"] for row in found if not self.owner.is_alive(row["owner"])]
+
+    def disconnect(self) -> None:
+        if self._closer is not None:
+            self._closer()
+        self._db = self._closer = None
+        self._folder_synced = False
+
+    def close(self) -> None:
+        self.disconnect()
+        self.owner.release()
+        self._turns.close()
+
+    def before_fork(self) -> None:
+        self.disconnect()
+
+    def after_fork_in_child(self) -> None:
+        """The child is a process of its own: its own owner token (the parent's rows stay
+        the parent's, alive while it lives), its own turn descriptor."""
+        self.owner = self.owner.forked()
+        self._turns.close()  # the next turn opens the child's own descriptor
+
+
+def _close_quietly(db: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        db.close()

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ._ledger_rows import State
 from .errors import LedgerError
 
-if TYPE_CHECKING:
-    from .ledger import Ledger
+
+class _Adopter(Protocol):
+    """What an import writes to: the ledger's `adopt`."""
+
+    def adopt(self, task_id: str, **fields: Any) -> None: ...
+
 
 __all__ = ["OLD_BATCH_FILE", "import_old_batch_file", "import_old_journal"]
 
@@ -46,15 +51,16 @@ def _old_records(path: Path, key: str) -> dict[str, dict[str, Any]]:
     return merged
 
 
-def import_old_journal(ledger: Ledger) -> None:
-    """Read the JSON-lines journal of earlier versions once, so nobody's tasks are forgotten."""
-    old = ledger.path.parent / _OLD_JOURNAL
+def import_old_journal(folder: Path, adopt: Callable[..., None]) -> None:
+    """Read the JSON-lines journal of earlier versions in `folder` once, so nobody's tasks
+    are forgotten; `adopt` is the ledger's."""
+    old = folder / _OLD_JOURNAL
     if not old.exists():
         return
     for task_id, record in _old_records(old, "id").items():
         state = _OLD_STATES.get(str(record.get("status")), State.SUBMITTED)
         with contextlib.suppress(LedgerError):
-            ledger.adopt(
+            adopt(
                 task_id,
                 state=state,
                 polling_url=record.get("polling_url"),
@@ -69,7 +75,7 @@ def import_old_journal(ledger: Ledger) -> None:
         old.rename(old.with_name(_OLD_JOURNAL + ".imported"))
 
 
-def import_old_batch_file(ledger: Ledger, folder: Path, scope: str) -> int:
+def import_old_batch_file(ledger: _Adopter, folder: Path, scope: str) -> int:
     """Adopt the task ids of an older version's batch state file in `folder`."""
     old = folder / OLD_BATCH_FILE
     if not old.exists():

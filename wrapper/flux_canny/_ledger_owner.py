@@ -103,7 +103,7 @@ class Owner:
             with contextlib.suppress(OSError):
                 (self.folder / f"{self.token}.lock").unlink()
 
-    def is_alive(self, token: str | None) -> bool:
+    def is_alive(self, token: str | None, db: object = None) -> bool:
         """Whether the process that wrote `token` still runs (ours always does)."""
         if token is None:
             return False

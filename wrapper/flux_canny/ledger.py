@@ -21,7 +21,10 @@ lock can be taken belongs to a dead process. That is how two processes on one fo
 never submit the same job, and how a crashed run's rows are told from a running one's.
 
 One machine: a ledger on a network file system is refused (see `_filesystems`), since
-neither SQLite's WAL nor these locks hold between machines.
+neither SQLite's WAL nor these locks hold between machines. Several machines share one
+PostgreSQL database instead (`FLUX_CANNY_LEDGER=postgresql://...`, see `_ledger_pg`):
+the same rows and rules, liveness by leases with heartbeats, claims held per job, and
+the key's cap of active tasks counted there for the whole fleet.
 
 The API key is never written here. The file is private (0600) in a private folder.
 """
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import threading
 import time
 import weakref
@@ -40,13 +42,10 @@ from typing import Any
 
 from . import _ledger_claims
 from ._checks import check_number
-from ._filesystems import network_filesystem
-from ._ledger_db import TURN_TIMEOUT, Turns, open_database, sync_wal
+from ._ledger_db import TURN_TIMEOUT, SqliteStore
 from ._ledger_import import OLD_BATCH_FILE, import_old_batch_file, import_old_journal
-from ._ledger_owner import Owner
 from ._ledger_rows import (
     COLUMNS,
-    FILE_NAME,
     GONE,
     OPEN,
     STATE_DIR_ENV,
@@ -59,10 +58,12 @@ from ._ledger_rows import (
     entry_of,
     stored,
 )
-from .errors import InvalidArgumentError, LedgerError, redact
+from ._ledger_store import Db, Refused, Store, Unsynced
+from .errors import ConfigurationError, InvalidArgumentError, LedgerError, redact
 
 __all__ = [
     "GONE",
+    "LEDGER_ENV",
     "OLD_BATCH_FILE",
     "OPEN",
     "STATE_DIR_ENV",
@@ -79,6 +80,9 @@ __all__ = [
 
 _PROMPT_CHARS = 300
 _BUSY_TIMEOUT_MS = 30_000
+#: where the ledger is: a SQLite file's path, or a postgresql:// connection string
+LEDGER_ENV = "FLUX_CANNY_LEDGER"
+_POSTGRES = ("postgresql://", "postgres://")
 
 
 def _hashable(value: Any) -> Any:
@@ -92,9 +96,8 @@ def _redacted(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _close_quietly(db: sqlite3.Connection) -> None:
-    with contextlib.suppress(sqlite3.Error):
-        db.close()
+def _is_postgres(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(_POSTGRES)
 
 
 class _Unsynced(LedgerError):
@@ -105,82 +108,95 @@ _UNSYNCED_NOT_SENT = "never sent: the task ledger could not be synced to the dis
 
 
 class Ledger:
-    """The submit ledger. Thread-safe; one SQLite connection per instance, opened lazily.
+    """The submit ledger. Thread-safe; one connection per instance, opened lazily.
 
     Every write is one transaction; every failure to read or write is a LedgerError.
     Safe across fork: see `_before_fork`.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float = TURN_TIMEOUT
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        lock_timeout: float = TURN_TIMEOUT,
+        lease: float | None = None,
     ) -> None:
-        """`lock_timeout`: the most seconds a write waits for its turn while another
-        process writes (see `_ledger_db.Turns`); past it, a LedgerError names the holder."""
-        # resolved, as SQLite resolves it: the WAL's sync, the turn and owner files and any
-        # reopening must find the same file after a chdir, and the WAL SQLite keeps beside
-        # a symlink's target (relative or linked, the sync found no WAL and synced nothing)
+        """`path`: the SQLite file, or a `postgresql://` connection string; by default
+        FLUX_CANNY_LEDGER, else `ledger.sqlite3` in the state folder.
+
+        `lock_timeout`: the most seconds a write waits for its turn while another
+        process writes (see `_ledger_db.Turns`); past it, a LedgerError names the holder.
+        `lease` (PostgreSQL): the seconds a worker that stopped renewing its lease counts
+        as alive; its heartbeats renew it three times a lease (see `_ledger_pg`)."""
         if path is not None and not isinstance(path, str | os.PathLike):
             raise InvalidArgumentError(f"a ledger's path is a str or a Path, got {path!r:.80}")
         check_number("lock_timeout", lock_timeout, above=True)
-        self.path = (Path(path) if path is not None else default_ledger_path()).resolve()
-        self._owner = Owner(self.path.parent / "owners")
+        if lease is not None:
+            check_number("lease", lease, above=True)
+        if path is None and os.environ.get(LEDGER_ENV):
+            path = os.environ[LEDGER_ENV]
+        self._store: Store
+        if _is_postgres(path):
+            try:
+                from ._ledger_pg import PgStore  # psycopg: the [postgres] extra
+            except ImportError as missing:
+                raise ConfigurationError(
+                    f"a PostgreSQL ledger needs psycopg 3 ({missing}): "
+                    "pip install 'flux-canny[postgres]'"
+                ) from None
+
+            assert isinstance(path, str)
+            # what is kept on this machine (images paid for and not yet saved) stays in
+            # its own state folder
+            self.path = default_ledger_path().resolve()
+            self._store = PgStore(path, lock_timeout=lock_timeout, lease=lease)
+        else:
+            # resolved, as SQLite resolves it: the WAL's sync, the turn and owner files and
+            # any reopening must find the same file after a chdir, and the WAL SQLite keeps
+            # beside a symlink's target (relative or linked, the sync found no WAL)
+            self.path = (Path(path) if path is not None else default_ledger_path()).resolve()
+            self._store = SqliteStore(self.path, lock_timeout, busy_timeout_ms=_BUSY_TIMEOUT_MS)
+        #: how this ledger is named in messages and records (never with a password)
+        self.where = self._store.where
+        self._failures: tuple[type[BaseException], ...] = (*self._store.failures, OSError)
         self._lock = threading.RLock()
-        self._db: sqlite3.Connection | None = None
-        self._closer: weakref.finalize[[sqlite3.Connection], Ledger] | None = None
-        self._folder_synced = False  # since this connection opened (see sync_wal)
-        self._turns = Turns(self.path, lock_timeout)
+        self._opened = False
         #: submits sent whose task id could not be recorded: row -> (task id, polling URL)
         self._unrecorded: dict[int, tuple[str, str | None]] = {}
         with _LIVE_LOCK:
             _LIVE.add(self)
 
     def __repr__(self) -> str:
-        return f"Ledger({str(self.path)!r})"
+        return f"Ledger({self.where!r})"
+
+    @property
+    def owner(self) -> str:
+        """This process's token on the rows it writes (see `Entry.owner`)."""
+        return self._store.owner.token
 
     # -- connection ---------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        if self._db is not None:
-            return self._db
-        if self.path.is_dir():
-            said = f"it is a folder, not the ledger's file (such as {self.path / FILE_NAME})"
-            raise self._error("cannot open", said)
-        shared = network_filesystem(self.path)
-        if shared is not None:
-            said = (
-                f"it is on {shared}, a network file system: processes on two machines "
-                "sharing it would not see each other's claims and could both pay for one job"
-            )
-            where = f"a folder on this machine's own disk (and move {self.path.name} there)"
-            raise self._error("cannot keep", said, folder=where)
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            db = open_database(self.path, self._turns, busy_timeout_ms=_BUSY_TIMEOUT_MS)
-            self._owner.hold()
-        except (OSError, sqlite3.Error) as error:
-            raise self._error("cannot open", error) from error
-        self._db = db
-        # closed as soon as this Ledger is dropped, not when the collector gets to the
-        # connection (it is in a reference cycle): see `_before_fork` for why it matters
-        self._closer = weakref.finalize(self, _close_quietly, db)
-        import_old_journal(self)
-        return db
-
-    def _disconnect(self) -> None:
-        if self._closer is not None:
-            self._closer()
-        self._db = self._closer = None
-        self._folder_synced = False
+    def _open(self) -> None:
+        """On the first use: an older version's journal, read once."""
+        if not self._opened:
+            self._opened = True
+            if isinstance(self._store, SqliteStore):
+                import_old_journal(self.path.parent, self.adopt)
 
     def _error(
-        self, doing: str, error: BaseException | str, *, folder: str = "a writable folder"
+        self, doing: str, error: BaseException | str, *, folder: str | None = "a writable folder"
     ) -> LedgerError:
         """The error, with what to do, and the truth about what was sent: "nothing was
         submitted that could not be recorded" only while that holds."""
+        remedy: str | None
         if isinstance(error, TimeoutError):
             remedy = "let that process finish, or stop it"
+        elif folder is None:
+            remedy = None
         else:
             remedy = f"set {STATE_DIR_ENV} to {folder}"
+            if not isinstance(self._store, SqliteStore):
+                remedy = "check that the database server is running and reachable"
         with self._lock:
             unrecorded = [task_id for task_id, _ in self._unrecorded.values()]
         fetch = unrecorded[0] if len(unrecorded) == 1 else "ID"
@@ -190,51 +206,45 @@ class Ledger:
             if unrecorded
             else "nothing was submitted that could not be recorded"
         )
-        return LedgerError(f"{doing} the task ledger {self.path}: {error}; {remedy} ({sent})")
+        if remedy is None:
+            return LedgerError(f"{doing} the task ledger {self.where}: {error} ({sent})")
+        return LedgerError(f"{doing} the task ledger {self.where}: {error}; {remedy} ({sent})")
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction, in this process's turn (see `_ledger_db.Turns`), on
-        the disk when this returns: synced after the turn, so that writers' syncs overlap
-        (see `_ledger_db.sync_wal`)."""
-        with self._lock:
-            db = self._connect()
-            first = not self._folder_synced
-            try:
-                with self._turns.turn():
-                    db.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield db
-                    except BaseException:
-                        db.execute("ROLLBACK")
-                        raise
-                    db.execute("COMMIT")
-            except (sqlite3.Error, TimeoutError) as error:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-                raise self._error("cannot write", error) from error
+    def _write(self) -> Iterator[Db]:
+        """One transaction, durable when this returns (see the store's `write`)."""
         try:
-            sync_wal(self.path, with_folder=first)
-        except OSError as error:
-            raise _Unsynced(str(self._error("cannot sync", error))) from error
-        if first:
             with self._lock:
-                self._folder_synced = self._db is db  # not if it was closed meanwhile
+                self._open()
+                with self._store.write() as db:
+                    yield db
+        except Refused as refused:
+            raise self._error(refused.doing, refused.said, folder=refused.remedy) from None
+        except Unsynced as error:
+            raise _Unsynced(str(self._error("cannot sync", error))) from error
+        except self._failures as error:
+            if isinstance(error, LedgerError):
+                raise
+            raise self._error("cannot write", error) from error
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[Entry]:
         with self._lock:
-            db = self._connect()
             try:
-                rows = db.execute(sql, tuple(args)).fetchall()
-            except sqlite3.Error as error:
+                self._open()
+                rows = self._store.read(sql, tuple(args))
+            except Refused as refused:
+                raise self._error(refused.doing, refused.said, folder=refused.remedy) from None
+            except self._failures as error:
+                if isinstance(error, LedgerError):
+                    raise
                 raise self._error("cannot read", error) from error
         return [entry_of(row) for row in rows]
 
     def close(self) -> None:
+        with contextlib.suppress(LedgerError):
+            self._catch_up()  # a task id the database was down for, now it may be back
         with self._lock:
-            self._disconnect()
-            self._owner.release()
-            self._turns.close()
+            self._store.close()
 
     # -- fork ----------------------------------------------------------------------------------
 
@@ -249,17 +259,16 @@ class Ledger:
         lock across the fork also means no write is half-way in the child, and no lock
         there is held by a thread the child does not have."""
         self._lock.acquire()
-        self._disconnect()
+        self._store.before_fork()
 
     def _after_fork_in_parent(self) -> None:
         self._lock.release()
 
     def _after_fork_in_child(self) -> None:
-        """The child is a process of its own: its own owner token (the parent's rows stay
-        the parent's, alive while it lives), its own turn descriptor, a fresh lock."""
+        """The child is a process of its own (see the store's `after_fork_in_child`),
+        with a fresh lock."""
         self._lock = threading.RLock()
-        self._owner = self._owner.forked()
-        self._turns.close()  # the next turn opens the child's own descriptor
+        self._store.after_fork_in_child()
 
     def __enter__(self) -> Ledger:
         return self
@@ -269,7 +278,7 @@ class Ledger:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _insert(self, db: sqlite3.Connection, state: State, fields: Mapping[str, Any]) -> int:
+    def _insert(self, db: Db, state: State, fields: Mapping[str, Any]) -> int:
         now = time.time()
         values = _redacted(
             stored({k: _hashable(v) for k, v in fields.items() if k in COLUMNS and v is not None})
@@ -278,7 +287,7 @@ class Ledger:
             values["prompt"] = values["prompt"][:_PROMPT_CHARS]
         values.update(
             state=str(state),
-            owner=self._owner.token,
+            owner=self.owner,
             pid=os.getpid(),
             created_at=now,
             updated_at=now,
@@ -288,9 +297,7 @@ class Ledger:
         cursor = db.execute(f"INSERT INTO tasks ({names}) VALUES ({marks})", tuple(values.values()))  # noqa: S608
         return int(cursor.lastrowid or 0)
 
-    def _update(
-        self, db: sqlite3.Connection, where: str, args: tuple[Any, ...], **fields: Any
-    ) -> int:
+    def _update(self, db: Db, where: str, args: tuple[Any, ...], **fields: Any) -> int:
         values = _redacted(stored({k: _hashable(v) for k, v in fields.items() if k in COLUMNS}))
         values["updated_at"] = time.time()
         sets = ", ".join(f"{k} = ?" for k in values)
@@ -307,9 +314,15 @@ class Ledger:
         made from `fields` (prompt, finetune_id, base_url, output, scope, name...).
         """
         self._catch_up()
+        lost = self._store.may_send()
+        if lost is not None:
+            raise self._error("cannot send through", lost, folder=None)
         written = row
         try:
             with self._write() as db:
+                lost = self._store.may_send(db)
+                if lost is not None:  # its jobs may be another worker's by now
+                    raise self._error("cannot send through", lost, folder=None)
                 if written is None:
                     written = self._insert(db, State.SENDING, fields)
                 else:
@@ -388,7 +401,7 @@ class Ledger:
         with self._write() as db:
             db.execute(
                 "DELETE FROM tasks WHERE owner = ? AND state = ?",
-                (self._owner.token, str(State.CLAIMED)),
+                (self.owner, str(State.CLAIMED)),
             )
 
     def task_state(self, task_id: str, state: State | None = None, **fields: Any) -> None:
@@ -399,6 +412,8 @@ class Ledger:
         if state is not None:
             fields["state"] = str(state)
             fields.setdefault("error", None)
+        with contextlib.suppress(LedgerError):
+            self._catch_up()  # a submit the database was down for, recorded once it is back
         with self._write() as db:
             self._update(db, "task_id = ?", (task_id,), **fields)
 
@@ -408,11 +423,13 @@ class Ledger:
         """The newest `limit` duration brackets of tasks submitted to `base_url` (and to
         `operation`'s endpoint when named: a klein task and an Ultra one differ tenfold),
         oldest first: what a new client's poll schedule starts from."""
+        endpoint = "" if operation is None else "AND operation = ? "
         query = (
-            "SELECT * FROM tasks WHERE duration_high IS NOT NULL AND base_url = ? "
-            "AND (? IS NULL OR operation = ?) ORDER BY updated_at DESC LIMIT ?"
+            "SELECT * FROM tasks WHERE duration_high IS NOT NULL AND base_url = ? "  # noqa: S608
+            f"{endpoint}ORDER BY updated_at DESC LIMIT ?"
         )
-        rows = self._read(query, (base_url, operation, operation, limit))
+        args = (base_url, limit) if operation is None else (base_url, operation, limit)
+        rows = self._read(query, args)
         return [(e.duration_low or 0.0, e.duration_high or 0.0) for e in reversed(rows)]
 
     def adopt(self, task_id: str, **fields: Any) -> None:
@@ -425,18 +442,65 @@ class Ledger:
 
     # -- claims: which process may submit a job (see _ledger_claims) --------------------------
 
-    claim = _ledger_claims.claim
+    def claim(
+        self,
+        scope: str,
+        name: str,
+        *,
+        request_hash: str,
+        resubmit_uncertain: bool = False,
+        regenerate_changed: bool = False,
+        resubmit_not_found: bool = False,
+        resubmit_expired: bool = False,
+        **fields: Any,
+    ) -> Claim:
+        """Decide, in one transaction, what this process may do with a job (see
+        `_ledger_claims.decide`).
+
+        NEW leaves a row in state `claimed` owned by this process: call `sending(row)`
+        just before the POST, or `release(row)` if it will not happen.
+        """
+        job = {**fields, "scope": scope, "name": name, "request_hash": request_hash}
+        with self._write() as db:
+            if not self._store.lock_job(db, scope, name):
+                latest = _ledger_claims.latest(db, scope, name)
+                if latest is not None:  # another process is deciding on it right now
+                    return Claim(ClaimKind.BUSY, latest)
+            return _ledger_claims.decide(
+                _Rows(self, db),
+                job,
+                resubmit_uncertain=resubmit_uncertain,
+                regenerate_changed=regenerate_changed,
+                resubmit_not_found=resubmit_not_found,
+                resubmit_expired=resubmit_expired,
+            )
+
+    # -- the key's active tasks, counted for the whole fleet (PostgreSQL) ---------------------
+
+    def take_slot(self, cap: int) -> int | None:
+        """One of the key's `cap` active tasks, taken in the database when it is shared
+        (another process's may free first: None then means "not now"). On SQLite the
+        process's own cap is the only one: always 0 (taken)."""
+        with self._write() as db:
+            return self._store.take_slot(db, cap)
+
+    def give_slot(self, slot: int) -> None:
+        """Give back a slot `take_slot` returned."""
+        if slot:
+            with self._write() as db:
+                db.execute("DELETE FROM slots WHERE id = ?", (slot,))
 
     # -- reading -------------------------------------------------------------------------------
 
     def reap(self) -> int:
         """Rows left `sending` by dead processes become `uncertain`. Returns how many."""
         with self._lock:
-            owners = self._read(
-                "SELECT * FROM tasks WHERE state IN (?, ?) GROUP BY owner",
-                (str(State.SENDING), str(State.CLAIMED)),
-            )
-            dead = [e.owner for e in owners if not self._owner.is_alive(e.owner)]
+            try:
+                dead = self._store.dead_owners()
+            except Refused as refused:
+                raise self._error(refused.doing, refused.said, folder=refused.remedy) from None
+            except self._failures as error:
+                raise self._error("cannot read", error) from error
             changed = 0
             for owner in dead:
                 with self._write() as db:
@@ -521,6 +585,24 @@ class Ledger:
                 (time.time() - older_than, *keep),
             )
             return int(cursor.rowcount)
+
+
+class _Rows:
+    """The ledger's rows in one transaction, as a claim decides on them."""
+
+    def __init__(self, ledger: Ledger, db: Db) -> None:
+        self._ledger = ledger
+        self.db = db
+        self.token = ledger.owner
+
+    def is_alive(self, token: str | None) -> bool:
+        return self._ledger._store.owner.is_alive(token, self.db)
+
+    def insert(self, state: State, fields: Mapping[str, Any]) -> int:
+        return self._ledger._insert(self.db, state, fields)
+
+    def update(self, where: str, args: tuple[Any, ...], **fields: Any) -> int:
+        return self._ledger._update(self.db, where, args, **fields)
 
 
 _LIVE: weakref.WeakSet[Ledger] = weakref.WeakSet()
