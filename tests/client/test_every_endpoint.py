@@ -22,7 +22,16 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from flux_canny import AsyncFluxCanny, FluxCanny, GeneratedImage, PollPolicy, Task
+from flux_canny import (
+    AsyncFluxCanny,
+    FluxCanny,
+    GeneratedImage,
+    ImageInputError,
+    PollPolicy,
+    Task,
+    encode_control_image,
+)
+from flux_canny._image_formats import image_label
 from flux_canny._operations import Operation, operations
 from flux_canny.fake import FakeBFL, VirtualClock
 from PIL import Image
@@ -42,20 +51,8 @@ def _given(op: Operation, tmp_path: Path) -> dict[str, tuple[str, Any, bytes]]:
     start = NAMES.index(op.name)
     out: dict[str, tuple[str, Any, bytes]] = {}
     for i, name in enumerate(op.image_fields):
-        png = make_image(size=(64 + 2 * i, 48 + i))
         kind = KINDS[(start + i) % len(KINDS)]
-        pixels = Image.open(io.BytesIO(png)).convert("RGB")
-        value: Any = {
-            "bytes": png,
-            "file": io.BytesIO(png),
-            "pil": pixels,
-            "numpy": np.asarray(pixels),
-            "base64": base64.b64encode(png).decode(),
-            "data-uri": "data:image/png;base64," + base64.b64encode(png).decode(),
-        }.get(kind)
-        if kind == "path":
-            value = tmp_path / f"{name}.png"
-            value.write_bytes(png)
+        value, png = _value(kind, make_image(size=(64 + 2 * i, 48 + i)), tmp_path / f"{name}.png")
         out[name] = (kind, value, png)
     return out
 
@@ -172,3 +169,101 @@ def test_generate_every_endpoint_against_the_mock_server(face, op, tmp_path, moc
     [(path, sent)] = wire.sent
     assert path == op.path
     _check_sent(sent, given)
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=NAMES)
+def test_every_image_field_takes_every_kind_of_image_control_image_takes(face, op, tmp_path):
+    """Each image field of the endpoint, given each kind in turn, is the base64 of that
+    image in the prepared body (the others fields left at what the endpoint requires)."""
+    flux = face(ledger=False)
+    for kind in KINDS:
+        given = {
+            name: (kind, *_value(kind, png, tmp_path / f"{name}.png"))
+            for name, (_, _, png) in _given(op, tmp_path).items()
+        }
+        body = flux.prepare(endpoint=op.name, **_fields(op, given))
+        assert body.operation == op.name
+        _check_sent(json.loads(body.to_bytes()), given)
+
+
+def _value(kind: str, png: bytes, path: Path) -> tuple[Any, bytes]:
+    """`png` given as `kind`, and the PNG it stands for."""
+    pixels = Image.open(io.BytesIO(png)).convert("RGB")
+    if kind == "path":
+        path.write_bytes(png)
+        return path, png
+    return {
+        "bytes": png,
+        "file": io.BytesIO(png),
+        "pil": pixels,
+        "numpy": np.asarray(pixels),
+        "base64": base64.b64encode(png).decode(),
+        "data-uri": "data:image/png;base64," + base64.b64encode(png).decode(),
+    }[kind], png
+
+
+IMAGE_FIELDS = sorted({(op.name, name) for op in OPERATIONS for name in op.image_fields})
+#: what is wrong with an image given, and what the message says of it
+BROKEN = [
+    (b"no image", "is not a PNG, JPEG or WebP image"),
+    (b"", "is empty (0 bytes)"),
+    (make_image()[:40], "is a truncated or corrupt PNG file"),
+    (Path("/no/such/edges.png"), "file not found"),
+    ("data:image/png,edges", "data URI must be base64"),
+    ("@@@ not base64 @@@", "string is neither an existing file path nor valid base64"),
+    (np.zeros((4, 4), dtype=np.float32), "must be uint8"),
+    (object(), "unsupported"),
+]
+
+
+@pytest.mark.parametrize(("value", "said"), BROKEN, ids=[said for _, said in BROKEN])
+def test_an_image_fields_error_names_that_field_never_the_control_image(value, said):
+    """encode_control_image(…, field=) as every endpoint's image fields are read: the
+    control image keeps its wording, every other field is named in its stead."""
+    for _, field in IMAGE_FIELDS:
+        with pytest.raises(ImageInputError) as caught:
+            encode_control_image(value, field=field)
+        message = str(caught.value)
+        assert said in message and image_label(field) in message, message
+        assert ("control image" in message) == (field == "control_image"), message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="flux_canny/_submits.py (another helper's file) calls base64_control_image "
+    "without field=name in _encoded, so the message says 'control image' after the prefix",
+)
+def test_a_broken_image_in_any_field_is_refused_naming_that_field(face):
+    flux = face(ledger=False)
+    for endpoint, field in IMAGE_FIELDS:
+        op = operations()[endpoint]
+        fields = _fields(op, {})
+        for name in op.required & set(op.image_fields):
+            fields[name] = make_image()
+        with pytest.raises(ImageInputError) as caught:
+            flux.prepare(endpoint=endpoint, **{**fields, field: b"no image"})
+        message = str(caught.value)
+        assert image_label(field) in message and "not a PNG, JPEG or WebP" in message, message
+        assert ("control image" in message) == (field == "control_image"), message
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "field"), IMAGE_FIELDS, ids=[f"{e}-{f}" for e, f in IMAGE_FIELDS]
+)
+def test_a_web_address_where_the_spec_takes_none_is_refused_as_such(face, endpoint, field):
+    """Not "file not found: https:/host/…" (a URL read as a path): an address is passed on
+    only as https, and only to a field whose spec takes one; never fetched."""
+    op = operations()[endpoint]
+    url = "https://images.example/edges.png"
+    fields = _fields(op, {})
+    for name in op.required & set(op.image_fields):
+        fields[name] = make_image()
+    for address in ("http://images.example/edges.png", *([url] * (field not in op.url_fields))):
+        with pytest.raises(ImageInputError, match="is a web address") as caught:
+            face(ledger=False).prepare(endpoint=endpoint, **{**fields, field: address})
+        message = str(caught.value)
+        assert field in message or image_label(field) in message
+        assert "not found" not in message
+    if field in op.url_fields:
+        body = face(ledger=False).prepare(endpoint=endpoint, **{**fields, field: url})
+        assert json.loads(body.to_bytes())[field] == url

@@ -1,6 +1,7 @@
-"""What a control image is, read from its bytes alone: format, dimensions, and whether
+"""What an input image is, read from its bytes alone: format, dimensions, and whether
 its structure is complete (PNG chunks and CRCs, JPEG segments, the WebP RIFF size),
-without decoding a pixel."""
+without decoding a pixel. Every message names the request field the image is for (the
+canny finetune's `control_image`, FLUX.2's `input_image_2`, Fill's `mask`...)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ __all__ = [
     "BFL_MIN_SIDE",
     "MAX_PIXELS",
     "ImageInfo",
+    "image_label",
     "inspect_image",
     "sniff_format",
 ]
@@ -38,11 +40,26 @@ class ImageInfo:
     height: int
 
 
-def inspect_image(data: bytes | memoryview) -> ImageInfo:
-    """Format and size of PNG/JPEG/WebP bytes; ImageInputError if broken or unsupported."""
+def image_label(field: str = "control_image") -> str:
+    """How messages name the image of request field `field`: "control image" (the seed's
+    wording, kept), "image", "mask image", "input_image_2 image"."""
+    if field == "control_image":
+        return "control image"
+    return "image" if field == "image" else f"{field} image"
+
+
+class _Broken(Exception):
+    """What is wrong with an image's structure ("a corrupt PNG file ..."), before the
+    message names the field it was given for."""
+
+
+def inspect_image(data: bytes | memoryview, *, field: str = "control_image") -> ImageInfo:
+    """Format and size of PNG/JPEG/WebP bytes; ImageInputError if broken or unsupported,
+    naming the request field (`field`) the image was given for."""
+    what = image_label(field)
     view = memoryview(data)
     if len(view) == 0:
-        raise ImageInputError("the control image is empty (0 bytes)")
+        raise ImageInputError(f"the {what} is empty (0 bytes)")
     head = bytes(view[:16])
     kinds = {"png": _inspect_png, "jpeg": _inspect_jpeg, "webp": _inspect_webp}
     kind = (
@@ -57,29 +74,33 @@ def inspect_image(data: bytes | memoryview) -> ImageInfo:
     if kind is not None:
         try:
             info = kinds[kind](view)
+        except _Broken as broken:
+            raise ImageInputError(f"the {what} is {broken}") from None
         except (struct.error, IndexError, ValueError) as broken:  # a field cut short
-            raise _truncated(kind.upper() if kind != "webp" else "WebP") from broken
+            name = kind.upper() if kind != "webp" else "WebP"
+            raise ImageInputError(f"the {what} is {_truncated(name)}") from broken
     else:
         raise ImageInputError(
-            "the control image is not a PNG, JPEG or WebP image "
+            f"the {what} is not a PNG, JPEG or WebP image "
             f"(it starts with {head[:8]!r}); convert it to one of those formats"
         )
     if info.width <= 0 or info.height <= 0:
-        raise ImageInputError(f"the control image has no pixels ({info.width}x{info.height})")
+        raise ImageInputError(f"the {what} has no pixels ({info.width}x{info.height})")
     if info.width * info.height > MAX_PIXELS:
         raise ImageInputError(
-            f"the control image is {info.width}x{info.height}, more than {MAX_PIXELS:,} pixels; "
+            f"the {what} is {info.width}x{info.height}, more than {MAX_PIXELS:,} pixels; "
             "downscale it"
         )
     return info
 
 
-def advise(info: ImageInfo) -> None:
+def advise(info: ImageInfo, *, field: str = "control_image") -> None:
     """BFL's documented pixel limits, as a warning: the request is still valid to send."""
     if info.width * info.height > BFL_MAX_PIXELS or min(info.width, info.height) < BFL_MIN_SIDE:
         log.warning(
-            "the control image is %dx%d; BFL documents at most %d megapixels and at least "
+            "the %s is %dx%d; BFL documents at most %d megapixels and at least "
             "%d px a side: the server may resize or refuse it",
+            image_label(field),
             info.width,
             info.height,
             BFL_MAX_PIXELS // 1_000_000,
@@ -87,8 +108,8 @@ def advise(info: ImageInfo) -> None:
         )
 
 
-def _truncated(kind: str) -> ImageInputError:
-    return ImageInputError(f"the control image is a truncated or corrupt {kind} file")
+def _truncated(kind: str) -> _Broken:
+    return _Broken(f"a truncated or corrupt {kind} file")
 
 
 def _inspect_png(view: memoryview) -> ImageInfo:
@@ -102,7 +123,7 @@ def _inspect_png(view: memoryview) -> ImageInfo:
             raise _truncated("PNG")
         (crc,) = struct.unpack(">I", view[end - 4 : end])
         if zlib.crc32(view[pos + 4 : end - 4]) != crc:
-            raise ImageInputError(f"the control image is a corrupt PNG file (bad {ctype!r} CRC)")
+            raise _Broken(f"a corrupt PNG file (bad {ctype!r} CRC)")
         if ctype == b"IHDR":
             width, height = struct.unpack(">II", view[pos + 8 : pos + 16])
         elif width < 0:
