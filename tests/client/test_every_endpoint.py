@@ -228,11 +228,6 @@ def test_an_image_fields_error_names_that_field_never_the_control_image(value, s
         assert ("control image" in message) == (field == "control_image"), message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flux_canny/_submits.py (another helper's file) calls base64_control_image "
-    "without field=name in _encoded, so the message says 'control image' after the prefix",
-)
 def test_a_broken_image_in_any_field_is_refused_naming_that_field(face):
     flux = face(ledger=False)
     for endpoint, field in IMAGE_FIELDS:

@@ -22,7 +22,6 @@ from ._operations import Operation, did_you_mean, operation, taken_elsewhere
 from ._wire import SubmitBody, submit_body
 from .errors import (
     FluxCannyError,
-    ImageInputError,
     RequestValidationError,
     SubmitUncertainError,
     UnknownParameterError,
@@ -154,12 +153,7 @@ def build_body(
 
 def _encoded(name: str, image: Any, advised: set[bytes] | None) -> bytes:
     """An image field's base64, as `control_image` is read; an error names the field."""
-    try:
-        return base64_control_image(image, advised=advised)
-    except ImageInputError as error:
-        if name == "control_image":
-            raise
-        raise ImageInputError(f"{name}: {error}") from None
+    return base64_control_image(image, advised=advised, field=name)
 
 
 # -- one request, with the retry rules ------------------------------------------------
