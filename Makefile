@@ -62,6 +62,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check wrapper tests bench tools
 	$(VENV)/bin/ruff format --check wrapper tests bench tools
 	$(VENV)/bin/mypy --strict wrapper/flux_canny
+	$(VENV)/bin/lint-imports --no-cache
 
 ## The documentation site, docs/ -> site/; --strict: a broken link or reference fails.
 ## Its tools (the docs group) are installed in .venv on first use, beside make install's.

@@ -8,6 +8,7 @@ no flow. The phases take it as a value, so none of them imports the core back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Container, Mapping
@@ -214,6 +215,28 @@ class Exchange:
             log.warning("task %s: %s", task_id or "?", outcome.error)
 
     # -- a task's answer ------------------------------------------------------------------
+
+    def located(self, task: Task) -> Task:
+        """A task named by its id alone, with where it is polled. With a base URL
+        configured, under it (it takes every operation). With none, each operation has
+        its own server (FLUX.2 on BFL's global host, the finetunes on the US cluster), so
+        the default base URL is only a guess: the polling URL the ledger recorded for the
+        task comes first, then the server of its operation (as given, or as recorded); a
+        task nothing is known of is polled under the default, as before."""
+        if task.polling_url is not None or not self.routed:
+            return task
+        entry = None
+        if self.ledger is not None:
+            with contextlib.suppress(LedgerError):
+                entry = self.ledger.find(task.id)
+        operation = task.operation or (entry.operation if entry is not None else None)
+        polling_url = entry.polling_url if entry is not None else None
+        if polling_url is None and operation is not None:
+            url = self.url("/v1/get_result", operation).copy_merge_params({"id": task.id})
+            polling_url = str(url)
+        if polling_url is None:
+            return task
+        return attrs.evolve(task, polling_url=polling_url, operation=operation)
 
     def polling_url(self, task: Task) -> str:
         if task.polling_url is None:

@@ -138,7 +138,9 @@ class Core:
         return _submits.submit(self.exchange, body, row=row)
 
     def get_result(self, task: Task, *, until: float | None = None) -> Flow[Result]:
-        return self.exchange.get_result(task, until=until)
+        """One poll; a task given by its id alone is polled where it lives."""
+        task = self.exchange.located(task)
+        return (yield from self.exchange.get_result(task, until=until))
 
     def wait(
         self,
@@ -147,13 +149,18 @@ class Core:
         timeout: float | None = None,
         on_update: Callable[[Result], None] | None = None,
     ) -> Flow[Result]:
-        return _polling.wait(
-            self.exchange,
-            self.learning,
-            task,
-            timeout=timeout,
-            default_timeout=self.wait_timeout,
-            on_update=on_update,
+        """Poll until a final status; a task given by its id alone is polled where it
+        lives."""
+        task = self.exchange.located(task)
+        return (
+            yield from _polling.wait(
+                self.exchange,
+                self.learning,
+                task,
+                timeout=timeout,
+                default_timeout=self.wait_timeout,
+                on_update=on_update,
+            )
         )
 
     def download(
@@ -193,6 +200,7 @@ class Core:
         turn `timeout=60` into six minutes)."""
         started = self.clock.monotonic()
         try:
+            task = self.exchange.located(task)  # the download's fresh URLs are asked there too
             result = yield from self.wait(task, timeout=timeout, on_update=on_update)
             until = None if timeout is None else started + timeout  # a number, once waited
             return (yield from self.download(result, task, until=until))

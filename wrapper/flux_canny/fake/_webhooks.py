@@ -1,42 +1,38 @@
 """The fake's completion webhooks: due deliveries, in the live shape (the secret echoed
-in X-Webhook-Secret) or the spec-only one (an HMAC of a get_result body)."""
+in X-Webhook-Secret) or the spec-only one (an HMAC of a get_result body). The tasks come
+from the TaskStore, their answers from `Answers`; each delivery goes to `deliver`."""
 
 from __future__ import annotations
 
 import hashlib
-import heapq
 import hmac
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._answers import result_body
 from ._records import (
     FakeTask,
     WebhookDelivery,
 )
 
 if TYPE_CHECKING:
-    from .core import FakeBFL
+    from ._answers import Answers
+    from ._store import TaskStore
 
 
-def deliver_due(fake: FakeBFL) -> None:
-    now = fake.clock.monotonic()
-    while fake._webhooks_due and fake._webhooks_due[0][0] <= now:
-        _, task_id = heapq.heappop(fake._webhooks_due)
-        task = fake.tasks.get(task_id)
-        if task is not None and not task.webhook_sent:
-            task.webhook_sent = True
-            delivery = webhook_for(fake, task)
-            fake.webhooks.append(delivery)
-            if fake.webhook_sink is not None:
-                fake.webhook_sink(delivery)
+def deliver_due(
+    store: TaskStore, answers: Answers, deliver: Callable[[WebhookDelivery], None]
+) -> None:
+    """Each webhook fallen due, once, to `deliver`."""
+    for task in store.due_webhooks():
+        deliver(webhook_for(answers, task))
 
 
-def webhook_for(fake: FakeBFL, task: FakeTask) -> WebhookDelivery:
+def webhook_for(answers: Answers, task: FakeTask) -> WebhookDelivery:
     assert task.webhook_url is not None
-    body = result_body(fake, task)
+    body = answers.result_body(task)
     headers = {"content-type": "application/json"}
-    if fake.spec_only:  # the fake's own former scheme: an HMAC of a get_result body
+    if answers.knobs.spec_only:  # the fake's own former scheme: an HMAC of a get_result body
         payload = body
         if task.webhook_secret:
             raw = json.dumps(payload, sort_keys=True).encode()

@@ -5,17 +5,20 @@ one object. Time comes from an injectable clock, so tests can run hours of polli
 milliseconds. It serves every image-making operation of its spec (one `Operation` each,
 read from the document, never listed by hand); each request body is judged by that
 operation's spec-built pydantic model, the client's own, and answered in FastAPI's 422 shape.
+
+FakeBFL composes owned state and hands each piece only what it needs: the `Knobs` (how
+it behaves), a `TaskStore` (the tasks), a `FaultPlan` (what is armed) and `Answers`
+(polls and downloads); none of them imports FakeBFL.
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
 import re
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +30,14 @@ from .._spec import Spec, packaged_spec
 from ..clock import Clock, SystemClock
 from ..errors import InvalidArgumentError
 from ..validation import RequestValidator
-from . import _answers, _faults, _tasks, _webhooks
+from . import _faults, _tasks, _webhooks
+from ._answers import Answers
+from ._faults import Arm, FaultPlan
 from ._holds import HeldRequest
+from ._knobs import Knob, Knobs
 from ._records import (
     DELIVERY_PREFIX,
     RESULT_PATH,
-    Drift,
     FakeTask,
     Fault,
     Reply,
@@ -43,6 +48,7 @@ from ._records import (
     missing_query,
     renderer,
 )
+from ._store import TaskStore
 from .transport import FakeTransport
 
 if TYPE_CHECKING:
@@ -94,6 +100,26 @@ class FakeBFL:
     #: the key fakes accept by default (and that clients wired by client() use)
     api_key = "test-key"
 
+    # the knobs: FakeBFL's attributes, kept in `knobs`, where every piece reads them
+    task_duration: Knob[float] = Knob()
+    durations: Knob[dict[str, float]] = Knob()
+    report_progress: Knob[bool] = Knob()
+    pending_status: Knob[str | None] = Knob()
+    spec_only: Knob[bool] = Knob()
+    credits: Knob[float | None] = Knob()
+    cost_per_task: Knob[float] = Knob()
+    polling_host: Knob[str | None] = Knob()
+    max_active_tasks: Knob[int] = Knob()
+    retry_after: Knob[float] = Knob()
+    sample_ttl: Knob[float] = Knob()
+    delivery_base: Knob[str] = Knob()
+    finetunes: Knob[list[str]] = Knob()
+    known_after: Knob[float] = Knob()
+    echo_key: Knob[bool] = Knob()
+    #: seconds every submit's answer is held back after its task was created: the
+    #: window in which a crash or Ctrl-C leaves a paid task whose id never arrived
+    submit_latency: Knob[float] = Knob()
+
     def __init__(
         self,
         *,
@@ -132,26 +158,26 @@ class FakeBFL:
         as a careless server or proxy might (the client must keep it out of every sink).
         `durations`: seconds a task takes per operation name ("flux-2-pro": 5.0), for
         those that differ from `task_duration`; `finetunes` apply to every finetuned one."""
-        self._render = renderer()
+        render = renderer()
         self.api_keys = set(api_keys)
         self.clock: Clock = clock or SystemClock()
-        self._epoch_offset = time.time() - self.clock.monotonic()
-        self.task_duration = task_duration
-        self.durations: dict[str, float] = dict(durations or {})
-        self.report_progress = report_progress
-        self.spec_only = spec_only
-        self.pending_status = pending_status
-        self.credits = credits
-        self.cost_per_task = cost_per_task
-        self.polling_host = polling_host
-        self.max_active_tasks = max_active_tasks
-        self.retry_after = retry_after
-        #: seconds every submit's answer is held back after its task was created: the
-        #: window in which a crash or Ctrl-C leaves a paid task whose id never arrived
-        self.submit_latency = 0.0
-        self.sample_ttl = sample_ttl
-        self.delivery_base = delivery_base.rstrip("/")
-        self.finetunes = list(finetunes)
+        self.knobs = Knobs(
+            task_duration=task_duration,
+            durations=dict(durations or {}),
+            report_progress=report_progress,
+            pending_status=pending_status,
+            spec_only=spec_only,
+            credits=credits,
+            cost_per_task=cost_per_task,
+            polling_host=polling_host,
+            max_active_tasks=max_active_tasks,
+            retry_after=retry_after,
+            sample_ttl=sample_ttl,
+            delivery_base=delivery_base.rstrip("/"),
+            finetunes=list(finetunes),
+            known_after=known_after,
+            echo_key=echo_key,
+        )
         # constraints={"steps": {"maximum": 60}}: a server whose rules moved, for the probe
         self.spec = constrained(spec or packaged_spec(), constraints or {})
         #: the operations served, by name, and by path (how requests name them)
@@ -166,37 +192,34 @@ class FakeBFL:
         # built on first use: seventeen pydantic models cost a fifth of a second, and most
         # fakes only ever see one operation
         self._validators: dict[str, RequestValidator] = {}
-        self.tasks: dict[str, FakeTask] = {}
-        self.tasks_created: Counter[str] = Counter()
         self.requests: Counter[tuple[str, str]] = Counter()
         # lists (tests compare them), trimmed to the newest _KEPT_RECORDS now and then: a
         # fake left running for a day of tests must not grow without bound
         self.records: list[RequestRecord] = []
         self.webhooks: list[WebhookDelivery] = []
-        # O(log n) per request in the tasks held: the active ones per key by end time,
-        # webhooks by when they fall due, and every task by when it is forgotten
-        self.retention = retention
-        self.known_after = known_after
-        self.echo_key = echo_key
         #: called with each request's record and the answer it got (under the fake's
         #: lock, in arrival order): what a test needs to know of answers beyond the record
         self.on_answer: Callable[[RequestRecord, httpx.Response], None] | None = None
-        self._holds: list[HeldRequest] = []
-        self._last_created: str | None = None  # the task the current submit made
-        self._active: dict[str, list[tuple[float, str]]] = {}
-        self._webhooks_due: list[tuple[float, str]] = []
-        self._forget_at: deque[tuple[float, str]] = deque()
         self.webhook_sink: Any = None  # callable(delivery) set by the loopback face
-        self._faults: deque[Fault] = deque()
-        self._drifts: list[Drift] = []
-        self._outcomes: deque[str] = deque()
+        self._lock = threading.RLock()
+        #: what is armed: faults on the next requests, holds, drift (see `_faults`)
+        self.faults = FaultPlan(self._lock)
         # task ids are unique across fakes (journals outlive them) unless a seed asks for
         # a repeatable run
         salt = str(rng_seed) if rng_seed is not None else uuid.uuid4().hex
-        self._secret = hashlib.sha256(f"fake-bfl-{salt}".encode()).digest()
-        self._ids = uuid.UUID(int=rng_seed).int if rng_seed is not None else uuid.uuid4().int
-        self._renders: dict[str, tuple[bytes, str]] = {}
-        self._lock = threading.RLock()
+        ids = uuid.UUID(int=rng_seed).int if rng_seed is not None else uuid.uuid4().int
+        #: the tasks held, and every index over them (see `_store`)
+        self.store = TaskStore(self.clock, retention, ids)
+        self._answers = Answers(
+            knobs=self.knobs,
+            store=self.store,
+            clock=self.clock,
+            operations=self.operations,
+            validator_for=self.validator_for,
+            render=render,
+            secret=hashlib.sha256(f"fake-bfl-{salt}".encode()).digest(),
+            epoch_offset=time.time() - self.clock.monotonic(),
+        )
 
     # -- the operations ----------------------------------------------------------------------
 
@@ -220,36 +243,58 @@ class FakeBFL:
 
     def duration_for(self, operation: Operation) -> float:
         """Seconds a task of this operation takes: its own duration, else task_duration."""
-        return self.durations.get(operation.name, self.task_duration)
+        return self.knobs.duration_for(operation.name)
+
+    @property
+    def tasks(self) -> dict[str, FakeTask]:
+        """The tasks held, by id."""
+        return self.store.tasks
+
+    @property
+    def tasks_created(self) -> Counter[str]:
+        """Tasks created, per key."""
+        return self.store.created
+
+    @property
+    def retention(self) -> float:
+        """Seconds a task is kept after its creation."""
+        return self.store.retention
+
+    @property
+    def _holds(self) -> list[HeldRequest]:
+        """The holds armed and not yet met (a test checks that none is left)."""
+        return self.faults.holds
 
     # -- knobs: faults, outcomes and drift (see _faults) --------------------------------------
 
-    fail_next = _faults.fail_next
-    answer_next = _faults.answer_next
-    hold_next = _faults.hold_next
-    cancel_holds = _faults.cancel_holds
-    clear_faults = _faults.clear_faults
-    queue_outcomes = _faults.queue_outcomes
-    drift = _faults.drift
-    drift_off = _faults.drift_off
+    fail_next = Arm(FaultPlan.fail_next)
+    answer_next = Arm(FaultPlan.answer_next)
+    hold_next = Arm(FaultPlan.hold_next)
+    cancel_holds = Arm(FaultPlan.cancel_holds)
+    clear_faults = Arm(FaultPlan.clear)
+    drift = Arm(FaultPlan.drift)
+    drift_off = Arm(FaultPlan.drift_off)
+
+    def queue_outcomes(self, *statuses: str) -> None:
+        """Final statuses for the next tasks, in order (default "Ready")."""
+        with self._lock:
+            self.store.outcomes.extend(statuses)
 
     def active_tasks(self, key: str) -> int:
-        now = self.clock.monotonic()
-        running = self._active.setdefault(key, [])
-        while running and running[0][0] <= now:
-            heapq.heappop(running)
-        return len(running)
+        return self.store.active(key)
 
     def _forget_old(self) -> None:
-        """Results are kept about an hour on the live API; so here, in fake time."""
+        """Results are kept about an hour on the live API; so here, in fake time; and the
+        records only so many."""
         for kept in (self.records, self.webhooks):
             if len(kept) > 2 * _KEPT_RECORDS:  # amortised: one trim per _KEPT_RECORDS
                 del kept[:-_KEPT_RECORDS]
-        now = self.clock.monotonic()
-        while self._forget_at and self._forget_at[0][0] <= now:
-            _, task_id = self._forget_at.popleft()
-            self.tasks.pop(task_id, None)
-            self._renders.pop(task_id, None)
+        self.store.forget_old()
+
+    def _deliver(self, delivery: WebhookDelivery) -> None:
+        self.webhooks.append(delivery)
+        if self.webhook_sink is not None:
+            self.webhook_sink(delivery)
 
     def key_seen_by_hosts(self) -> set[str]:
         """Hosts that received a request carrying an x-key header."""
@@ -258,7 +303,7 @@ class FakeBFL:
     # -- the core ---------------------------------------------------------------------------
 
     def handle(self, request: httpx.Request) -> Reply:
-        hold = _faults.take_hold(self, request)
+        hold = self.faults.take_hold(request)
         if hold is None:
             return self._handle(request)
         try:
@@ -274,16 +319,14 @@ class FakeBFL:
     def _handle(self, request: httpx.Request, *, held: bool = False) -> Reply:
         with self._lock:
             self._forget_old()
-            self._last_created = None
+            self.store.last_created = None
             path = request.url.path
-            fault = next((f for f in self._faults if f.matches(path)), None)
-            if fault is not None:
-                self._faults.remove(fault)
+            fault = self.faults.take(path)
             key = request.headers.get("x-key")
             if fault is not None and fault.kind == "not-found-404":
                 fault = attrs.evolve(fault, path_task=request.url.params.get("id"))
             if fault is not None and fault.kind in ("status", "connect", "not-found-404"):
-                reply = _faults.fault_reply(self, fault)
+                reply = _faults.fault_reply(fault, self.retry_after)
             elif fault is not None and fault.kind == "answer":
                 given = self._answer(request, key) if fault.process else None
                 reply = _faults.answer(given, fault)
@@ -297,10 +340,10 @@ class FakeBFL:
                 reply = attrs.evolve(reply, response=_faults.echo(reply.response, key))
             said: str | None = fault.kind if fault is not None else reply.fault
             said = "held" if held and said is None else said
-            return self._record(request, reply, said, created=self._last_created)
+            return self._record(request, reply, said, created=self.store.last_created)
 
     def _answer(self, request: httpx.Request, key: str | None) -> httpx.Response:
-        return _faults.drifted(self, request.url.path, self._route(request, key))
+        return self.faults.drifted(request.url.path, self._route(request, key))
 
     def _record(
         self, request: httpx.Request, reply: Reply, fault: str | None, *, created: str | None = None
@@ -321,7 +364,7 @@ class FakeBFL:
             self.records.append(record)
             if self.on_answer is not None:
                 self.on_answer(record, reply.response)
-            _webhooks.deliver_due(self)
+            _webhooks.deliver_due(self.store, self._answers, self._deliver)
             return reply
 
     @staticmethod
@@ -343,18 +386,18 @@ class FakeBFL:
         """Deliver webhooks of tasks that finished (the loopback face calls it regularly)."""
         with self._lock:
             self._forget_old()
-            _webhooks.deliver_due(self)
+            _webhooks.deliver_due(self.store, self._answers, self._deliver)
 
     def _route(self, request: httpx.Request, key: str | None) -> httpx.Response:
         path = request.url.path
         if path.startswith(DELIVERY_PREFIX) and request.method == "GET":
-            return _answers.download(self, request)
+            return self._answers.download(request)
         if path not in self._routes:
             return json_answer(404, {"detail": "Not Found"})
         if request.method != self._routes[path]:
             return json_answer(405, {"detail": "Method Not Allowed"}, {"allow": self._routes[path]})
         if path == RESULT_PATH:
-            return _answers.get_result(self, request)
+            return self._answers.get_result(request)
         if key is None:
             return json_answer(401, {"detail": "Not authenticated"}, {"www-authenticate": "APIKey"})
         if key not in self.api_keys:
@@ -363,7 +406,9 @@ class FakeBFL:
             return json_answer(403, {"detail": "Invalid API key"})
         operation = self._by_path.get(path)
         if operation is not None:
-            return _tasks.submit(self, request, key, operation)
+            return _tasks.submit(
+                self.store, self.knobs, self.validator_for(operation), operation, request, key
+            )
         if path == _FINETUNES_PATH:
             return json_answer(200, {"finetunes": list(self.finetunes)})
         if path == _CREDITS_PATH:  # in BFL's spec history: {"credits": n}
