@@ -669,10 +669,9 @@ def image_overhead() -> dict[str, Any]:
         return min(times)
 
     with FluxCanny(api_key=KEY) as flux:
-        core = flux._core  # the client's own body building: what submit() sends
 
-        def prepare() -> Any:
-            return core.build_body(data, "bench", "my-finetune", {}, None)
+        def prepare() -> Any:  # the client's own body building: what submit() sends
+            return flux.prepare(control_image=data, prompt="bench", finetune_id="my-finetune")
 
         ours = best(prepare)
         theirs = best(lambda: base64.b64encode(data))
