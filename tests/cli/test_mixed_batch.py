@@ -175,3 +175,15 @@ def test_max_cost_counts_each_endpoint_at_its_own_price(run, fake, jobs):
     ok = [r["endpoint"] for r in records if r["status"] == "ok"]
     assert ok.count(CANNY) == 1 and ok.count("flux-2-pro") == 5, ran.err  # 5 + 5 x 2
     assert ran.code == 0 and "spent 15 credits on 6 new task(s)" in ran.err
+
+
+def test_the_output_folders_record_names_the_server_each_job_went_to(run, fake, jobs, workdir):
+    """With no base URL each endpoint goes to its spec server; the record that travels
+    with the output folder says that one, as the ledger does."""
+    jobs(CANNY_JOB, FLUX2_JOB)
+    assert run("batch project/jobs.jsonl -o out -q").code == 0
+    lines = (workdir / "out" / ".flux-canny-tasks.jsonl").read_text().splitlines()
+    servers = {json.loads(line)["base_url"] for line in lines if '"sending"' in line}
+    assert servers == {"https://api.us1.bfl.ai", "https://api.bfl.ai"}
+    hosts = {r.host for r in fake.records if r.method == "POST"}
+    assert hosts == {"api.us1.bfl.ai", "api.bfl.ai"}
