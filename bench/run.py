@@ -23,6 +23,7 @@ import httpx
 import numpy as np
 from flux_canny import AsyncFluxCanny, FluxCanny, PollPolicy, encode_control_image
 from flux_canny.fake import FakeBFL, FakeServer
+from mixed_batch import mixed_batch, render_mixed  # bench/, the script's own folder
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
@@ -807,6 +808,7 @@ def main() -> int:
         "scale": batch_scale(),
         "import": import_time(),
         "makespan": batch_makespan(),
+        "mixed_batch": mixed_batch(),
         "seconds": 0.0,
     }
     results["seconds"] = time.monotonic() - started
@@ -895,6 +897,7 @@ def render(results: dict[str, Any]) -> str:
         "| flux-canny tasks on the ledger the batch left (process start-up included) | "
         + " / ".join(f"{mk['cli'][n]['tasks_seconds']:.2f} s" for n in SCALE)
         + f" | {mk['tasks_growth']:.2f} |",
+        *(render_mixed(results["mixed_batch"]) if "mixed_batch" in results else []),
         "",
         f"total {results['seconds']:.0f} s",
     ]

@@ -136,3 +136,20 @@ def test_tasks_say_each_tasks_endpoint(run, fake, images):
     assert [r["endpoint"] for r in records] == ["flux-2-pro", CANNY]
     table = run("tasks").out
     assert "endpoint" in table and "flux-2-pro" in table
+
+
+def test_one_image_of_any_endpoint_may_come_from_stdin(run, fake, images, monkeypatch):
+    import io
+    import sys
+
+    data = (images / "b.png").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    ran = run(
+        "generate --endpoint flux-2-pro --prompt x --input-image a.png --input-image-2 - --no-wait"
+    )
+    assert ran.code == 0, ran.err
+    assert _submitted(fake)[1]["input_image_2"] == _b64(images / "b.png")
+    ran = run("generate --endpoint flux-pro-1.0-fill --prompt x --image - --mask -")
+    assert ran.code == 2 and len(ran.err.splitlines()) == 1
+    assert "only one image can come from standard input, not image, mask" in ran.err
+    assert sum(fake.tasks_created.values()) == 1

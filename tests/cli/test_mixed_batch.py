@@ -157,3 +157,33 @@ def test_the_same_fields_on_two_endpoints_are_two_jobs(jobs, workdir):
     check = check_jobs(path, workdir / "out", lambda job: kept.append(job))
     assert check.jobs == 2 and not check.problems
     assert kept[0].request_hash != kept[1].request_hash and kept[0].name != kept[1].name
+
+
+def test_max_cost_counts_each_endpoint_at_its_own_price(run, fake, jobs):
+    """A FLUX.2 task at 2 credits is not reserved at the canny finetune's 5: the budget
+    that 5-credit reservations would stop at three tasks runs more."""
+    handle = fake.handle
+
+    def priced(request):
+        fake.cost_per_task = 2.0 if request.url.path == "/v1/flux-2-pro" else 5.0
+        return handle(request)
+
+    fake.handle = priced
+    jobs(CANNY_JOB, *({**FLUX2_JOB, "seed": n} for n in range(5)))
+    ran = run("batch project/jobs.jsonl -o out --max-cost 15 --json -q")
+    records = ran.json_lines()
+    ok = [r["endpoint"] for r in records if r["status"] == "ok"]
+    assert ok.count(CANNY) == 1 and ok.count("flux-2-pro") == 5, ran.err  # 5 + 5 x 2
+    assert ran.code == 0 and "spent 15 credits on 6 new task(s)" in ran.err
+
+
+def test_the_output_folders_record_names_the_server_each_job_went_to(run, fake, jobs, workdir):
+    """With no base URL each endpoint goes to its spec server; the record that travels
+    with the output folder says that one, as the ledger does."""
+    jobs(CANNY_JOB, FLUX2_JOB)
+    assert run("batch project/jobs.jsonl -o out -q").code == 0
+    lines = (workdir / "out" / ".flux-canny-tasks.jsonl").read_text().splitlines()
+    servers = {json.loads(line)["base_url"] for line in lines if '"sending"' in line}
+    assert servers == {"https://api.us1.bfl.ai", "https://api.bfl.ai"}
+    hosts = {r.host for r in fake.records if r.method == "POST"}
+    assert hosts == {"api.us1.bfl.ai", "api.bfl.ai"}

@@ -1,4 +1,4 @@
-"""The `flux-canny` command: generate, result, tasks, batch, edges, finetunes, spec-diff...
+"""The `flux-canny` command: generate, result, tasks, batch, probe, endpoints, spec-diff...
 
 Errors end as one line on stderr and a documented exit status (see `_exit`); `--debug`
 adds the traceback and a log of every request.
@@ -45,7 +45,8 @@ BFL_BASE_URL (or --base-url). Try it without a key against the built-in fake:
     __version__, "--version", prog_name="flux-canny", message="%(prog)s %(version)s"
 )
 def cli() -> None:
-    """Generate images with BFL's FLUX.1 Canny [pro] and your finetune."""
+    """Generate images with BFL's endpoints: FLUX.2, Kontext, Fill, Expand, Ultra... and
+    the FLUX.1 Canny [pro] finetune, the default (`flux-canny endpoints` lists them)."""
 
 
 for _command in (

@@ -22,6 +22,7 @@ import attrs
 
 from .. import _offload
 from .._budget import Budget, Spent
+from .._operations import operation, origin
 from .._window import windowed
 from ..aclient import AsyncFluxCanny
 from ..errors import (
@@ -113,7 +114,7 @@ class Runner:
             self.scope,
             job.name,
             request_hash=job.request_hash,
-            base_url=self.settings.base_url,
+            base_url=self._server_of(job),
             output=str(job.output.absolute()),
             prompt=job.fields.get("prompt"),
             finetune_id=job.fields.get("finetune_id"),
@@ -122,6 +123,12 @@ class Runner:
             resubmit_not_found=self.pay_again["not_found"],
             resubmit_expired=self.pay_again["expired"],
         )
+
+    def _server_of(self, job: Job) -> str:
+        """Where the job goes: the API root given, else its endpoint's spec server."""
+        if self.settings.configured:
+            return self.settings.base_url
+        return origin(operation(job.endpoint))
 
     async def _job(self, flux: AsyncFluxCanny, job: Job) -> None:
         if self.stopping:
