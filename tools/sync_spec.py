@@ -27,7 +27,7 @@ from typing import Any
 
 from build_spec import OUTPUT, UPSTREAM, OverlayError, build, load_overlay, render
 from build_spec import validate_openapi as _validate_openapi
-from flux_canny.cli._spec_diff import print_diff
+from flux_canny.cli._spec_diff import print_per_operation
 from flux_canny.specdiff import diff_specs, load_document, read_text
 from rich.console import Console
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _step(console, f"spec diff: {OUTPUT.name} → {args.spec} + spec/overlay.yaml")
     diff = diff_specs(load_document(OUTPUT), built)
-    print_diff(diff, console)
+    print_per_operation(diff, console)
 
     _step(console, f"replacing {UPSTREAM.relative_to(ROOT)}, rebuilding openapi.json, regenerating")
     _adopt(args.spec, text)

@@ -267,6 +267,18 @@ def test_the_client_reads_result_sample_so_its_removal_breaks():
     )
 
 
+def test_the_client_reads_every_endpoints_polling_url_so_its_removal_breaks_each():
+    """Every endpoint is submitted and polled as the seed's is: an optional polling_url
+    dropped from the shared answer breaks all 17 operations, not only the seed's."""
+    old = copy.deepcopy(OURS)
+    _schemas(old)["AsyncResponse"]["required"].remove("polling_url")
+    new = copy.deepcopy(old)
+    del _schemas(new)["AsyncResponse"]["properties"]["polling_url"]
+    (change,) = diff_specs(old, new).changes
+    assert change.breaking and "(the client reads it)" in change.detail
+    assert "POST /v1/flux-2-pro" in change.operations and CANNY in change.operations
+
+
 def test_no_change_no_output_and_exit_0(capsys, tmp_path):
     assert diff_specs(OURS, copy.deepcopy(OURS)).changes == ()
     assert main(["spec-diff", str(ROOT / "openapi.json"), str(ROOT / "openapi.json")]) == 0

@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from ._operations import operations
 from ._schema_diff import (
     Change,
     Document,
@@ -36,10 +37,13 @@ from ._schema_text import quote_change
 
 __all__ = ["CLIENT_READS", "Change", "SpecDiff", "diff_specs", "load_document"]
 
+#: what the client reads of every generation operation's answer (see `_reads`)
+SUBMIT_READS = frozenset({"id", "polling_url", "webhook_url"})
+
 #: response properties this package's client reads, by operation: removing one breaks it
 #: even where the spec calls it optional
 CLIENT_READS: Mapping[str, frozenset[str]] = {
-    "POST /v1/flux-pro-1.0-canny-finetuned": frozenset({"id", "polling_url", "webhook_url"}),
+    "POST /v1/flux-pro-1.0-canny-finetuned": SUBMIT_READS,
     "GET /v1/get_result": frozenset(
         {"id", "status", "result", "progress", "result.sample", "result.seed"}
     ),
@@ -133,6 +137,15 @@ def _json_schema(doc: Document, body: Mapping[str, Any] | None) -> Mapping[str, 
     return None
 
 
+def _reads(op_name: str) -> frozenset[str]:
+    """What the client reads of `op_name`'s answers: every endpoint it serves is submitted
+    the same way, so each submit's answer is read as the seed's is."""
+    if op_name in CLIENT_READS:
+        return CLIENT_READS[op_name]
+    served = {f"POST {op.path}" for op in operations().values()}
+    return SUBMIT_READS if op_name in served else frozenset()
+
+
 def _compare_operation(
     old: Document,
     new: Document,
@@ -199,7 +212,7 @@ def _compare_operation(
     elif body_a is not None and body_b is not None:
         walk.schema(body_a, body_b, Place("request body:", request=True))
     # responses
-    reads = CLIENT_READS.get(op_name, frozenset())
+    reads = _reads(op_name)
     old_resp, new_resp = a.get("responses", {}), b.get("responses", {})
     for status in old_resp:
         where = f"response {status}:"

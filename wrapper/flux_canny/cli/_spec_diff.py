@@ -6,7 +6,6 @@ import json
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from .._operations import operations
 from .._schema_diff import Change
@@ -14,7 +13,7 @@ from ..specdiff import SpecDiff, diff_specs, load_document
 from ._exit import EXIT_ERROR, BadInput
 from ._progress import table_console
 
-__all__ = ["by_operation", "lost_endpoints", "print_diff", "print_per_operation", "spec_diff"]
+__all__ = ["by_operation", "lost_endpoints", "print_per_operation", "spec_diff"]
 
 
 def _served() -> dict[str, str]:
@@ -66,7 +65,8 @@ def print_per_operation(diff: SpecDiff, console: Console) -> None:
     for ops, changes in _groups(diff).items():
         breaking = sum(c.breaking for c in changes)
         names = ", ".join(served.get(op, op) for op in ops)  # an endpoint by its name
-        console.print(f"{names}: {len(changes)} change(s), {breaking} breaking", markup=False)
+        header = f"{names}: {len(changes)} change(s), {breaking} breaking"
+        console.print(header, markup=False, soft_wrap=True)  # whole on one line, as below
         for change in changes:  # one line each, never folded: grep finds it whole
             where = change.where + (f" [{change.schema}]" if change.schema else "")
             mark = "BREAKING" if change.breaking else "ok      "
@@ -76,33 +76,6 @@ def print_per_operation(diff: SpecDiff, console: Console) -> None:
     console.print(
         f"{len(diff.changes)} change(s), {len(diff.breaking)} breaking for a client of the "
         "old document" + (f"; this client would lose {', '.join(lost)}" if lost else ""),
-        markup=False,
-    )
-
-
-_SHOWN_OPERATIONS = 3
-
-
-def print_diff(diff: SpecDiff, console: Console) -> None:
-    """The human table (make sync-spec's): breaking changes first, each with the
-    operations it reaches."""
-    if not diff.changes:
-        console.print("no changes", markup=False)
-        return
-    table = Table(box=None, pad_edge=False, show_lines=True)
-    for column, ratio in (("", None), ("change", 3), ("where", 2), ("operations", 2)):
-        table.add_column(column, overflow="fold", ratio=ratio)
-    for change in diff.changes:
-        ops = list(change.operations[:_SHOWN_OPERATIONS])
-        if len(change.operations) > _SHOWN_OPERATIONS:
-            ops.append(f"+{len(change.operations) - _SHOWN_OPERATIONS} more")
-        where = change.where + (f"\n[{change.schema}]" if change.schema else "")
-        mark = "BREAKING" if change.breaking else "ok"
-        table.add_row(mark, f"{change.kind}: {change.detail}", where, "\n".join(ops))
-    console.print(table)
-    breaking = len(diff.breaking)
-    console.print(
-        f"{len(diff.changes)} change(s), {breaking} breaking for a client of the old document",
         markup=False,
     )
 
