@@ -77,7 +77,7 @@ class PostgresServer:
     def start(self) -> None:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c max_connections=300 -c fsync=off -c synchronous_commit=off"
+            "-c max_connections=300 -c fsync=off"
         )
         self._ctl("-o", options, "-l", str(self.root / "log"), "-w", "-t", "60", "start")
 
