@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import ledger_backends  # bench/ is the script's folder
 import numpy as np
 from flux_canny import AsyncFluxCanny, FluxCanny, PollPolicy, encode_control_image
 from flux_canny.fake import FakeBFL, FakeServer
@@ -775,6 +776,9 @@ def main() -> int:
                 print(json.dumps(ledger_appends(gap=gap)))
             print(json.dumps(ledger_appends(writers=1, tasks=4_000)))
         return 0
+    if sys.argv[1:2] == ["--ledger-backends"]:
+        print(ledger_backends.render(ledger_backends.run()))
+        return 0
     if sys.argv[1:2] == ["--import-time"]:
         print(json.dumps(import_time(), indent=2))
         return 0
@@ -809,11 +813,13 @@ def main() -> int:
         "import": import_time(),
         "makespan": batch_makespan(),
         "mixed_batch": mixed_batch(),
+        "ledger_backends": ledger_backends.run(),
         "seconds": 0.0,
     }
     results["seconds"] = time.monotonic() - started
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(render(results))
+    print(ledger_backends.render(results["ledger_backends"]))
     return 0
 
 

@@ -58,6 +58,8 @@ class PostgresServer:
     port: int
     #: the command prefix that runs as the server's user (empty when not root)
     as_user: tuple[str, ...]
+    #: fsync on, as a real server (`make bench`); the trials' need not outlive the machine
+    durable: bool = False
 
     @property
     def data(self) -> Path:
@@ -76,9 +78,10 @@ class PostgresServer:
 
     def start(self) -> None:
         options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c max_connections=300 -c fsync=off -c synchronous_commit=off"
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=300"
         )
+        if not self.durable:
+            options += " -c fsync=off"
         self._ctl("-o", options, "-l", str(self.root / "log"), "-w", "-t", "60", "start")
 
     def stop(self) -> None:
@@ -96,7 +99,7 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def start_server() -> Iterator[PostgresServer | None]:
+def start_server(*, durable: bool = False) -> Iterator[PostgresServer | None]:
     """A server for the length of the block, or None when PostgreSQL is not installed."""
     bindir = find_bindir()
     if bindir is None:
@@ -114,7 +117,7 @@ def start_server() -> Iterator[PostgresServer | None]:
             capture_output=True,
             timeout=120,
         )
-        server = PostgresServer(bindir, root, _free_port(), as_user)
+        server = PostgresServer(bindir, root, _free_port(), as_user, durable)
         server.start()
         try:
             yield server

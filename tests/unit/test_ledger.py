@@ -690,3 +690,25 @@ def test_a_ledger_path_that_is_a_folder_or_no_path_is_a_typed_error(tmp_path):
                 ledger.prune(wrong)
         with pytest.raises(ConfigurationError, match="limit"):
             ledger.entries("10")
+
+
+def test_a_task_another_live_process_fetched_and_has_yet_to_save_is_busy_not_fetched_again(
+    tmp_path,
+):
+    """The library records a task `downloaded` when its bytes arrive, and the command
+    writes the file after: a second process looking in between fetched it again and
+    found the file there when it saved ("kept", the image stranded in its state folder)."""
+    output = tmp_path / "out.jpg"
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger(path) as saving, Ledger(path) as other:
+        row = _claim(saving, output=str(output)).entry.row
+        saving.sending(row)
+        saving.submitted(row, "t1", None)
+        saving.task_state("t1", State.DOWNLOADED)
+        assert _claim(other, output=str(output)).kind == ClaimKind.BUSY
+        output.write_bytes(b"image")
+        saving.task_state("t1", State.DOWNLOADED, output=str(output))
+        assert _claim(other, output=str(output)).kind == ClaimKind.DONE
+    with Ledger(path) as later:  # its process gone before the file was written: fetched again
+        output.unlink()
+        assert _claim(later, output=str(output)).kind == ClaimKind.RESUME

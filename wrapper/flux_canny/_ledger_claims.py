@@ -73,6 +73,11 @@ def decide(
         return Claim(ClaimKind.BUSY, last)
     if state in (State.SUBMITTED, State.READY, State.KEPT) and alive:
         return Claim(ClaimKind.BUSY, last)
+    saved = bool(last.output) and Path(str(last.output)).exists()
+    if state == State.DOWNLOADED and alive and not saved:
+        # fetched by a live process that has yet to write the file (the library records
+        # the download, the command the file after it): it is saving it now
+        return Claim(ClaimKind.BUSY, last)
     if state == State.CLAIMED:  # its process died before sending: nothing was sent
         rows.db.execute("DELETE FROM tasks WHERE row = ?", (last.row,))
         return Claim(ClaimKind.NEW, _claimed(rows, job))
@@ -90,7 +95,7 @@ def decide(
         rows.update("row = ?", (last.row,), state=str(State.ABANDONED))
         image = made_by if made_by and made_by.state == State.DOWNLOADED else None
         return Claim(ClaimKind.NEW, _claimed(rows, job), replaced=image or last)
-    if state == State.DOWNLOADED and last.output and Path(last.output).exists():
+    if state == State.DOWNLOADED and saved:
         if last.request_hash == request_hash:
             return Claim(ClaimKind.DONE, last)
         if not regenerate_changed:

@@ -8,7 +8,8 @@ is what one machine's kernel used to give:
   row (one DELETE, so exactly one worker does) frees its claims and marks its `sending`
   rows uncertain. A worker that could not renew in time sends nothing more: `sending`
   checks its lease in the very transaction that writes the row ahead, holding the lease
-  row (FOR SHARE) so that no reaper can delete it between the check and the commit.
+  row (FOR KEY SHARE) so that no reaper can delete it between the check and the commit
+  (while its heartbeat, which only moves `expires_at`, never waits for a sender).
 - Claims: a job is decided under a transaction-scoped advisory lock on its scope and
   name, so two workers never both find it free; the others see it claimed and busy.
 - The key's active tasks: a row in `slots` each, taken under one advisory lock while
@@ -142,6 +143,9 @@ def _connect(dsn: str, timeout: float) -> psycopg.Connection[dict[str, Any]]:
     millis = max(1, int(timeout * 1000))
     conn.execute(f"SET statement_timeout = {millis}")
     conn.execute(f"SET lock_timeout = {millis}")
+    # a row written ahead is on the server's disk before the POST, whatever the server's
+    # default: with it off, a crash of the server loses the last commits
+    conn.execute("SET synchronous_commit = on")
     return conn
 
 
@@ -330,7 +334,7 @@ class PgStore:
                 lease.renew()
             return None if lease.fresh() else "this worker could not renew its lease in time"
         held = db.execute(
-            "SELECT 1 FROM leases WHERE owner = ? AND expires_at > now() FOR SHARE",
+            "SELECT 1 FROM leases WHERE owner = ? AND expires_at > now() FOR KEY SHARE",
             (lease.token,),
         ).fetchone()
         return None if held is not None else "this worker's lease lapsed"

@@ -63,6 +63,7 @@ from .errors import ConfigurationError, InvalidArgumentError, LedgerError, redac
 
 __all__ = [
     "GONE",
+    "LEASE_ENV",
     "LEDGER_ENV",
     "OLD_BATCH_FILE",
     "OPEN",
@@ -82,6 +83,8 @@ _PROMPT_CHARS = 300
 _BUSY_TIMEOUT_MS = 30_000
 #: where the ledger is: a SQLite file's path, or a postgresql:// connection string
 LEDGER_ENV = "FLUX_CANNY_LEDGER"
+#: a PostgreSQL ledger's lease, in seconds (see `_ledger_pg`)
+LEASE_ENV = "FLUX_CANNY_LEASE"
 _POSTGRES = ("postgresql://", "postgres://")
 
 
@@ -96,6 +99,16 @@ def _redacted(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _lease_from_env(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigurationError(f"{LEASE_ENV} is a number of seconds above 0, got {text!r:.40}")
+    return seconds
+
+
 def _is_postgres(target: object) -> bool:
     return isinstance(target, str) and target.startswith(_POSTGRES)
 
@@ -105,6 +118,7 @@ class _Unsynced(LedgerError):
 
 
 _UNSYNCED_NOT_SENT = "never sent: the task ledger could not be synced to the disk"
+_UNWRITTEN_NOT_SENT = "never sent: the task ledger could not be written"
 
 
 class Ledger:
@@ -135,6 +149,8 @@ class Ledger:
             check_number("lease", lease, above=True)
         if path is None and os.environ.get(LEDGER_ENV):
             path = os.environ[LEDGER_ENV]
+        if lease is None and os.environ.get(LEASE_ENV):
+            lease = _lease_from_env(os.environ[LEASE_ENV])
         self._store: Store
         if _is_postgres(path):
             try:
@@ -161,6 +177,11 @@ class Ledger:
         self._failures: tuple[type[BaseException], ...] = (*self._store.failures, OSError)
         self._lock = threading.RLock()
         self._opened = False
+        #: slots whose giving back failed (the database was away): given back next time
+        self._ungiven: list[int] = []
+        #: a shared ledger's writes that failed after a submit (its row's or its task's
+        #: state): written, in order, as soon as the database is back (see `_catch_up`)
+        self._later: dict[tuple[str, int | str], dict[str, Any]] = {}
         #: submits sent whose task id could not be recorded: row -> (task id, polling URL)
         self._unrecorded: dict[int, tuple[str, str | None]] = {}
         with _LIVE_LOCK:
@@ -168,6 +189,18 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"Ledger({self.where!r})"
+
+    @property
+    def shared(self) -> bool:
+        """Whether other machines share this ledger (PostgreSQL): their claims may free
+        later, and the key's active tasks are counted here for all of them."""
+        return not isinstance(self._store, SqliteStore)
+
+    @property
+    def lease(self) -> float:
+        """Seconds a worker of a shared ledger that stopped renewing counts as alive (0
+        on SQLite, where the kernel tells at once)."""
+        return float(getattr(self._store.owner, "lease", 0.0))
 
     @property
     def owner(self) -> str:
@@ -335,6 +368,16 @@ class Ledger:
                 with contextlib.suppress(LedgerError):
                     self.rejected(written, _UNSYNCED_NOT_SENT)
             raise
+        except LedgerError:
+            # a server that went away mid-commit may have kept the row: it was not sent,
+            # and the row says so once the database is back (see `_catch_up`)
+            if self.shared and written is not None:
+                with self._lock:
+                    self._later[("row", written)] = {
+                        "state": str(State.REJECTED),
+                        "error": _UNWRITTEN_NOT_SENT,
+                    }
+            raise
         return written
 
     def submitted(self, row: int, task_id: str, polling_url: str | None) -> None:
@@ -349,7 +392,7 @@ class Ledger:
                 self._unrecorded[row] = (task_id, polling_url)
             cause = error.__cause__ or error
             raise LedgerError(
-                f"task {task_id} was submitted, but the task ledger {self.path} could not "
+                f"task {task_id} was submitted, but the task ledger {self.where} could not "
                 f"record it ({cause}); `flux-canny result {task_id}` fetches it. Nothing more "
                 "is submitted until the ledger can record it"
             ) from error.__cause__
@@ -357,9 +400,11 @@ class Ledger:
             self._unrecorded.pop(row, None)
 
     def _catch_up(self) -> None:
-        """Record the submits whose record failed; until that works, no POST is sent."""
+        """Record the submits whose record failed, then (a shared ledger) the states
+        that could not be written after them; until that works, no POST is sent."""
         with self._lock:
             waiting = dict(self._unrecorded)
+            later = dict(self._later)
         for row, (task_id, polling_url) in waiting.items():
             try:
                 self._write_submitted(row, task_id, polling_url)
@@ -367,6 +412,52 @@ class Ledger:
                 raise self._error("cannot write", error.__cause__ or error) from error
             with self._lock:
                 self._unrecorded.pop(row, None)
+        for (column, key), fields in later.items():
+            try:
+                with self._write() as db:
+                    self._update(db, f"{column} = ?", (key,), **fields)
+            except LedgerError as error:
+                raise self._error("cannot write", error.__cause__ or error) from error
+            with self._lock:
+                if self._later.get((column, key)) is fields:
+                    del self._later[(column, key)]
+
+    @contextlib.contextmanager
+    def _or_later(self, column: str, key: int | str, fields: dict[str, Any]) -> Iterator[None]:
+        """A write after a submit that, on a shared ledger, is kept to be written when the
+        database is back if it fails now (the error is raised all the same): another
+        worker must not find a finished job still `sending`, or a paid one unrecorded."""
+        try:
+            yield
+        except LedgerError:
+            if self.shared:
+                with self._lock:
+                    merged = {**self._later.pop((column, key), {}), **fields}
+                    self._later[(column, key)] = merged
+            raise
+
+    def settle_mine(self) -> None:
+        """A worker of a shared ledger with nothing in flight (its jobs done, waiting on
+        others'): what it could not write is written, its unsent claims dropped, a
+        `sending` row it still has made uncertain (its answer was never recorded), and
+        its tasks that did not end here handed to whoever resumes them (never paid
+        again: a row with a task is only ever resumed)."""
+        self._catch_up()
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM tasks WHERE owner = ? AND state = ?", (self.owner, str(State.CLAIMED))
+            )
+            self._update(
+                db,
+                "owner = ? AND state = ?",
+                (self.owner, str(State.SENDING)),
+                state=str(State.UNCERTAIN),
+                error="the answer of its submit could not be recorded",
+            )
+            db.execute(
+                "UPDATE tasks SET owner = NULL WHERE owner = ? AND state IN (?, ?)",
+                (self.owner, str(State.SUBMITTED), str(State.READY)),
+            )
 
     def _write_submitted(self, row: int, task_id: str, polling_url: str | None) -> None:
         with self._write() as db:
@@ -383,13 +474,16 @@ class Ledger:
     def uncertain(self, row: int, error: str, *, task_id: str | None = None) -> None:
         """A submit that may have created a task; `task_id` when an answer named one
         that could not be read in full (`flux-canny result ID` can still fetch it)."""
-        known = {"task_id": task_id} if task_id is not None else {}
-        with self._write() as db:
-            self._update(db, "row = ?", (row,), state=str(State.UNCERTAIN), error=error, **known)
+        fields = {"state": str(State.UNCERTAIN), "error": error}
+        if task_id is not None:
+            fields["task_id"] = task_id
+        with self._or_later("row", row, fields), self._write() as db:
+            self._update(db, "row = ?", (row,), **fields)
 
     def rejected(self, row: int, error: str) -> None:
-        with self._write() as db:
-            self._update(db, "row = ?", (row,), state=str(State.REJECTED), error=error)
+        fields = {"state": str(State.REJECTED), "error": error}
+        with self._or_later("row", row, fields), self._write() as db:
+            self._update(db, "row = ?", (row,), **fields)
 
     def release(self, row: int) -> None:
         """A claimed row that will not be sent after all (interrupted before its POST)."""
@@ -414,7 +508,7 @@ class Ledger:
             fields.setdefault("error", None)
         with contextlib.suppress(LedgerError):
             self._catch_up()  # a submit the database was down for, recorded once it is back
-        with self._write() as db:
+        with self._or_later("task_id", task_id, fields), self._write() as db:
             self._update(db, "task_id = ?", (task_id,), **fields)
 
     def durations(
@@ -461,6 +555,8 @@ class Ledger:
         just before the POST, or `release(row)` if it will not happen.
         """
         job = {**fields, "scope": scope, "name": name, "request_hash": request_hash}
+        if self.shared:
+            self._catch_up()  # what this worker could not write comes first
         with self._write() as db:
             if not self._store.lock_job(db, scope, name):
                 latest = _ledger_claims.latest(db, scope, name)
@@ -481,14 +577,28 @@ class Ledger:
         """One of the key's `cap` active tasks, taken in the database when it is shared
         (another process's may free first: None then means "not now"). On SQLite the
         process's own cap is the only one: always 0 (taken)."""
+        with self._lock:
+            ungiven = list(self._ungiven)
         with self._write() as db:
-            return self._store.take_slot(db, cap)
+            for slot in ungiven:
+                db.execute("DELETE FROM slots WHERE id = ?", (slot,))
+            taken = self._store.take_slot(db, cap)
+        with self._lock:
+            self._ungiven = [s for s in self._ungiven if s not in ungiven]
+        return taken
 
     def give_slot(self, slot: int) -> None:
-        """Give back a slot `take_slot` returned."""
-        if slot:
+        """Give back a slot `take_slot` returned; if the database cannot be reached, it
+        is given back by the next `take_slot` (and by this worker's end, or its lease's)."""
+        if not slot:
+            return
+        try:
             with self._write() as db:
                 db.execute("DELETE FROM slots WHERE id = ?", (slot,))
+        except LedgerError:
+            with self._lock:
+                self._ungiven.append(slot)
+            raise
 
     # -- reading -------------------------------------------------------------------------------
 

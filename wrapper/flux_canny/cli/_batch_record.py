@@ -135,7 +135,7 @@ class RecordedLedger(Ledger):
             log.warning("cannot add to %s: %s", self.record, clean(str(error)))
 
     def _attempt(self, row: int) -> str:
-        return f"{self.path}#{row}"
+        return f"{self.where}#{row}"
 
     # -- reading: what another ledger paid for -------------------------------------------------
 
@@ -143,7 +143,7 @@ class RecordedLedger(Ledger):
         """Adopt what the folder's record knows and this ledger does not: tasks paid
         through another state folder, and submits cut short there (as uncertain)."""
         adopted = 0
-        mine = f"{self.path}#"
+        mine = f"{self.where}#"
         for name, attempt in _latest_attempts(self.record):
             if str(attempt.get("attempt", "")).startswith(mine):
                 continue  # written through this very ledger: its rows say more

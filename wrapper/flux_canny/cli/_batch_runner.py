@@ -6,17 +6,23 @@ Jobs are taken from the file as room frees, in a window of twice the task cap: t
 job's claim and request body are ready when a task finishes, and memory holds the
 window, not the file. A slot under the cap is held from the submit until the task is
 seen Ready, as BFL counts it, so one job's download and save overlap the next submit.
+
+On a ledger shared by several machines (PostgreSQL), each worker runs the same command:
+a slot is also taken in the database, so the fleet together stays under the cap, and a
+job another worker holds is looked at again once the file is through, until that
+worker finished it (skipped here) or its lease lapsed (then taken over here).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 
@@ -45,6 +51,9 @@ from ._progress import BatchProgress
 
 __all__ = ["INTERRUPT_GRACE", "PAY_AGAIN", "Runner"]
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 #: the one flag that pays again for a job, by what its last attempt left: the user's word
 PAY_AGAIN = {
     "uncertain": "--resubmit-uncertain",
@@ -55,6 +64,11 @@ PAY_AGAIN = {
 
 #: how long Ctrl-C / SIGTERM waits for submits in flight to answer, so their ids are kept
 INTERRUPT_GRACE = 10.0
+#: seconds between looks at the jobs other workers of a shared ledger hold
+BUSY_RECHECK = 0.5
+#: seconds between asks for a slot while the fleet holds every one, doubling up to the most
+_SLOT_WAIT = 0.005
+_SLOT_WAIT_MOST = 0.02
 
 
 class _Slot:
@@ -62,22 +76,111 @@ class _Slot:
     waiting on a resumed task) and given back as soon as the task is seen Ready, or
     when the job ends, whichever comes first."""
 
-    def __init__(self, slots: asyncio.Semaphore) -> None:
+    def __init__(self, slots: asyncio.Semaphore, fleet: _FleetSlots | None = None) -> None:
         self._slots = slots
+        self._fleet = fleet
         self._held = False
+        self._id = 0
 
     async def take(self) -> None:
         await self._slots.acquire()
         self._held = True
+        if self._fleet is not None:
+            try:
+                self._id = await self._fleet.take()
+            except BaseException:
+                self.give_back()
+                raise
 
     def give_back(self) -> None:
         if self._held:
             self._held = False
             self._slots.release()
+            if self._fleet is not None and self._id:
+                self._fleet.give(self._id)
+                self._id = 0
 
     def on_update(self, result: Result) -> None:
         if result.is_ready:
             self.give_back()
+
+
+class _AgainLater(Exception):
+    """A job of a shared ledger that met the database away before anything was sent:
+    looked at again with the jobs other workers hold (see `Runner._settle_busy`)."""
+
+
+class _FleetSlots:
+    """The key's slots counted in a shared ledger, for every worker of the fleet.
+
+    The jobs waiting for one queue here, and one poller asks the database for them in
+    turn: while the fleet holds every slot it asks every few milliseconds (a slot idle
+    for the wait is a task not running: tasks of 0.5 s lost a tenth of the fleet's time
+    to a wait of 250 ms), and a worker's 48 jobs in the window ask once, not 48 times."""
+
+    def __init__(self, ledger: Ledger, cap: int) -> None:
+        self._ledger = ledger
+        self._cap = cap
+        self._waiting: collections.deque[asyncio.Future[int]] = collections.deque()
+        self._poller: asyncio.Future[None] | None = None
+        self._giving: set[asyncio.Future[None]] = set()
+
+    async def take(self) -> int:
+        """A slot, waiting while the fleet holds them all (each task ends, and a dead
+        worker's slots free when its lease lapses)."""
+        wanted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append(wanted)
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.ensure_future(self._poll())
+        try:
+            return await wanted
+        except asyncio.CancelledError:
+            if wanted.done() and not wanted.cancelled() and wanted.exception() is None:
+                self.give(wanted.result())  # granted as it was cancelled
+            raise
+
+    async def _poll(self) -> None:
+        wait = _SLOT_WAIT
+        while self._waiting:
+            head = self._waiting[0]
+            if head.done():  # cancelled while waiting
+                self._waiting.popleft()
+                continue
+            try:
+                slot = await _offload.off_loop(self._ledger.take_slot, self._cap)
+            except LedgerError as error:
+                self._waiting.popleft()
+                if not head.done():
+                    head.set_exception(error)
+                continue
+            if slot is None:
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, _SLOT_WAIT_MOST)
+                continue
+            wait = _SLOT_WAIT
+            self._waiting.popleft()
+            if head.done():
+                self.give(slot)
+            else:
+                head.set_result(slot)
+
+    def give(self, slot: int) -> None:
+        """Given back off the loop (a poll's callback calls this); one that fails is given
+        back by the next take (see `Ledger.give_slot`)."""
+        loop = asyncio.get_running_loop()
+        giving = loop.run_in_executor(None, self._give_quietly, slot)
+        self._giving.add(giving)
+        giving.add_done_callback(self._giving.discard)
+
+    def _give_quietly(self, slot: int) -> None:
+        with contextlib.suppress(LedgerError):
+            self._ledger.give_slot(slot)
+
+    async def settle(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        await asyncio.gather(*self._giving, return_exceptions=True)
 
 
 @attrs.define(eq=False)
@@ -102,6 +205,10 @@ class Runner:
     interrupted: bool = attrs.field(init=False, default=False)
     _slots: asyncio.Semaphore = attrs.field(init=False)
     _hurry: asyncio.Event = attrs.field(init=False, factory=asyncio.Event)
+    _fleet: _FleetSlots | None = attrs.field(init=False, default=None)
+    #: jobs another worker of a shared ledger held when this one looked (see `_settle_busy`)
+    _busy: list[Job] = attrs.field(init=False, factory=list)
+    _waiting_for_others: bool = attrs.field(init=False, default=False)
 
     @_slots.default
     def _cap(self) -> asyncio.Semaphore:
@@ -133,13 +240,19 @@ class Runner:
     async def _job(self, flux: AsyncFluxCanny, job: Job) -> None:
         if self.stopping:
             return
-        slot = _Slot(self._slots)
+        slot = _Slot(self._slots, self._fleet)
         try:
             outcome = await self._run_job(flux, job, slot)
+        except _AgainLater:
+            self._busy.append(job)
+            return
         except LedgerError as error:  # its claim or its row: before any POST of this job
             outcome = Outcome(job, "error", None, None, one_line(error))
         finally:
             slot.give_back()
+        if outcome.status == "busy" and self._waiting_for_others:
+            self._busy.append(job)  # another worker's for now: looked at again later
+            return
         self._finished(outcome, was_active=outcome.task_id is not None)
 
     def _finished(self, outcome: Outcome, *, was_active: bool = False) -> None:
@@ -151,10 +264,10 @@ class Runner:
 
     async def _run_job(self, flux: AsyncFluxCanny, job: Job, slot: _Slot) -> Outcome:
         if job.output.exists():
-            known = await _offload.off_loop(self.ledger.job, self.scope, job.name)
+            known = await self._before_post(self.ledger.job, self.scope, job.name)
             if known is None or known.request_hash is None:
                 return Outcome(job, "skipped", known.task_id if known else None, job.output)
-        claim = await _offload.off_loop(self._claim, job)
+        claim = await self._before_post(self._claim, job)
         entry = claim.entry
         if claim.kind == ClaimKind.DONE:
             return Outcome(job, "skipped", entry.task_id, job.output)
@@ -200,6 +313,9 @@ class Runner:
             try:
                 submitted = await self._submit(flux, job, claim, slot)
             except FluxCannyError as error:
+                unsent = isinstance(error, LedgerError) and error.task_id is None
+                if unsent and self._waiting_for_others:  # not written ahead, so not sent
+                    raise _AgainLater from None
                 return Outcome(job, submit_word(error), error.task_id, None, one_line(error))
             if submitted is None:
                 return Outcome(job, "not started")
@@ -219,6 +335,16 @@ class Runner:
         if note is not None:
             outcome.error = "; ".join([note, *([outcome.error] if outcome.error else [])])
         return outcome
+
+    async def _before_post(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A ledger call before a job's POST; a shared database away means the job is
+        looked at again when it is back (see `_AgainLater`)."""
+        try:
+            return await _offload.off_loop(work, *args, **kwargs)
+        except LedgerError:
+            if self._waiting_for_others:
+                raise _AgainLater from None
+            raise
 
     def _edited_from(self, job: Job) -> Entry | None:
         """The ledger's record of the job an unnamed one was edited from: an unnamed job of
@@ -294,10 +420,13 @@ class Runner:
         loop = asyncio.get_running_loop()
         if self.max_cost is not None:
             self.budget = Budget(self.max_cost, self.cost_per_task, "--cost-per-task N")
+        if self.ledger.shared:
+            self._fleet = _FleetSlots(self.ledger, self.concurrency)
+            self._waiting_for_others = True
         async with make_async_client(
             self.settings, wait_timeout=self.timeout, ledger=self.ledger
         ) as flux:
-            everything = asyncio.ensure_future(self._feed(flux, jobs))
+            everything = asyncio.ensure_future(self._all_jobs(flux, jobs))
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, self.stop, everything)
@@ -311,6 +440,32 @@ class Runner:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     with contextlib.suppress(NotImplementedError, RuntimeError):
                         loop.remove_signal_handler(sig)
+                if self._fleet is not None:
+                    await self._fleet.settle()
+
+    async def _all_jobs(self, flux: AsyncFluxCanny, jobs: Iterable[Job]) -> None:
+        await self._feed(flux, jobs)
+        if self._waiting_for_others:
+            await self._settle_busy(flux)
+
+    async def _settle_busy(self, flux: AsyncFluxCanny) -> None:
+        """The jobs other workers held, looked at again until each is settled: finished
+        there (skipped here), or taken over here once its worker's lease lapsed (its
+        dead sends reaped as uncertain, its tasks resumed, its claims submitted). Bounded:
+        past one task's wait and two leases, a job still held is reported busy."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout + 2 * self.ledger.lease
+        while self._busy and loop.time() < deadline:
+            with contextlib.suppress(LedgerError):  # nothing of ours in flight: hand over
+                await _offload.off_loop(self.ledger.settle_mine)
+            await asyncio.sleep(BUSY_RECHECK)
+            with contextlib.suppress(LedgerError):
+                await _offload.off_loop(self.ledger.reap)
+            again, self._busy = self._busy, []
+            await self._feed(flux, again)
+        self._waiting_for_others = False
+        again, self._busy = self._busy, []
+        await self._feed(flux, again)  # reported as they are now
 
     async def _feed(self, flux: AsyncFluxCanny, jobs: Iterable[Job]) -> None:
         """Jobs a window of twice the cap ahead, so the next one's claim and body are
