@@ -53,7 +53,7 @@ class Fleet:
     def out(self) -> Path:
         return self.root / "out"
 
-    def start(self, worker: int) -> subprocess.Popen[str]:
+    def start(self, worker: int, *extra: str) -> subprocess.Popen[str]:
         env = {
             **os.environ,
             "BFL_API_KEY": KEY,
@@ -64,7 +64,7 @@ class Fleet:
         }
         command = [sys.executable, "-m", "flux_canny.cli", "batch", str(self.root / "jobs.jsonl")]
         return subprocess.Popen(
-            [*command, "-o", str(self.out), "--json", "-q"],
+            [*command, "-o", str(self.out), "--json", "-q", *extra],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -192,3 +192,24 @@ def test_the_database_away_for_ten_seconds_pays_nothing_twice_and_loses_nothing(
     with Ledger(fleet.ledger) as ledger:  # every task paid for is in the ledger
         known = {e.task_id for e in ledger.entries()}
     assert set(fleet.server.fake.tasks) <= known
+
+
+@THOROUGH
+def test_the_database_gone_for_good_ends_the_run_bounded_with_every_job_reported(
+    fleet, postgres_server
+):
+    worker = fleet.start(0, "--timeout", "5")
+    _wait_for(lambda: len(fleet.server.fake.tasks) >= fleet.count // 4)
+    postgres_server.stop()
+    try:
+        code, summary, err = _finish(worker)
+    finally:
+        postgres_server.start()
+    statuses = {s["name"]: s["status"] for s in summary}
+    assert code == 1 and "Traceback" not in err
+    assert set(statuses) == _jobs(fleet.count)  # every job reported
+    assert set(statuses.values()) <= {"ok", "error"}
+    done = {name for name, status in statuses.items() if status == "ok"}
+    assert fleet.images() == done and len(fleet.server.fake.tasks) == len(done)
+    failed = [s["error"] for s in summary if s["status"] == "error"]
+    assert all("check that the database server is running" in e for e in failed)

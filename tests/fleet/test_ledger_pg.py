@@ -168,3 +168,28 @@ def test_the_schema_is_migrated_once_and_a_newer_one_is_refused(pg_url):
         conn.execute("INSERT INTO flux_canny_schema (version) VALUES (99)")
     with pytest.raises(LedgerError, match="upgrade flux-canny"):
         Ledger(pg_url).entries()
+
+
+def test_what_could_not_be_written_while_the_database_was_away_is_written_first_when_back(
+    postgres_server,
+):
+    """A task paid for and fetched while the database was away: its id and its state are
+    written before anything else once it answers, so another worker finds it done, not
+    `sending` (uncertain) or `submitted` (fetched again)."""
+    url = postgres_server.database()
+    with Ledger(url) as worker, Ledger(url) as other:
+        row = _claim(worker, "job").entry.row
+        worker.sending(row)
+        postgres_server.stop()
+        try:
+            with pytest.raises(LedgerError, match="task t1 was submitted"):
+                worker.submitted(row, "t1", None)
+            with pytest.raises(LedgerError, match="database server is running"):
+                worker.task_state("t1", State.DOWNLOADED)
+            with pytest.raises(LedgerError, match="submitted but not recorded: task t1"):
+                _claim(worker, "next")
+        finally:
+            postgres_server.start()
+        assert _claim(worker, "next").kind == ClaimKind.NEW
+        (found,) = [e for e in other.entries() if e.name == "job"]
+        assert (found.state, found.task_id) == ("downloaded", "t1")
