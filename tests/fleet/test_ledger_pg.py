@@ -15,6 +15,7 @@ import psycopg
 import pytest
 import respx
 from flux_canny import ConfigurationError, FluxCanny
+from flux_canny.cli import main
 from flux_canny.ledger import ClaimKind, Ledger, LedgerError, State
 
 from ..conftest import BASE, KEY
@@ -150,6 +151,27 @@ def test_a_password_in_the_connection_string_is_never_shown(postgres_server):
     assert "s3cret-pw" not in str(caught.value)
     assert "***" in str(caught.value)
     assert "database server is running" in str(caught.value)
+
+
+def test_a_password_in_the_query_string_is_never_shown_and_tasks_names_the_database(
+    postgres_server, monkeypatch, capsys
+):
+    """libpq also takes `?password=`; and `flux-canny tasks` on an empty shared ledger says
+    which database it read, not a local file it never opened."""
+    url = f"postgresql://flux@127.0.0.1:{postgres_server.port}/no_such_db?password=s3cret-pw"
+    ledger = Ledger(url)
+    assert "s3cret-pw" not in repr(ledger) and "password=***" in repr(ledger)
+    with pytest.raises(LedgerError) as caught:
+        ledger.entries()
+    assert "s3cret-pw" not in str(caught.value)
+
+    good = f"postgresql://flux@127.0.0.1:{postgres_server.port}/postgres?password=s3cret-pw"
+    monkeypatch.setenv("FLUX_CANNY_LEDGER", good)
+    capsys.readouterr()
+    assert main(["tasks"]) == 0
+    said = "".join(capsys.readouterr())
+    assert f"127.0.0.1:{postgres_server.port}/postgres" in said, said
+    assert "s3cret-pw" not in said and "ledger.sqlite3" not in said, said
 
 
 def test_a_postgres_ledger_without_psycopg_names_the_extra(monkeypatch):

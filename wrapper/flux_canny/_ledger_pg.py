@@ -82,15 +82,20 @@ def _dialect(sql: str) -> str:
 
 
 def _shown(dsn: str) -> str:
-    """The connection string as messages may show it: without its password."""
+    """The connection string as messages may show it: without its password, whether in the
+    user part (`user:pw@host`) or in the query (`?password=pw`, libpq's other spelling)."""
     try:
         parts = urllib.parse.urlsplit(dsn)
-        if parts.password is None:
-            return dsn
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        netloc = f"{parts.username}:***@{host}{port}"
-        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+        if parts.password is not None:
+            host = parts.hostname or ""
+            port = f":{parts.port}" if parts.port else ""
+            parts = parts._replace(netloc=f"{parts.username}:***@{host}{port}")
+        query = [
+            (name, "***" if name.lower() == "password" else value)
+            for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        ]
+        shown = parts._replace(query=urllib.parse.urlencode(query, safe="*"))
+        return urllib.parse.urlunsplit(shown)
     except ValueError:
         return "postgresql://(a connection string that does not parse)"
 

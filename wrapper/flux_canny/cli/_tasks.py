@@ -74,7 +74,7 @@ def tasks(limit: int, states: tuple[str, ...], prune: float | None, as_json: boo
         return
     if not entries:
         said = f"no task is {' or '.join(states)}" if states else "no tasks recorded yet"
-        click.echo(f"{said} ({ledger.path})", err=True)
+        click.echo(f"{said} ({ledger.where})", err=True)
         return
     table = Table(title=None, box=None, pad_edge=False)
     for column in ("submitted", "task id", "endpoint", "state", "prompt", "output / note"):
