@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._checks import check_number
+from ._checks import check_wait
 from ._durations import DurationModel
 from ._effects import Flow, Sleep
 from ._operations import CANNY
@@ -99,8 +99,7 @@ def wait(
 ) -> Flow[Result]:
     """Poll until a final status: Ready returns, others raise a TaskError. `timeout`
     (else `default_timeout`, the client's) bounds the whole wait."""
-    if timeout is not None:  # a NaN deadline never passed: the wait never ended
-        check_number("timeout", timeout)
+    check_wait(timeout, on_update)
     limit = default_timeout if timeout is None else timeout
     now = exchange.clock.monotonic()
     # A task resumed by id: when it was submitted, if the ledger knows, so progress is

@@ -1,0 +1,111 @@
+"""An adversary's calls on the multi-endpoint client, through the public API only: each
+wrong argument of every endpoint's calls is a typed error raised before anything is sent,
+so nothing is paid for.
+
+Each test here failed on the code before its fix: `generate(timeout=nan)` submitted, was
+paid for, and only then refused the timeout; a callback that is no function was a bare
+TypeError after the submit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flux_canny import (
+    AsyncFluxCanny,
+    ConfigurationError,
+    FluxCanny,
+    FluxCannyError,
+    InvalidArgumentError,
+)
+from flux_canny.fake import FakeBFL, VirtualClock
+
+from ..conftest import make_image
+
+#: one endpoint on each server (BFL's global host, the US cluster), and the seed's
+ENDPOINTS = ("flux-kontext-pro", "flux-pro-1.1-ultra-finetuned", "flux-pro-1.0-canny-finetuned")
+
+
+def _fields(endpoint: str) -> dict[str, Any]:
+    """A request `endpoint` would take, but for the argument under test."""
+    png = make_image(size=(64, 48))
+    return {
+        "flux-kontext-pro": {"prompt": "a red cube", "input_image": png},
+        "flux-pro-1.1-ultra-finetuned": {"prompt": "a red cube", "finetune_id": "my-finetune"},
+        "flux-pro-1.0-canny-finetuned": {
+            "prompt": "a red cube",
+            "control_image": png,
+            "finetune_id": "my-finetune",
+        },
+    }[endpoint]
+
+
+def _generate(face: str, fake: FakeBFL, ledger: Path, **kwargs: Any) -> Any:
+    options = {
+        "api_key": fake.api_key,
+        "transport": fake.transport(),
+        "clock": fake.clock,
+        "ledger": ledger,
+    }
+    if face == "sync":
+        with FluxCanny(**options) as flux:
+            return flux.generate(**kwargs)
+
+    async def run() -> Any:
+        async with AsyncFluxCanny(**options) as flux:
+            return await flux.generate(**kwargs)
+
+    return asyncio.run(run())
+
+
+def _refused(error: FluxCannyError, fake: FakeBFL, ledger: Path) -> None:
+    """Nothing reached the server, nothing was written down as sent, and the error is
+    whole after a pickle round trip."""
+    assert not fake.requests and not fake.tasks_created
+    from flux_canny.ledger import Ledger
+
+    with Ledger(ledger) as book:
+        assert book.entries() == []
+    assert error.task_id is None
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error) and str(copy) == str(error)
+
+
+@pytest.mark.parametrize("face", ["sync", "async"])
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("timeout", [math.nan, math.inf, -1.0, "5", True])
+def test_generate_refuses_a_timeout_that_is_no_duration_before_the_submit(
+    face, endpoint, timeout, tmp_path
+):
+    fake = FakeBFL(clock=VirtualClock(), task_duration=1.0)
+    ledger = tmp_path / "ledger.db"
+    with pytest.raises(ConfigurationError, match="timeout must be") as caught:
+        _generate(face, fake, ledger, endpoint=endpoint, timeout=timeout, **_fields(endpoint))
+    _refused(caught.value, fake, ledger)
+
+
+@pytest.mark.parametrize("face", ["sync", "async"])
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("callback", ["on_update", "on_submit"])
+def test_generate_refuses_a_callback_that_is_no_function_before_the_submit(
+    face, endpoint, callback, tmp_path
+):
+    fake = FakeBFL(clock=VirtualClock(), task_duration=1.0)
+    ledger = tmp_path / "ledger.db"
+    with pytest.raises(InvalidArgumentError, match=f"{callback} must be a function") as caught:
+        _generate(face, fake, ledger, endpoint=endpoint, **{callback: "print"}, **_fields(endpoint))
+    _refused(caught.value, fake, ledger)
+
+
+@pytest.mark.parametrize("call", ["wait", "resume"])
+def test_wait_refuses_an_on_update_that_is_no_function_before_any_poll(face, call):
+    fake = FakeBFL(clock=VirtualClock(), task_duration=1.0)
+    flux = face(api_key=fake.api_key, transport=fake.transport(), clock=fake.clock, ledger=False)
+    with pytest.raises(InvalidArgumentError, match="on_update must be a function"):
+        getattr(flux, call)("t1", on_update=5)
+    assert not fake.requests
