@@ -22,6 +22,8 @@ from flux_canny import (
     FluxCanny,
     FluxCannyError,
     InvalidArgumentError,
+    RequestValidationError,
+    UnknownParameterError,
 )
 from flux_canny.fake import FakeBFL, VirtualClock
 
@@ -109,3 +111,43 @@ def test_wait_refuses_an_on_update_that_is_no_function_before_any_poll(face, cal
     with pytest.raises(InvalidArgumentError, match="on_update must be a function"):
         getattr(flux, call)("t1", on_update=5)
     assert not fake.requests
+
+
+#: values JSON has no form for: each reached the encoder with validate=False
+UNSENDABLE = [
+    pytest.param(math.nan, "Input should be a finite number", id="nan"),
+    pytest.param(-math.inf, "Input should be a finite number", id="inf"),
+    pytest.param(b"bytes", "Input cannot be sent as JSON", id="bytes"),
+    pytest.param(object(), "Input cannot be sent as JSON", id="object"),
+    pytest.param(["\ud800"], "Input cannot be sent as JSON", id="nested-surrogate"),
+]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize(("value", "says"), UNSENDABLE)
+def test_an_unchecked_field_json_cannot_hold_is_refused_naming_it(face, endpoint, value, says):
+    """`validate=False` skips the schema, not the rule that nothing raw comes out: the
+    field is named, and nothing is sent."""
+    fake = FakeBFL(clock=VirtualClock(), task_duration=1.0)
+    flux = face(api_key=fake.api_key, transport=fake.transport(), clock=fake.clock, ledger=False)
+    fields = {**_fields(endpoint), "seed": value}
+    with pytest.raises(RequestValidationError, match=f"seed: {says}") as caught:
+        flux.generate(endpoint=endpoint, validate=False, **fields)
+    assert [e["loc"] for e in caught.value.errors] == [["body", "seed"]]
+    assert not fake.requests
+    pickle.loads(pickle.dumps(caught.value))
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_an_unknown_field_holding_what_pickle_cannot_take_still_makes_a_picklable_error(
+    face, validate
+):
+    """Errors pickle (to a worker process and back): the unknown field's value is kept
+    as text, not as the lambda or lock it was."""
+    flux = face(ledger=False)
+    fields = {**_fields("flux-kontext-pro"), "input_image_9": lambda: 0}
+    with pytest.raises(UnknownParameterError, match="input_image_9") as caught:
+        flux.prepare(endpoint="flux-kontext-pro", validate=validate, **fields)
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert str(copy) == str(caught.value)
+    assert copy.errors[0]["input"].startswith("<function")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from .errors import (
 )
 from .images import base64_control_image
 from .models import Task, UnreadableAnswer
+from .validation import jsonable
 
 if TYPE_CHECKING:
     from ._exchange import Exchange
@@ -45,26 +47,43 @@ def _row(row: int | None) -> int:
 
 
 def _check_encodable(body: Mapping[str, Any]) -> None:
-    """Text that cannot become UTF-8 (a lone surrogate from a mis-decoded file name) is
-    refused as pydantic would, not found by the encoder after validation said yes."""
+    """Refuse, as pydantic would, what cannot be sent as JSON in UTF-8: text with a lone
+    surrogate (from a mis-decoded file name), and with `validate=False` a NaN, bytes or
+    any object JSON has no form for. Each was found by the encoder after validation
+    said yes, a bare ValueError or TypeError."""
     errors = []
     for name, value in body.items():
-        if not isinstance(value, str):
-            continue
+        error = _unsendable(value)
+        if error is not None:
+            shown = (
+                value.encode("utf-8", "backslashreplace").decode("utf-8")
+                if isinstance(value, str)
+                else jsonable(value)
+            )
+            errors.append({**error, "loc": ["body", name], "input": shown})
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _unsendable(value: Any) -> dict[str, str] | None:
+    """Why `value` cannot be a field of the JSON body, or None when it can."""
+    if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            errors.append(
-                {
-                    "type": "string_unicode",
-                    "loc": ["body", name],
-                    "msg": "Input should be a valid string, unable to parse raw data as a "
-                    "unicode string",
-                    "input": value.encode("utf-8", "backslashreplace").decode("utf-8"),
-                }
-            )
-    if errors:
-        raise RequestValidationError(errors)
+            return {
+                "type": "string_unicode",
+                "msg": "Input should be a valid string, unable to parse raw data as a "
+                "unicode string",
+            }
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"type": "finite_number", "msg": "Input should be a finite number"}
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (ValueError, TypeError, RecursionError) as exc:
+        return {"type": "json_type", "msg": f"Input cannot be sent as JSON ({exc})"}
+    return None
 
 
 def _unknown(op: Operation, names: frozenset[str], fields: Mapping[str, Any]) -> None:
@@ -90,7 +109,7 @@ def _unknown(op: Operation, names: frozenset[str], fields: Mapping[str, Any]) ->
                 "loc": ["body", name],
                 "msg": f"unknown request parameter of {op.name}{did_you_mean(name, names)}"
                 f"{where}; valid: {valid}",
-                "input": fields[name],
+                "input": jsonable(fields[name]),
             }
         )
     raise UnknownParameterError(details)

@@ -188,22 +188,24 @@ def _fastapi_error(error: Any) -> ValidationErrorDetail:
         "type": error["type"],
         "loc": ["body", *error["loc"]],
         "msg": error["msg"],
-        "input": _jsonable(error.get("input")),
+        "input": jsonable(error.get("input")),
     }
     if error.get("ctx"):
-        out["ctx"] = {k: _jsonable(v) for k, v in error["ctx"].items()}
+        out["ctx"] = {k: jsonable(v) for k, v in error["ctx"].items()}
     return out
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """`value` as an error's `input` may hold it: JSON's kinds, the rest as text (a
+    lambda or a lock given for a field made the error that named it unpicklable)."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return str(value)
 
 
