@@ -151,3 +151,42 @@ def test_an_unknown_field_holding_what_pickle_cannot_take_still_makes_a_picklabl
     copy = pickle.loads(pickle.dumps(caught.value))
     assert str(copy) == str(caught.value)
     assert copy.errors[0]["input"].startswith("<function")
+
+
+def _many(fake: FakeBFL, jobs: list[dict[str, Any]], **options: Any) -> list[Any]:
+    async def run() -> list[Any]:
+        async with AsyncFluxCanny(
+            api_key=fake.api_key, transport=fake.transport(), clock=fake.clock, ledger=False
+        ) as flux:
+            return await flux.generate_many(jobs, **options)
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize(
+    ("option", "value", "error"),
+    [
+        ("timeout", math.nan, ConfigurationError),
+        ("on_update", 5, InvalidArgumentError),
+        ("on_submit", "print", InvalidArgumentError),
+    ],
+)
+def test_a_batch_job_with_a_wrong_wait_option_is_refused_before_its_submit(
+    endpoint, option, value, error
+):
+    """The job's outcome is the typed error, and its task was never made."""
+    fake = FakeBFL(clock=VirtualClock(), task_duration=1.0)
+    job = {"endpoint": endpoint, **_fields(endpoint), option: value}
+    [outcome] = _many(fake, [job])
+    assert isinstance(outcome, error) and option in str(outcome)
+    assert outcome.task_id is None and not fake.tasks_created
+
+
+@pytest.mark.parametrize("option", ["on_submit", "on_done"])
+def test_a_batch_callback_that_is_no_function_is_refused_before_any_submit(option):
+    fake = FakeBFL(clock=VirtualClock(), task_duration=1.0)
+    job = {"endpoint": "flux-kontext-pro", **_fields("flux-kontext-pro")}
+    with pytest.raises(InvalidArgumentError, match=f"{option} must be a function"):
+        _many(fake, [job], **{option: 5})
+    assert not fake.requests
