@@ -15,20 +15,25 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import respx
 from flux_canny import (
     AsyncFluxCanny,
     ConfigurationError,
     FluxCanny,
     FluxCannyError,
     InvalidArgumentError,
+    PollPolicy,
     RequestValidationError,
     UnknownParameterError,
 )
 from flux_canny.fake import FakeBFL, VirtualClock
 
-from ..conftest import make_image
+from ..conftest import KEY, make_image
 
+#: an image on a delivery host (not an API host)
+SAMPLE = "https://delivery-eu1.bfl.ai/results/t1/sample.png"
 #: one endpoint on each server (BFL's global host, the US cluster), and the seed's
 ENDPOINTS = ("flux-kontext-pro", "flux-pro-1.1-ultra-finetuned", "flux-pro-1.0-canny-finetuned")
 
@@ -190,3 +195,26 @@ def test_a_batch_callback_that_is_no_function_is_refused_before_any_submit(optio
     with pytest.raises(InvalidArgumentError, match=f"{option} must be a function"):
         _many(fake, [job], **{option: 5})
     assert not fake.requests
+
+
+@pytest.mark.parametrize("header", ["x-key", "X-Key"])
+def test_an_http_client_that_holds_the_key_in_its_headers_sends_it_to_no_delivery_host(
+    face, header
+):
+    """BFL's examples build a client with the key in its default headers; passed in, it
+    sent the key to the delivery host with the image download. Polls on another regional
+    host of BFL keep it (trusted); the sample's host never sees it."""
+    png = make_image(size=(64, 48))
+    with respx.mock(assert_all_called=True) as api:
+        api.post("https://api.bfl.ai/v1/flux-kontext-pro").respond(
+            200, json={"id": "t1", "polling_url": "https://api.eu1.bfl.ai/v1/get_result?id=t1"}
+        )
+        ready = {"id": "t1", "status": "Ready", "result": {"sample": SAMPLE}}
+        api.get("https://api.eu1.bfl.ai/v1/get_result").respond(200, json=ready)
+        sample = api.get(SAMPLE).respond(200, content=png)
+        probe = face(ledger=False)
+        http = (httpx.AsyncClient if probe.is_async else httpx.Client)(headers={header: KEY})
+        flux = face(api_key=KEY, ledger=False, http_client=http, poll=PollPolicy.fixed(0.01))
+        flux.generate(endpoint="flux-kontext-pro", prompt="a cube", input_image=png)
+        assert [c.request.headers.get("x-key") for c in api.calls] == [KEY, KEY, None]
+        assert sample.called
