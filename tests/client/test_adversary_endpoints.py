@@ -26,6 +26,7 @@ from flux_canny import (
     InvalidArgumentError,
     PollPolicy,
     RequestValidationError,
+    Task,
     UnknownParameterError,
 )
 from flux_canny.fake import FakeBFL, VirtualClock
@@ -218,3 +219,43 @@ def test_an_http_client_that_holds_the_key_in_its_headers_sends_it_to_no_deliver
         flux.generate(endpoint="flux-kontext-pro", prompt="a cube", input_image=png)
         assert [c.request.headers.get("x-key") for c in api.calls] == [KEY, KEY, None]
         assert sample.called
+
+
+@pytest.mark.parametrize("call", ["get_result", "wait", "resume"])
+def test_a_task_the_ledger_recorded_under_a_retired_endpoint_is_polled_where_it_was_sent(
+    face, call, tmp_path, monkeypatch
+):
+    """BFL retires endpoints; a task of one, paid for and recorded without its polling
+    URL, is fetched by its id from the origin its row was sent to (it was refused as
+    "no endpoint named ...", with no task id)."""
+    from flux_canny.ledger import Ledger
+
+    monkeypatch.delenv("BFL_BASE_URL", raising=False)
+    path = tmp_path / "ledger.db"
+    with Ledger(path) as book:
+        row = book.sending(
+            base_url="https://api.eu1.bfl.ai", prompt="p", operation="flux-pro-1.0-depth-finetuned"
+        )
+        book.submitted(row, "t1", None)
+    png = make_image(size=(64, 48))
+    ready = {"id": "t1", "status": "Ready", "result": {"sample": SAMPLE}}
+    with respx.mock(assert_all_called=False) as api:
+        poll = api.get("https://api.eu1.bfl.ai/v1/get_result", params={"id": "t1"})
+        poll.respond(200, json=ready)
+        api.get(SAMPLE).respond(200, content=png)
+        outcome = getattr(face(ledger=path), call)("t1")
+    assert poll.called and {c.request.url.host for c in api.calls} <= {
+        "api.eu1.bfl.ai",
+        "delivery-eu1.bfl.ai",
+    }
+    assert outcome.task_id == "t1" if call == "resume" else outcome.id == "t1"
+
+
+@pytest.mark.parametrize("call", ["get_result", "wait", "resume"])
+def test_a_task_given_an_unknown_endpoint_is_refused_naming_the_task(face, call, monkeypatch):
+    monkeypatch.delenv("BFL_BASE_URL", raising=False)
+    with respx.mock(assert_all_called=False) as api:
+        with pytest.raises(InvalidArgumentError, match="no endpoint named 'nope'") as caught:
+            getattr(face(ledger=False), call)(Task(id="t1", operation="nope"))
+        assert not api.calls
+    assert caught.value.task_id == "t1"

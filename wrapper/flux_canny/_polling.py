@@ -20,7 +20,7 @@ import attrs
 from ._checks import check_wait
 from ._durations import DurationModel
 from ._effects import Flow, Sleep
-from ._operations import CANNY
+from ._operations import CANNY, listed
 from .errors import (
     FluxCannyError,
     GenerationError,
@@ -206,8 +206,10 @@ def _from_ledger(exchange: Exchange, task: Task) -> tuple[float | None, str | No
     if entry is None:
         return None, None
     if task.submitted_at is not None:
-        return None, entry.operation
-    return exchange.clock.monotonic() - max(0.0, time.time() - entry.created_at), entry.operation
+        return None, listed(entry.operation)
+    return exchange.clock.monotonic() - max(0.0, time.time() - entry.created_at), listed(
+        entry.operation
+    )
 
 
 def _raise_if_failed(exchange: Exchange, result: Result, task: Task) -> Flow[None]:
