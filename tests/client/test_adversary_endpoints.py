@@ -10,6 +10,7 @@ TypeError after the submit.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import pickle
 from pathlib import Path
@@ -259,3 +260,11 @@ def test_a_task_given_an_unknown_endpoint_is_refused_naming_the_task(face, call,
             getattr(face(ledger=False), call)(Task(id="t1", operation="nope"))
         assert not api.calls
     assert caught.value.task_id == "t1"
+
+
+@pytest.mark.parametrize("address", ["HTTPS://img.example.com/a.png", "Https://img.example.com/a"])
+def test_an_https_address_in_any_case_is_passed_on_to_a_field_that_takes_one(face, address):
+    """URL schemes are case-insensitive: the address is sent as given, never fetched."""
+    flux = face(ledger=False)
+    body = flux.prepare(endpoint="flux-kontext-pro", prompt="p", input_image_2=address)
+    assert json.loads(body.to_bytes())["input_image_2"] == address

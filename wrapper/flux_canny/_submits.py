@@ -129,8 +129,10 @@ def _required(op: Operation, fields: Mapping[str, Any]) -> None:
 
 
 def _is_url(op: Operation, name: str, value: Any) -> bool:
-    """An https address given where the spec says the field takes one: sent as it is."""
-    return name in op.url_fields and isinstance(value, str) and value.startswith("https://")
+    """An https address given where the spec says the field takes one: sent as it is
+    (its scheme in any case, as URLs have it: "HTTPS://" was refused as a web address
+    given to a field that takes none)."""
+    return name in op.url_fields and isinstance(value, str) and value[:8].lower() == "https://"
 
 
 def build_body(
