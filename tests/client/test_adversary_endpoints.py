@@ -268,3 +268,31 @@ def test_an_https_address_in_any_case_is_passed_on_to_a_field_that_takes_one(fac
     flux = face(ledger=False)
     body = flux.prepare(endpoint="flux-kontext-pro", prompt="p", input_image_2=address)
     assert json.loads(body.to_bytes())["input_image_2"] == address
+
+
+class _ReadsWhole:
+    """A file-like object whose read() takes no size."""
+
+    def read(self) -> bytes:
+        return make_image()
+
+
+@pytest.mark.parametrize("endpoint", ["flux-kontext-pro", "flux-pro-1.0-fill"])
+@pytest.mark.parametrize("kind", ["closed", "sizeless"])
+def test_a_file_object_that_cannot_be_read_is_an_image_input_error_naming_its_field(
+    face, endpoint, kind
+):
+    import io
+
+    from flux_canny import ImageInputError
+    from flux_canny._operations import operations
+
+    first, *_, field = operations()[endpoint].image_fields  # the first may be required
+    handle: Any = _ReadsWhole() if kind == "sizeless" else io.BytesIO(make_image())
+    if kind == "closed":
+        handle.close()
+    with pytest.raises(ImageInputError, match=f"cannot read the {field} .*file object") as caught:
+        face(ledger=False).prepare(
+            endpoint=endpoint, prompt="p", **{first: make_image(), field: handle}
+        )
+    pickle.loads(pickle.dumps(caught.value))
