@@ -296,3 +296,11 @@ def test_a_file_object_that_cannot_be_read_is_an_image_input_error_naming_its_fi
             endpoint=endpoint, prompt="p", **{first: make_image(), field: handle}
         )
     pickle.loads(pickle.dumps(caught.value))
+
+
+def test_a_finetune_id_that_cannot_become_utf8_is_refused_before_any_request(face):
+    """A lone surrogate (a mis-decoded name) failed in httpx's URL encoder, raw."""
+    with respx.mock(assert_all_called=False) as api:
+        with pytest.raises(RequestValidationError, match="finetune_id: Input should be a valid"):
+            face(ledger=False).finetune_details("ft-\ud800")
+        assert not api.calls

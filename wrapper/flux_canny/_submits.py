@@ -20,6 +20,7 @@ import httpx
 
 from ._effects import Failed, Flow, Record
 from ._operations import Operation, did_you_mean, operation, taken_elsewhere
+from ._spec import not_utf8
 from ._wire import SubmitBody, submit_body
 from .errors import (
     FluxCannyError,
@@ -55,34 +56,29 @@ def _check_encodable(body: Mapping[str, Any]) -> None:
     for name, value in body.items():
         error = _unsendable(value)
         if error is not None:
-            shown = (
-                value.encode("utf-8", "backslashreplace").decode("utf-8")
-                if isinstance(value, str)
-                else jsonable(value)
-            )
-            errors.append({**error, "loc": ["body", name], "input": shown})
+            errors.append({**error, "loc": ["body", name]})
     if errors:
         raise RequestValidationError(errors)
 
 
-def _unsendable(value: Any) -> dict[str, str] | None:
+def _unsendable(value: Any) -> dict[str, Any] | None:
     """Why `value` cannot be a field of the JSON body, or None when it can."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return {
-                "type": "string_unicode",
-                "msg": "Input should be a valid string, unable to parse raw data as a "
-                "unicode string",
-            }
-        return None
+        return not_utf8(value)
     if isinstance(value, float) and not math.isfinite(value):
-        return {"type": "finite_number", "msg": "Input should be a finite number"}
+        return {
+            "type": "finite_number",
+            "msg": "Input should be a finite number",
+            "input": str(value),
+        }
     try:
         json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (ValueError, TypeError, RecursionError) as exc:
-        return {"type": "json_type", "msg": f"Input cannot be sent as JSON ({exc})"}
+        return {
+            "type": "json_type",
+            "msg": f"Input cannot be sent as JSON ({exc})",
+            "input": jsonable(value),
+        }
     return None
 
 
