@@ -94,6 +94,19 @@ def _patterns(trusted_hosts: Iterable[str]) -> tuple[str, ...]:
     return tuple(patterns)
 
 
+class _Keyless(httpx.Auth):
+    """No API key header on a request, whatever the httpx client adds: a client passed
+    in with `headers={"x-key": ...}` (as BFL's examples build one) sent it to the
+    delivery host with every image download."""
+
+    def __init__(self, header: str) -> None:
+        self._header = header
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.pop(self._header, None)
+        yield request
+
+
 class KeyAuth(httpx.Auth):
     """Adds the API key header to requests for trusted URLs only."""
 
@@ -101,6 +114,8 @@ class KeyAuth(httpx.Auth):
         self._key = key
         self._header = header
         self._hosts = hosts
+        #: for the requests that carry no key on any host (image downloads)
+        self.keyless: httpx.Auth = _Keyless(header)
 
     def __repr__(self) -> str:
         return f"KeyAuth(header={self._header!r}, key='***')"

@@ -12,9 +12,9 @@ from typing import Any
 
 import attrs
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InvalidArgumentError
 
-__all__ = ["at_least", "check_number", "fraction"]
+__all__ = ["at_least", "check_callback", "check_number", "check_wait", "fraction"]
 
 
 def check_number(
@@ -40,6 +40,22 @@ def check_number(
         raise ConfigurationError(f"{where} must be {bound}, got {value!r}")
     if high is not None and value > high:
         raise ConfigurationError(f"{where} must be at most {high:g}, got {value!r}")
+
+
+def check_callback(where: str, value: object) -> None:
+    """`value` None or callable; else an InvalidArgumentError naming `where`. Called as a
+    task goes, a wrong one was a bare TypeError after the task was paid for."""
+    if value is not None and not callable(value):
+        raise InvalidArgumentError(f"{where} must be a function (or None), got {value!r:.80}")
+
+
+def check_wait(timeout: object, on_update: object) -> None:
+    """A wait's own arguments: a NaN deadline never passes (the wait never ended), and a
+    callback that is no function failed at the first poll. `generate` checks them before
+    its submit, so a wrong one costs no task."""
+    if timeout is not None:
+        check_number("timeout", timeout)
+    check_callback("on_update", on_update)
 
 
 def at_least(low: float, *, above: bool = False, integer: bool = False) -> Any:

@@ -19,8 +19,8 @@ import httpx
 
 from ._auth import HostPolicy
 from ._effects import Failed, Flow, Record, Sleep
+from ._operations import listed, origin
 from ._operations import operation as _operation
-from ._operations import origin
 from ._verdicts import (
     Malformed,
     Verdict,
@@ -32,7 +32,7 @@ from ._verdicts import (
 )
 from ._wire import Send
 from .clock import Clock
-from .errors import LedgerError, UntrustedURLError
+from .errors import FluxCannyError, LedgerError, UntrustedURLError
 from .ledger import Ledger
 from .models import Result, Task
 from .policy import RetryPolicy
@@ -81,10 +81,7 @@ class Exchange:
         key = (path, operation if self.routed and operation is not None else "")
         url = self._urls.get(key)
         if url is None:
-            base_url = self.origin(operation)
-            base = base_url.raw_path.split(b"?")[0].rstrip(b"/")
-            url = base_url.copy_with(raw_path=base + b"/" + path.lstrip("/").encode())
-            self._urls[key] = url
+            url = self._urls[key] = _joined(self.origin(operation), path)
         return url
 
     def request(self, generated: Mapping[str, Any], operation: str | None = None) -> Send:
@@ -222,18 +219,31 @@ class Exchange:
         its own server (FLUX.2 on BFL's global host, the finetunes on the US cluster), so
         the default base URL is only a guess: the polling URL the ledger recorded for the
         task comes first, then the server of its operation (as given, or as recorded); a
-        task nothing is known of is polled under the default, as before."""
+        task nothing is known of is polled under the default, as before.
+
+        An operation the ledger recorded that this spec no longer lists (BFL retires
+        endpoints) names no server: the task is polled under the origin the row says it
+        was sent to. It was refused as "no endpoint named ...", so a task paid for could
+        not be fetched by its id."""
         if task.polling_url is not None or not self.routed:
             return task
         entry = None
         if self.ledger is not None:
             with contextlib.suppress(LedgerError):
                 entry = self.ledger.find(task.id)
-        operation = task.operation or (entry.operation if entry is not None else None)
+        recorded = entry.operation if entry is not None else None
+        operation = task.operation or listed(recorded)
         polling_url = entry.polling_url if entry is not None else None
         if polling_url is None and operation is not None:
-            url = self.url("/v1/get_result", operation).copy_merge_params({"id": task.id})
-            polling_url = str(url)
+            try:
+                base = self.url("/v1/get_result", operation)
+            except FluxCannyError as error:  # an operation given on the Task, unknown
+                error.attach_task(task.id, None)
+                raise
+            polling_url = str(base.copy_merge_params({"id": task.id}))
+        elif polling_url is None and recorded is not None and entry and entry.base_url:
+            base = _joined(httpx.URL(entry.base_url), "/v1/get_result")
+            polling_url = str(base.copy_merge_params({"id": task.id}))
         if polling_url is None:
             return task
         return attrs.evolve(task, polling_url=polling_url, operation=operation)
@@ -267,3 +277,9 @@ class Exchange:
                 until=until,
             )
         )
+
+
+def _joined(base_url: httpx.URL, path: str) -> httpx.URL:
+    """An API path under `base_url`, joined as httpx joins it (a base path is kept)."""
+    base = base_url.raw_path.split(b"?")[0].rstrip(b"/")
+    return base_url.copy_with(raw_path=base + b"/" + path.lstrip("/").encode())

@@ -28,6 +28,7 @@ from flux_canny_api.models.http_validation_error import HTTPValidationError
 
 from . import _downloads, _polling, _submits
 from ._auth import HostPolicy
+from ._checks import check_callback, check_wait
 from ._effects import Flow
 from ._exchange import Exchange
 from ._generated import Endpoint
@@ -183,6 +184,10 @@ class Core:
         on_update: Callable[[Result], None] | None = None,
         on_submit: Callable[[Task], None] | None = None,
     ) -> Flow[GeneratedImage]:
+        """Submit, wait and download; the wait's arguments are checked before the submit
+        (a NaN timeout was refused only once the task was paid for)."""
+        check_wait(timeout, on_update)
+        check_callback("on_submit", on_submit)
         task = yield from self.submit(body)
         if on_submit is not None:
             on_submit(task)

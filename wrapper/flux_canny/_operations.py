@@ -23,6 +23,7 @@ from .errors import InvalidArgumentError
 __all__ = [
     "CANNY",
     "Operation",
+    "listed",
     "operation",
     "operations",
     "origin",
@@ -144,6 +145,12 @@ def operation(name: str) -> Operation:
     raise InvalidArgumentError(
         f"no endpoint named {name!r:.80}{hint}; the endpoints are " + ", ".join(sorted(known))
     )
+
+
+def listed(name: str | None) -> str | None:
+    """`name` if this spec lists an operation by it, else None: a ledger row may name
+    one that BFL has since retired, and a task of it is still to be fetched."""
+    return name if name is not None and name in operations() else None
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._checks import check_number
+from ._checks import check_wait
 from ._durations import DurationModel
 from ._effects import Flow, Sleep
-from ._operations import CANNY
+from ._operations import CANNY, listed
 from .errors import (
     FluxCannyError,
     GenerationError,
@@ -99,8 +99,7 @@ def wait(
 ) -> Flow[Result]:
     """Poll until a final status: Ready returns, others raise a TaskError. `timeout`
     (else `default_timeout`, the client's) bounds the whole wait."""
-    if timeout is not None:  # a NaN deadline never passed: the wait never ended
-        check_number("timeout", timeout)
+    check_wait(timeout, on_update)
     limit = default_timeout if timeout is None else timeout
     now = exchange.clock.monotonic()
     # A task resumed by id: when it was submitted, if the ledger knows, so progress is
@@ -207,8 +206,10 @@ def _from_ledger(exchange: Exchange, task: Task) -> tuple[float | None, str | No
     if entry is None:
         return None, None
     if task.submitted_at is not None:
-        return None, entry.operation
-    return exchange.clock.monotonic() - max(0.0, time.time() - entry.created_at), entry.operation
+        return None, listed(entry.operation)
+    return exchange.clock.monotonic() - max(0.0, time.time() - entry.created_at), listed(
+        entry.operation
+    )
 
 
 def _raise_if_failed(exchange: Exchange, result: Result, task: Task) -> Flow[None]:

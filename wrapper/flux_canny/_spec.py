@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CANNY_PATH", "Spec", "packaged_spec"]
+__all__ = ["CANNY_PATH", "Spec", "not_utf8", "packaged_spec"]
 
 CANNY_PATH = "/v1/flux-pro-1.0-canny-finetuned"
 _REQUEST_CONTENT = "application/json"
@@ -100,6 +100,8 @@ class Spec:
             elif value is not None and wants == "string" and not isinstance(value, str):
                 said = "Input should be a valid string"
                 errors.append({"type": "string_type", "loc": loc, "msg": said, "input": value})
+            elif isinstance(value, str) and (unsent := not_utf8(value)) is not None:
+                errors.append({**unsent, "loc": loc})  # httpx's URL encoder failed on it, raw
         return errors
 
     def security_header(self) -> str:
@@ -108,6 +110,20 @@ class Spec:
             if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
                 return str(scheme["name"])
         raise LookupError("the spec declares no apiKey header scheme")
+
+
+def not_utf8(text: str) -> dict[str, str] | None:
+    """pydantic's error for text that cannot become UTF-8 (a lone surrogate from a
+    mis-decoded file name), with the text shown escaped; None for any other text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return {
+            "type": "string_unicode",
+            "msg": "Input should be a valid string, unable to parse raw data as a unicode string",
+            "input": text.encode("utf-8", "backslashreplace").decode("utf-8"),
+        }
+    return None
 
 
 @functools.cache

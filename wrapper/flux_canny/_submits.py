@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ import httpx
 
 from ._effects import Failed, Flow, Record
 from ._operations import Operation, did_you_mean, operation, taken_elsewhere
+from ._spec import not_utf8
 from ._wire import SubmitBody, submit_body
 from .errors import (
     FluxCannyError,
@@ -28,6 +30,7 @@ from .errors import (
 )
 from .images import base64_control_image
 from .models import Task, UnreadableAnswer
+from .validation import jsonable
 
 if TYPE_CHECKING:
     from ._exchange import Exchange
@@ -45,26 +48,38 @@ def _row(row: int | None) -> int:
 
 
 def _check_encodable(body: Mapping[str, Any]) -> None:
-    """Text that cannot become UTF-8 (a lone surrogate from a mis-decoded file name) is
-    refused as pydantic would, not found by the encoder after validation said yes."""
+    """Refuse, as pydantic would, what cannot be sent as JSON in UTF-8: text with a lone
+    surrogate (from a mis-decoded file name), and with `validate=False` a NaN, bytes or
+    any object JSON has no form for. Each was found by the encoder after validation
+    said yes, a bare ValueError or TypeError."""
     errors = []
     for name, value in body.items():
-        if not isinstance(value, str):
-            continue
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            errors.append(
-                {
-                    "type": "string_unicode",
-                    "loc": ["body", name],
-                    "msg": "Input should be a valid string, unable to parse raw data as a "
-                    "unicode string",
-                    "input": value.encode("utf-8", "backslashreplace").decode("utf-8"),
-                }
-            )
+        error = _unsendable(value)
+        if error is not None:
+            errors.append({**error, "loc": ["body", name]})
     if errors:
         raise RequestValidationError(errors)
+
+
+def _unsendable(value: Any) -> dict[str, Any] | None:
+    """Why `value` cannot be a field of the JSON body, or None when it can."""
+    if isinstance(value, str):
+        return not_utf8(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return {
+            "type": "finite_number",
+            "msg": "Input should be a finite number",
+            "input": str(value),
+        }
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (ValueError, TypeError, RecursionError) as exc:
+        return {
+            "type": "json_type",
+            "msg": f"Input cannot be sent as JSON ({exc})",
+            "input": jsonable(value),
+        }
+    return None
 
 
 def _unknown(op: Operation, names: frozenset[str], fields: Mapping[str, Any]) -> None:
@@ -90,7 +105,7 @@ def _unknown(op: Operation, names: frozenset[str], fields: Mapping[str, Any]) ->
                 "loc": ["body", name],
                 "msg": f"unknown request parameter of {op.name}{did_you_mean(name, names)}"
                 f"{where}; valid: {valid}",
-                "input": fields[name],
+                "input": jsonable(fields[name]),
             }
         )
     raise UnknownParameterError(details)
@@ -110,8 +125,10 @@ def _required(op: Operation, fields: Mapping[str, Any]) -> None:
 
 
 def _is_url(op: Operation, name: str, value: Any) -> bool:
-    """An https address given where the spec says the field takes one: sent as it is."""
-    return name in op.url_fields and isinstance(value, str) and value.startswith("https://")
+    """An https address given where the spec says the field takes one: sent as it is
+    (its scheme in any case, as URLs have it: "HTTPS://" was refused as a web address
+    given to a field that takes none)."""
+    return name in op.url_fields and isinstance(value, str) and value[:8].lower() == "https://"
 
 
 def build_body(

@@ -13,13 +13,16 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
 
 from ._generated import submit_endpoint
 from ._operations import CANNY, Operation, operations
+
+if TYPE_CHECKING:
+    from ._auth import KeyAuth
 
 __all__ = [
     "ANSWER_DEADLINE",
@@ -100,13 +103,14 @@ class Send:
     def reader(self, now: float) -> AnswerReader:
         return AnswerReader(self.max_bytes, now + self.deadline, self.deadline)
 
-    def httpx_kwargs(self, *, asynchronous: bool, auth: httpx.Auth) -> dict[str, Any]:
+    def httpx_kwargs(self, *, asynchronous: bool, auth: KeyAuth) -> dict[str, Any]:
         """Keywords for `request()`. The key goes per request (`auth`), never onto the
-        httpx client, so a client the user passed in is used as it is, not altered."""
+        httpx client, so a client the user passed in is used as it is, not altered; and
+        without the key, neither the client's auth nor a key header it holds goes."""
         kwargs = {
             "method": self.method,
             "url": self.url,
-            "auth": auth if self.with_key else None,
+            "auth": auth if self.with_key else auth.keyless,
             **self.options,
             # never, whatever the http_client says: a redirect would carry the key along
             "follow_redirects": False,

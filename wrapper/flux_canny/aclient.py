@@ -14,7 +14,7 @@ import httpx
 from . import _offload
 from ._base import ClientBase
 from ._budget import Budget
-from ._checks import check_number
+from ._checks import check_callback, check_number, check_wait
 from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._operations import CANNY
@@ -255,6 +255,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient], AsyncCalls):
         `cost_per_task` states the price to count it at; with it, every submit reserves
         that price first, so the limit is never passed.
         """
+        check_callback("on_done", on_done)
         outcomes: list[GeneratedImage | Exception | None] = []
         async for index, outcome in self.iter_many(
             requests,
@@ -286,6 +287,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient], AsyncCalls):
         `on_submit`.
         """
         check_number("concurrency", concurrency, low=1, integer=True)
+        check_callback("on_submit", on_submit)
         if max_cost is not None:
             check_number("max_cost", max_cost)
         if cost_per_task is not None:
@@ -340,6 +342,10 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient], AsyncCalls):
         on_update = job.pop("on_update", None)
         job_on_submit = job.pop("on_submit", None)
         resumed = job.pop("task", None)
+        # before the submit: a NaN timeout or a callback that is no function was refused
+        # only once the job's task was paid for
+        check_wait(timeout, on_update)
+        check_callback("on_submit", job_on_submit)
         async with slots:  # a slot is an active task on the server
             if resumed is not None:
                 if job:

@@ -240,9 +240,11 @@ def _to_bytes(image: Any, field: str) -> bytes | str:
 
 
 def _read_file(handle: IO[Any], what: str) -> bytes:
+    """A file object's bytes. A closed file (ValueError) or a `read` that takes no size
+    (TypeError) failed as such, raw, through every image field."""
     try:
         data = handle.read(MAX_CONTROL_BYTES + 1)
-    except OSError as exc:
+    except (OSError, ValueError, TypeError) as exc:
         raise ImageInputError(f"cannot read the {what} file object: {exc}") from None
     if isinstance(data, str):
         raise ImageInputError(f"the {what} file was opened in text mode; open it with 'rb'")

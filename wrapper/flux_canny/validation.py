@@ -13,21 +13,27 @@ Two places where pydantic is stricter than the JSON Schema it publishes:
 
 from __future__ import annotations
 
-import difflib
 import enum
 import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional, Union
 
 # `import pydantic` is lazy by itself; its names are reached only when the validator is
 # built (a client's first use), so `import flux_canny` does not pay for them
 import pydantic
 
+from ._operations import CANNY, did_you_mean, operation
 from ._spec import CANNY_PATH, Spec, packaged_spec
 from .errors import RequestValidationError
 
-__all__ = ["RequestValidator", "ValidationErrorDetail", "validate_inputs", "validator_for"]
+__all__ = [
+    "RequestValidator",
+    "ValidationErrorDetail",
+    "did_you_mean",
+    "validate_inputs",
+    "validator_for",
+]
 
 ValidationErrorDetail = dict[str, Any]
 
@@ -188,29 +194,25 @@ def _fastapi_error(error: Any) -> ValidationErrorDetail:
         "type": error["type"],
         "loc": ["body", *error["loc"]],
         "msg": error["msg"],
-        "input": _jsonable(error.get("input")),
+        "input": jsonable(error.get("input")),
     }
     if error.get("ctx"):
-        out["ctx"] = {k: _jsonable(v) for k, v in error["ctx"].items()}
+        out["ctx"] = {k: jsonable(v) for k, v in error["ctx"].items()}
     return out
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """`value` as an error's `input` may hold it: JSON's kinds, the rest as text (a
+    lambda or a lock given for a field made the error that named it unpicklable)."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return str(value)
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """ " (did you mean 'steps'?)" for a near miss of a field name, else ""."""
-    close = difflib.get_close_matches(name, sorted(choices), 1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @functools.cache
@@ -221,8 +223,6 @@ def default_validator() -> RequestValidator:
 def validator_for(endpoint: str) -> RequestValidator:
     """The validator of the endpoint named `endpoint`, built once (a pydantic model each);
     an unknown name is an InvalidArgumentError naming the nearest."""
-    from ._operations import CANNY, operation
-
     path = operation(endpoint).path  # refuses what is no endpoint's name, whatever its type
     return default_validator() if endpoint == CANNY else _validator(path)
 
