@@ -127,6 +127,25 @@ class SpecOracle:
         self._client = httpx.AsyncClient(transport=transport, base_url="http://oracle")
         atexit.register(self._runner.close)
 
+    def answer(self, endpoint: str, content: bytes) -> httpx.Response:
+        """The oracle's answer to `content` (a request body as sent) posted to `endpoint`:
+        what a respx route returns in the server's stead."""
+        return _relayed(self._runner.run(self._post(self._client, endpoint, content)))
+
+    async def answer_async(self, endpoint: str, content: bytes) -> httpx.Response:
+        """`answer` from within a running event loop (an async client's respx route), on a
+        client of that loop."""
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://oracle") as client:
+            return _relayed(await self._post(client, endpoint, content))
+
+    async def _post(
+        self, client: httpx.AsyncClient, endpoint: str, content: bytes
+    ) -> httpx.Response:
+        path = self.operations[endpoint].path
+        headers = {"content-type": "application/json"}
+        return await client.post(path, content=content, headers=headers)
+
     def judge(self, endpoint: str, body: Any) -> tuple[int, list[dict[str, Any]]]:
         """The status and, for a 422, the `detail` list for `body` sent to `endpoint`."""
         path = self.operations[endpoint].path
@@ -134,6 +153,13 @@ class SpecOracle:
         return response.status_code, (
             response.json().get("detail", []) if response.status_code == 422 else []
         )
+
+
+def _relayed(answer: httpx.Response) -> httpx.Response:
+    """A fresh response with the oracle's status and body, for respx to hand the client."""
+    return httpx.Response(
+        answer.status_code, content=answer.content, headers={"content-type": "application/json"}
+    )
 
 
 if __name__ == "__main__":

@@ -199,3 +199,55 @@ def mutated_bodies(spec: Spec, op: Operation | None = None) -> st.SearchStrategy
         return body
 
     return mutate()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def answer_bodies(spec: Spec, schema: Any) -> st.SearchStrategy[Any]:
+    """Bodies of a response schema, read from the spec (objects, anyOf, enums, $ref)."""
+    schema = spec.resolve(schema)
+    if "anyOf" in schema:
+        return st.one_of(*(answer_bodies(spec, s) for s in schema["anyOf"]))
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    kind = schema.get("type")
+    if kind == "object" and "properties" in schema:
+        props = {n: answer_bodies(spec, p) for n, p in schema["properties"].items()}
+        required = set(schema.get("required", ()))
+        return st.fixed_dictionaries(
+            {n: s for n, s in props.items() if n in required},
+            optional={n: s for n, s in props.items() if n not in required},
+        )
+    simple = {
+        "string": st.text(max_size=12),
+        "integer": st.integers(),
+        "number": st.floats(allow_nan=False, allow_infinity=False),
+        "boolean": st.booleans(),
+        "null": st.none(),
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind == "array":
+        return st.lists(answer_bodies(spec, schema.get("items", {})), max_size=3)
+    if kind == "object":
+        return st.dictionaries(st.text(max_size=5), _JSON, max_size=3)
+    return _JSON  # {}: anything
+
+
+def declared_answers(spec: Spec, op: Operation) -> dict[int, list[str]]:
+    """Each status `op` declares in the spec, with the component names its JSON body may
+    take (one per branch of an anyOf), in the spec's order."""
+    entry = spec.document["paths"][op.path][op.method]
+    out: dict[int, list[str]] = {}
+    for status, answer in entry.get("responses", {}).items():
+        schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+        branches = schema.get("anyOf", [schema])
+        out[int(status)] = [str(b.get("$ref", "")).rsplit("/", 1)[-1] for b in branches]
+    return out

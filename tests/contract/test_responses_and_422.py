@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 from flux_canny import APIValidationError, FluxCanny, Result, SubmitUncertainError
-from flux_canny._spec import Spec, packaged_spec
+from flux_canny._spec import packaged_spec
 from flux_canny.fake import VirtualClock
 from flux_canny_api.models import (
     AsyncResponse,
@@ -24,53 +24,15 @@ from hypothesis import strategies as st
 from tests.conftest import make_image
 
 from .oracle import oracle_client
-from .spec_strategies import boundary_cases, minimal_body
+from .spec_strategies import answer_bodies, boundary_cases, minimal_body
 
 SPEC = packaged_spec()
 SUBMIT = "https://api.us1.bfl.ai/v1/flux-pro-1.0-canny-finetuned"
 ORACLE = oracle_client()
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-
-
-def from_component(spec: Spec, schema: Any) -> st.SearchStrategy[Any]:
-    """A strategy for a response schema, read from the spec (objects, anyOf, enums, $ref)."""
-    schema = spec.resolve(schema)
-    if "anyOf" in schema:
-        return st.one_of(*(from_component(spec, s) for s in schema["anyOf"]))
-    if "enum" in schema:
-        return st.sampled_from(schema["enum"])
-    kind = schema.get("type")
-    if kind == "object" and "properties" in schema:
-        props = {n: from_component(spec, p) for n, p in schema["properties"].items()}
-        required = set(schema.get("required", ()))
-        return st.fixed_dictionaries(
-            {n: s for n, s in props.items() if n in required},
-            optional={n: s for n, s in props.items() if n not in required},
-        )
-    simple = {
-        "string": st.text(max_size=12),
-        "integer": st.integers(),
-        "number": st.floats(allow_nan=False, allow_infinity=False),
-        "boolean": st.booleans(),
-        "null": st.none(),
-    }
-    if kind in simple:
-        return simple[kind]
-    if kind == "array":
-        return st.lists(from_component(spec, schema.get("items", {})), max_size=3)
-    if kind == "object":
-        return st.dictionaries(st.text(max_size=5), _JSON, max_size=3)
-    return _JSON  # {}: anything
 
 
 def component(name: str) -> st.SearchStrategy[Any]:
-    return from_component(SPEC, {"$ref": f"#/components/schemas/{name}"})
+    return answer_bodies(SPEC, {"$ref": f"#/components/schemas/{name}"})
 
 
 ROUND_TRIP = settings(suppress_health_check=list(HealthCheck), deadline=None)
