@@ -73,13 +73,28 @@ def _jobs(count: int, seed: int) -> list[tuple[str, float]]:
     return [(name, MIX[name] * draw.uniform(1 - SPREAD, 1 + SPREAD)) for name in names]
 
 
-def _serve(fake: FakeBFL, jobs: list[tuple[str, float]]) -> list[float]:
+class _Queued(dict[str, float]):
+    """The fake's per-operation durations, read once per task it creates: each read takes
+    the next job's duration of that endpoint, in submit order (a 429 creates no task, so
+    reads none)."""
+
+    def __init__(self, queues: dict[str, deque[float]]) -> None:
+        super().__init__(dict.fromkeys(queues, 0.0))
+        self.queues = queues
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.queues[name].popleft()
+
+
+def _serve(fake: FakeBFL, jobs: list[tuple[str, float]]) -> tuple[list[float], _Queued]:
     """Make each endpoint's tasks take the jobs' durations, in submit order (the fake
     counts a task active until its own end), and count the fake's CPU, which is not the
     client's; the list holds that CPU's seconds."""
     durations: dict[str, deque[float]] = {name: deque() for name in MIX}
     for name, duration in jobs:
         durations[name].append(duration)
+    queued = _Queued(durations)
+    fake.durations = queued
     spent = [0.0]
     handle = fake.handle
 
@@ -90,9 +105,8 @@ def _serve(fake: FakeBFL, jobs: list[tuple[str, float]]) -> list[float]:
         finally:
             spent[0] += time.process_time() - started
 
-    fake.duration_for = lambda op: durations[op.name].popleft()  # type: ignore[method-assign]
     fake.handle = timed  # type: ignore[method-assign]
-    return spent
+    return spent, queued
 
 
 def ideal_makespan(durations: list[float], cap: int = CAP, *, in_order: bool = True) -> float:
@@ -109,7 +123,7 @@ async def _run(count: int, policy: PollPolicy, seed: int = 7) -> dict[str, Any]:
     clock = EventClock()
     fake = FakeBFL(clock=clock, max_active_tasks=CAP, report_progress=False)
     jobs = _jobs(count, seed)
-    fake_cpu = _serve(fake, jobs)
+    fake_cpu, queued = _serve(fake, jobs)
     seen: dict[str, list[float]] = {name: [] for name in MIX}
     polls: dict[str, int] = dict.fromkeys(MIX, 0)
     slots = asyncio.Semaphore(CAP)
@@ -150,6 +164,9 @@ async def _run(count: int, policy: PollPolicy, seed: int = 7) -> dict[str, Any]:
             finished.set()
             await driver
         makespan, cpu = clock.monotonic() - started, time.process_time() - cpu
+    if any(queued.queues.values()) or sum(fake.tasks_created.values()) != count:
+        # the fake took another duration than the jobs' (its knobs moved): no figure holds
+        raise RuntimeError("the fake's tasks did not take the jobs' durations")
     per = {name: sum(1 for e, _ in jobs if e == name) for name in MIX}
     return {
         "jobs": count,

@@ -304,6 +304,21 @@ def test_the_distribution_is_the_brackets_maximum_likelihood_fit():
     assert PollSchedule(PollPolicy(), plan=(8.0, 9.0), phase=0.5).next_delay(3.0, None) == 5.0
 
 
+def test_the_window_follows_the_durations_as_the_model_refreshes():
+    """The window is found once per distribution, and found again when new durations
+    refresh it: a model that learned 2 s tasks, then only 4 s ones, aims at 4 s."""
+    model = DurationModel(window=8)
+    for _ in range(8):
+        model.observe(1.95, 2.0)
+    first = model.window()
+    assert first is not None and 1.8 < first[0] < 2.0 < first[1] < 2.2
+    assert model.window() == first
+    for _ in range(8):
+        model.observe(3.95, 4.0)
+    low, high = model.window() or (0.0, 0.0)
+    assert 3.8 < low < 4.0 < high < 4.2
+
+
 def test_fixed_policy_is_fixed():
     schedule = PollSchedule(PollPolicy.fixed(0.5), plan=(3.0,))
     assert schedule.first_delay() == 0.5

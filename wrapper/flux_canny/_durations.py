@@ -149,6 +149,10 @@ class DurationModel:
         self._planned_at = -1
         self._plans: dict[tuple[float, float], tuple[float, ...]] = {}
         self._components: list[Component] | None = None
+        #: the window of `_components`, found once per distribution: two quantiles are a
+        #: bisection each over every piece, and every wait asks (with a full model, the
+        #: per-task cost that grew with the batch)
+        self._window: tuple[float, float] | None = None
 
     def sibling(self) -> DurationModel:
         """An empty model like this one (its window, its current phase): another
@@ -193,6 +197,7 @@ class DurationModel:
         components = _smoothed(turnbull(brackets), len(brackets))
         with self._lock:
             self._components, self._planned_at, self._plans = components, seen, {}
+            self._window = None
         return components
 
     def plan(self, *, request_cost: float, min_gap: float) -> tuple[float, ...] | None:
@@ -214,7 +219,14 @@ class DurationModel:
         components = self.distribution()
         if components is None:
             return None
-        return _quantile(components, 0.05), _quantile(components, 0.95)
+        with self._lock:
+            if self._components is components and self._window is not None:
+                return self._window
+        found = _quantile(components, 0.05), _quantile(components, 0.95)
+        with self._lock:
+            if self._components is components:
+                self._window = found
+        return found
 
     def estimate(self) -> float | None:
         """The median duration, or None before any task finished."""
