@@ -125,6 +125,17 @@ def test_max_cost_counts_every_endpoints_tasks(run, fake, jobs):
     assert sum(fake.tasks_created.values()) == 2
 
 
+def test_max_cost_is_not_passed_by_the_first_task_of_another_endpoint(run, fake, jobs):
+    """12 credits, five endpoints at 5: two tasks, and the third endpoint's first is not
+    sent (it would make 15); its price unknown, it once went out as if free."""
+    jobs(*GOOD)
+    ran = run("batch project/jobs.jsonl -o out --max-cost 12 --json -q")
+    assert ran.code == 1
+    statuses = Counter(r["status"] for r in ran.json_lines())
+    assert statuses == {"ok": 2, "over budget": 3}
+    assert sum(fake.tasks_created.values()) == 2
+
+
 def _hash_before_endpoints(line: dict, image: bytes) -> str:
     """The request hash of a canny job as the versions before endpoints computed it."""
     body = default_validator().normalise({**line, "control_image": ""})

@@ -129,6 +129,24 @@ def test_a_rerun_from_another_state_folder_resumes_from_the_output_folder(
         assert {e.task_id for e in other.entries() if e.task_id} == set(fake.tasks)
 
 
+def test_a_task_adopted_from_the_output_folder_keeps_its_endpoint(run, fake, workdir, monkeypatch):
+    """Another state folder adopts a FLUX.2 task from the output folder's record: its row
+    names flux-2-pro, as `tasks` shows it (the record once dropped the endpoint: None)."""
+    (workdir / "a.png").write_bytes(make_image("PNG", (40, 32)))
+    job = {"endpoint": "flux-2-pro", "prompt": "a castle", "input_image": "a.png"}
+    (workdir / "jobs.jsonl").write_text(json.dumps(job) + "\n")
+    fake.task_duration = 1e9  # never ready: the first run stops at its timeout
+    assert run("batch jobs.jsonl -o out --json --timeout 5").code == 1
+    monkeypatch.setenv("FLUX_CANNY_STATE_DIR", str(workdir / "other-state"))
+    for task in fake.tasks.values():
+        task.duration = 1.0
+    again = run("batch jobs.jsonl -o out --json")
+    assert again.code == 0, again.err
+    assert _paid(fake) == 1
+    with Ledger() as other:
+        assert [e.operation for e in other.entries() if e.task_id] == ["flux-2-pro"]
+
+
 def test_a_submit_cut_short_is_uncertain_from_any_state_folder(run, fake, workdir, monkeypatch):
     lines = _unnamed_jobs(workdir, ["a castle"])
     (workdir / "jobs.jsonl").write_text("\n".join(lines) + "\n")

@@ -3,7 +3,8 @@
 Every request the fake answers passes through `Accounts.saw` (the fake's `on_answer`
 hook, under its lock, in arrival order). From that alone, never from the client's own
 words, the accounts know: which task each submit created and for which job identity
-(the prompt: every identity in these tests has its own), whether the client could have
+(its endpoint and prompt: every identity in these tests has its own prompt, and a job
+whose endpoint changed is another identity), the operation and cost of each task, whether the client could have
 learnt that task's id, what the server told about each task (no image, not found,
 expired), and which images it served, with their bytes.
 
@@ -22,7 +23,8 @@ import attrs
 import httpx
 from flux_canny.fake import FakeBFL, RequestRecord
 
-SUBMIT = "/v1/flux-pro-1.0-canny-finetuned"
+#: the prefix of every operation's path (the polls and the key's queries have others)
+SUBMIT = "/v1/flux"
 POLL = "/v1/get_result"
 DOWNLOAD = "/results/"
 
@@ -39,11 +41,20 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
+def identity(endpoint: str, prompt: str) -> str:
+    """A job's identity: its endpoint and its prompt (the content's key in these tests)."""
+    return f"{endpoint} {prompt}"
+
+
 @attrs.define
 class Accounts:
     fake: FakeBFL
-    #: every task created: its identity (prompt)
+    #: every task created: its identity (endpoint and prompt)
     created: dict[str, str] = attrs.field(factory=dict)
+    #: every task created: its operation, its cost, and when the fake ran it (start, end)
+    operation_of: dict[str, str] = attrs.field(factory=dict)
+    cost_of: dict[str, float] = attrs.field(factory=dict)
+    span_of: dict[str, tuple[float, float]] = attrs.field(factory=dict)
     #: tasks the key was charged for (a request moderated at once is not)
     charged: set[str] = attrs.field(factory=set)
     #: tasks whose submit answer may not have told the client their id
@@ -71,10 +82,17 @@ class Accounts:
         task_id = record.task_id
         if task_id is None:
             return
-        if record.path == SUBMIT and record.method == "POST" and task_id in self.fake.tasks:
+        if (
+            record.path.startswith(SUBMIT)
+            and record.method == "POST"
+            and task_id in self.fake.tasks
+        ):
             if task_id not in self.created:
                 task = self.fake.tasks[task_id]
-                self.created[task_id] = str(task.body.get("prompt"))
+                self.created[task_id] = identity(task.operation, str(task.body.get("prompt")))
+                self.operation_of[task_id] = task.operation
+                self.cost_of[task_id] = self.fake.cost_per_task
+                self.span_of[task_id] = (task.created_at, task.created_at + task.duration)
                 if task.outcome != "Request Moderated":
                     self.charged.add(task_id)
                 body = _json(response)
@@ -120,12 +138,21 @@ class Accounts:
         """Tasks whose image was served since `mark` (a len(serves) taken earlier)."""
         return set(self.serves[mark:])
 
-    def maker_of(self, data: bytes) -> str | None:
-        """The identity whose served image these bytes are, if any."""
-        for task_id, image in self.served.items():
-            if image == data:
-                return self.created.get(task_id)
-        return None
+    def makers_of(self, data: bytes) -> set[str]:
+        """The identities whose served image these bytes are (two jobs of one control
+        image and seed may be served the same picture)."""
+        return {self.created[t] for t, image in self.served.items() if image == data}
 
-    def charged_since(self, before: set[str]) -> int:
-        return len(self.charged - before)
+    def most_at_once(self, tasks: set[str]) -> int:
+        """The most of `tasks` the fake was running at one moment."""
+        events = sorted(
+            (moment, step)
+            for task in tasks
+            for moment, step in zip(self.span_of[task], (1, -1), strict=True)
+            if self.span_of[task][1] > self.span_of[task][0]
+        )
+        running = most = 0
+        for _, step in events:  # an end sorts before a start at the same moment
+            running += step
+            most = max(most, running)
+        return most

@@ -1,4 +1,4 @@
-"""The three promises as invariants, tried by an adversary (issue 28).
+"""The three promises as invariants, tried by an adversary (issues 28, 29 and 30).
 
 A hypothesis state machine plays the user, the server, the disk and the operating system
 at once. At every step it chooses one move: the server's next answers (Ready, Moderated,
@@ -8,7 +8,13 @@ bodies, a full disk, a dangling symlink at an output path, an edit or reorder of
 file, a run of the real `flux-canny batch` (in-process, or as a real process killed with
 SIGKILL at a request it chooses), from one of four state folders (FLUX_CANNY_STATE_DIR,
 XDG_STATE_HOME or HOME), or a call of the library (generate, submit, resume; sync and
-async). After every step it checks, from what the fake saw and what a user can read:
+async). Every job and call names its endpoint (the seed's canny finetune, FLUX.2 with two
+input images, Fill with an image and a mask, Kontext, a finetuned Ultra), one jobs file
+mixes them, an edit may move a job to another endpoint (another job, never a resume of the
+other endpoint's task), each endpoint has its duration and its price; an in-process run or
+call may name no base URL, so that each operation goes to the server its spec names
+(api.bfl.ai, api.us1.bfl.ai) and polls the regional host its task lives on. After every
+step it checks, from what the fake saw and what a user can read:
 
 (a) paid once: the tasks created for a job identity (its content, never its line) are
     no more than the user's word (a run or a call that asked for it) plus the server's
@@ -22,7 +28,12 @@ async). After every step it checks, from what the fake saw and what a user can r
     requests they carry) and pickled bytes;
 (d) every image the fake served is saved at its output path, or kept, or reported with
     its task id; a run that ends 0 or 1 reports every job; exit 0 means every image is
-    there.
+    there, and the image a job has is one its own endpoint made for it;
+and, across the endpoints: the key went to the configured host and to https BFL API hosts
+only (never to an image host), every submit with no base URL went to its operation's
+server, a run never had more of its tasks running at once than its --concurrency (the 24
+BFL allows a key, shared by every endpoint), and every ledger row of a task names the
+task's operation.
 
 Deterministic: in-process runs use the fake's virtual clock and its transport, ledger
 writes run in place; a kill happens while the fake holds a chosen request (see
@@ -54,9 +65,13 @@ from typing import Any
 
 import attrs
 import click
+import httpx
 import pytest
 from flux_canny import AsyncFluxCanny, FluxCanny, FluxCannyError, GeneratedImage, Task
+from flux_canny._ledger_rows import FILE_NAME as LEDGER_FILE
+from flux_canny._operations import CANNY, operations, origin
 from flux_canny.cli._batch_record import RECORD_FILE
+from flux_canny.cli._outputs import extension_for, requested_format
 from flux_canny.fake import FakeServer, VirtualClock
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
@@ -70,7 +85,7 @@ from hypothesis.stateful import (
 )
 
 from ..conftest import make_image
-from ._accounts import DOWNLOAD, POLL, SUBMIT, Accounts
+from ._accounts import DOWNLOAD, POLL, SUBMIT, Accounts, identity
 from ._fake import AdversaryFake, Runaway
 from ._sinks import KEY, LogCapture, exception_texts, files_holding, pickled, shown
 
@@ -86,6 +101,19 @@ QUIET_SECONDS = 50.0
 STATES = ("A", "B", "xdg", "home")
 WHERE = {"submit": SUBMIT, "poll": POLL, "download": DOWNLOAD}
 IMAGES = (make_image("PNG", (40, 32)), make_image("PNG", (48, 32)))
+#: the endpoints drawn (issue 30's sample): the seed's, FLUX.2 with two input images, Fill
+#: with an image and a mask, Kontext, a finetuned one on the other server
+ENDPOINTS = (
+    CANNY,
+    "flux-2-pro",
+    "flux-pro-1.0-fill",
+    "flux-kontext-pro",
+    "flux-pro-1.1-ultra-finetuned",
+)
+#: the regional hosts a task may live on (None: the host it was submitted to)
+REGIONS = (None, "api.eu2.bfl.ai", "api.us2.bfl.ai")
+#: BFL's cap on a key's active tasks, shared by every endpoint
+ACTIVE_CAP = 24
 #: a Python exception's name where a typed error's words belong
 RAW_NAME = re.compile(r"^(?:flux-canny: error: )?(?:[A-Za-z_]+\.)*[A-Za-z_]*(?:Error|Exception)\b:")
 
@@ -124,22 +152,54 @@ FLAGS = _batch_flags()
 # -- the world's pieces ----------------------------------------------------------------------
 
 
+def _image_fields(endpoint: str, image: int) -> dict[str, int]:
+    """The images a request of `endpoint` is given (field: which of IMAGES): every image
+    field the sample's endpoints have, FLUX.2's second input the other picture."""
+    op = operations()[endpoint]
+    given = {field: image for field in op.image_fields[:1]}
+    if "input_image_2" in op.image_fields and endpoint.startswith("flux-2"):
+        given["input_image_2"] = 1 - image
+    if "mask" in op.image_fields:
+        given["mask"] = image  # the same size as the image
+    return given
+
+
+def _request(endpoint: str, prompt: str) -> dict[str, Any]:
+    """The fields every request of `endpoint` here has besides its images."""
+    fields: dict[str, Any] = {"prompt": prompt}
+    if operations()[endpoint].finetuned:
+        fields["finetune_id"] = "my-finetune"
+    return fields
+
+
 @attrs.frozen
 class JobLine:
-    """One job of the jobs file. Its prompt is unique to it: the identity's key."""
+    """One job of the jobs file. Its prompt is unique to it; with its endpoint, the
+    identity's key. `said`: the line names its endpoint even where it is the default."""
 
     prompt: str
     name: str | None
     image: int
     seed: int | None
+    endpoint: str = CANNY
+    said: bool = False
+
+    @property
+    def identity(self) -> str:
+        return identity(self.endpoint, self.prompt)
+
+    def output(self, folder: Path) -> Path | None:
+        """Where a named job's image goes (its endpoint's default format's extension)."""
+        if self.name is None:
+            return None
+        return folder / f"{self.name}{extension_for(requested_format({}, self.endpoint))}"
 
     def text(self) -> str:
         job: dict[str, Any] = {"name": self.name} if self.name else {}
-        job |= {
-            "control_image": f"edges/c{self.image}.png",
-            "prompt": self.prompt,
-            "finetune_id": "my-finetune",
-        }
+        if self.said or self.endpoint != CANNY:
+            job["endpoint"] = self.endpoint
+        job |= {f: f"edges/c{n}.png" for f, n in _image_fields(self.endpoint, self.image).items()}
+        job |= _request(self.endpoint, self.prompt)
         if self.seed is not None:
             job["seed"] = self.seed
         return json.dumps(job)
@@ -314,6 +374,11 @@ class Promises(RuleBasedStateMachine):
         self.pending: set[str] = set()
         self.library_tasks: list[Task] = []
         self.kills = 0
+        #: a step ran with no base URL: BFL's hosts are in the ledgers and records now,
+        #: where a real process (which has no fake transport) must never follow them
+        self.left_loopback = False
+        #: the fake's requests the checks after every step have looked at
+        self.heard_checked = 0
         self.out_full = False
         self.state_headroom: int | None = None
 
@@ -324,9 +389,11 @@ class Promises(RuleBasedStateMachine):
 
     # -- the jobs file ---------------------------------------------------------------------
 
-    def _new_job(self, *, named: bool, image: int, seed: int | None) -> JobLine:
+    def _new_job(
+        self, *, named: bool, image: int, seed: int | None, endpoint: str = CANNY
+    ) -> JobLine:
         n = next(self.numbers)
-        return JobLine(f"castle {n}", f"job{n}" if named else None, image, seed)
+        return JobLine(f"castle {n}", f"job{n}" if named else None, image, seed, endpoint)
 
     def _write_jobs(self) -> None:
         text = "".join((line.text() if line else "") + "\n" for line in self.lines)
@@ -335,11 +402,17 @@ class Promises(RuleBasedStateMachine):
     def _jobs(self) -> list[tuple[int, JobLine]]:
         return [(n, line) for n, line in enumerate(self.lines, start=1) if line is not None]
 
-    @initialize(named=st.booleans(), also_unnamed=st.booleans())
-    def first_jobs(self, named: bool, also_unnamed: bool) -> None:
-        self.lines = [self._new_job(named=named, image=0, seed=None)]
+    @initialize(
+        named=st.booleans(),
+        also_unnamed=st.booleans(),
+        endpoints=st.tuples(st.sampled_from(ENDPOINTS), st.sampled_from(ENDPOINTS)),
+    )
+    def first_jobs(
+        self, named: bool, also_unnamed: bool, endpoints: tuple[str, str] = (CANNY, CANNY)
+    ) -> None:
+        self.lines = [self._new_job(named=named, image=0, seed=None, endpoint=endpoints[0])]
         if also_unnamed:
-            self.lines.append(self._new_job(named=False, image=1, seed=7))
+            self.lines.append(self._new_job(named=False, image=1, seed=7, endpoint=endpoints[1]))
         self._write_jobs()
 
     @precondition(lambda self: len(self._jobs()) < MAX_JOBS)
@@ -348,11 +421,13 @@ class Promises(RuleBasedStateMachine):
         image=st.integers(0, 1),
         seed=st.sampled_from([None, None, 3, 2**63]),
         at=st.integers(0, 9),
+        endpoint=st.sampled_from(ENDPOINTS),
     )
-    def add_job(self, named: bool, image: int, seed: int | None, at: int) -> None:
-        self.lines.insert(
-            at % (len(self.lines) + 1), self._new_job(named=named, image=image, seed=seed)
-        )
+    def add_job(
+        self, named: bool, image: int, seed: int | None, at: int, endpoint: str = CANNY
+    ) -> None:
+        job = self._new_job(named=named, image=image, seed=seed, endpoint=endpoint)
+        self.lines.insert(at % (len(self.lines) + 1), job)
         self._write_jobs()
 
     @rule(at=st.integers(0, 9))
@@ -373,6 +448,16 @@ class Promises(RuleBasedStateMachine):
         number, line = self._jobs()[which % len(self._jobs())]
         edited = attrs.evolve(line, prompt=f"castle {next(self.numbers)}")
         self.lines[number - 1] = edited
+        self._write_jobs()
+
+    @precondition(lambda self: bool(self._jobs()))
+    @rule(which=st.integers(0, 9), endpoint=st.sampled_from(ENDPOINTS), said=st.booleans())
+    def edit_endpoint(self, which: int, endpoint: str, said: bool) -> None:
+        """The same prompt, name and pictures sent to another endpoint (or the same one,
+        its name now written or left out): another job when the endpoint changed, the
+        same job when only the line's words did."""
+        number, line = self._jobs()[which % len(self._jobs())]
+        self.lines[number - 1] = attrs.evolve(line, endpoint=endpoint, said=said)
         self._write_jobs()
 
     # -- the server ------------------------------------------------------------------------
@@ -397,10 +482,30 @@ class Promises(RuleBasedStateMachine):
     def server_outcomes(self, outcomes: list[str]) -> None:
         self.fake.queue_outcomes(*outcomes)
 
-    @rule(duration=st.sampled_from([0.2, 1.0, 4.0]), lag=st.sampled_from([0.0, 0.5, 3.0, 30.0]))
-    def server_timing(self, duration: float, lag: float) -> None:
+    @rule(
+        duration=st.sampled_from([0.2, 1.0, 4.0]),
+        lag=st.sampled_from([0.0, 0.5, 3.0, 30.0]),
+        durations=st.dictionaries(
+            st.sampled_from(ENDPOINTS), st.sampled_from([0.2, 1.0, 4.0]), max_size=3
+        ),
+    )
+    def server_timing(
+        self, duration: float, lag: float, durations: dict[str, float] | None = None
+    ) -> None:
         self.fake.task_duration = duration
+        self.fake.durations = dict(durations or {})
         self.fake.known_after = lag
+
+    @rule(
+        region=st.sampled_from(REGIONS),
+        prices=st.dictionaries(
+            st.sampled_from(ENDPOINTS), st.sampled_from([1.0, 5.0, 9.0]), max_size=2
+        ),
+    )
+    def server_region_and_prices(self, region: str | None, prices: dict[str, float]) -> None:
+        """New tasks submitted to BFL's hosts live on `region`; endpoints cost `prices`."""
+        self.fake.region = region
+        self.fake.prices = dict(prices)
 
     @rule(
         kind=st.sampled_from(
@@ -444,8 +549,8 @@ class Promises(RuleBasedStateMachine):
         self.out_full, self.state_headroom = False, None
 
     def _free_named_outputs(self) -> list[Path]:
-        outputs = [self.out / f"{line.name}.jpg" for _, line in self._jobs() if line.name]
-        return [path for path in outputs if not os.path.lexists(path)]
+        outputs = [line.output(self.out) for _, line in self._jobs()]
+        return [path for path in outputs if path is not None and not os.path.lexists(path)]
 
     @precondition(lambda self: bool(self._free_named_outputs()))
     @rule(which=st.integers(0, 9))
@@ -475,7 +580,9 @@ class Promises(RuleBasedStateMachine):
             }
         return base | {"HOME": str(self.root / "home")}
 
-    def _environ(self, state: str) -> dict[str, str]:
+    def _environ(self, state: str, routed: bool = False) -> dict[str, str]:
+        """`routed`: no base URL, so each operation goes to its spec server (in process
+        only: the fake's transport answers BFL's hosts, the network is never reached)."""
         scrubbed = {
             name: value
             for name, value in os.environ.items()
@@ -483,13 +590,17 @@ class Promises(RuleBasedStateMachine):
             and name
             not in ("FLUX_CANNY_STATE_DIR", "XDG_STATE_HOME", "BFL_API_KEY", "BFL_BASE_URL")
         }
-        return scrubbed | self._state_env(state)
+        environ = scrubbed | self._state_env(state)
+        if routed:
+            self.left_loopback = True
+            environ.pop("BFL_BASE_URL", None)
+        return environ
 
     @contextlib.contextmanager
-    def _environment(self, state: str) -> Iterator[None]:
+    def _environment(self, state: str, routed: bool = False) -> Iterator[None]:
         saved = dict(os.environ)
         os.environ.clear()
-        os.environ.update(self._environ(state))
+        os.environ.update(self._environ(state, routed))
         try:
             yield
         finally:
@@ -497,7 +608,9 @@ class Promises(RuleBasedStateMachine):
             os.environ.update(saved)
 
     @contextlib.contextmanager
-    def _in_process(self, state: str, caught: list[BaseException]) -> Iterator[LogCapture]:
+    def _in_process(
+        self, state: str, caught: list[BaseException], routed: bool = False
+    ) -> Iterator[LogCapture]:
         """The environment of `state`, the fake wired in, the disks as they are now."""
         import flux_canny.cli as cli_module
         from flux_canny import _offload, images
@@ -523,7 +636,7 @@ class Promises(RuleBasedStateMachine):
             if full:
                 patch.setattr(images, "write_atomic", _disk_full(images.write_atomic, full))
                 patch.setattr(_outputs, "write_atomic", _disk_full(_outputs.write_atomic, full))
-            stack.enter_context(self._environment(state))
+            stack.enter_context(self._environment(state, routed))
             stack.enter_context(
                 _options.wired_to(transport=self.fake.transport(), clock=self.fake.clock)
             )
@@ -541,16 +654,15 @@ class Promises(RuleBasedStateMachine):
         a named job whose image an earlier version made is asked only with
         --regenerate-changed."""
         for _, line in self._jobs():
-            if line.prompt in self.batch_asked:
+            if line.identity in self.batch_asked:
                 continue
-            if line.name is not None and "--regenerate-changed" not in flags:
-                output = self.out / f"{line.name}.jpg"
-                if output.is_file():
-                    maker = self.accounts.maker_of(output.read_bytes())
-                    if maker not in (None, line.prompt):
-                        continue  # reported `changed`, nothing to pay
-            self.batch_asked.add(line.prompt)
-            self.accounts.asked[line.prompt] += 1
+            output = line.output(self.out)
+            if output is not None and output.is_file() and "--regenerate-changed" not in flags:
+                makers = self.accounts.makers_of(output.read_bytes())
+                if makers and line.identity not in makers:
+                    continue  # reported `changed`, nothing to pay
+            self.batch_asked.add(line.identity)
+            self.accounts.asked[line.identity] += 1
 
     def _flags_apply(self, flags: list[str]) -> None:
         """Pay-again flags count for the identities in the file they apply to."""
@@ -564,8 +676,8 @@ class Promises(RuleBasedStateMachine):
             if which is None:
                 continue
             for _, line in self._jobs():
-                if any(task in which for task in self.accounts.tasks_of(line.prompt)):
-                    self.accounts.flagged[line.prompt] += 1
+                if any(task in which for task in self.accounts.tasks_of(line.identity)):
+                    self.accounts.flagged[line.identity] += 1
 
     @rule(
         state=st.sampled_from(STATES),
@@ -573,6 +685,7 @@ class Promises(RuleBasedStateMachine):
         max_cost=st.sampled_from([None, None, 0.0, 7.0, 12.0]),
         concurrency=st.sampled_from([1, 2, 24]),
         timeout=st.sampled_from([None, None, 3.0]),
+        routed=st.booleans(),
     )
     def run_batch(
         self,
@@ -581,6 +694,7 @@ class Promises(RuleBasedStateMachine):
         max_cost: float | None,
         concurrency: int,
         timeout: float | None,
+        routed: bool = False,
     ) -> None:
         from flux_canny.cli import main
 
@@ -603,22 +717,40 @@ class Promises(RuleBasedStateMachine):
         caught: list[BaseException] = []
         out, err = io.StringIO(), io.StringIO()
         with (
-            self._in_process(state, caught) as logs,
+            self._in_process(state, caught, routed) as logs,
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
         ):
             code = main(args)
         self._flags_apply(flags)
         ran = Ran(code, out.getvalue(), err.getvalue(), logs.lines, caught)
-        self._check_run(ran, served=served, created=created)
+        self._check_run(ran, served=served, created=created, concurrency=concurrency)
         if max_cost is not None:
-            spent = 5.0 * len(self.accounts.charged - charged)
-            assert spent <= max_cost, (
+            self._within_the_limit(max_cost, charged, ran)
+
+    def _within_the_limit(self, max_cost: float, before: set[str], ran: Ran) -> None:
+        """(a) a run with --max-cost is charged no more than it, but for what it could not
+        know: by how much an endpoint's first task cost more than every task before it."""
+        spent, allowed, dearest = 0.0, max_cost, 0.0
+        priced: dict[str, float] = {}
+        for task in self.accounts.created:  # in the order the fake made them
+            if task not in self.accounts.charged or task in before:
+                continue
+            operation, cost = self.accounts.operation_of[task], self.accounts.cost_of[task]
+            if operation not in priced:
+                allowed += max(0.0, cost - dearest)
+            priced[operation] = cost
+            dearest, spent = max(dearest, cost), spent + cost
+            assert spent <= allowed + 1e-9, (
                 f"(a) --max-cost {max_cost:g} was passed and the run was charged {spent:g} "
-                f"credits ({self.fake.cost_per_task:g} a task)\n{ran.err}"
+                f"credits by task {task} ({operation}; prices {priced})\n{ran.err}"
             )
 
-    @precondition(lambda self: self.kills < _budget()[2] and sys.platform != "win32")
+    @precondition(
+        lambda self: (
+            self.kills < _budget()[2] and sys.platform != "win32" and not self.left_loopback
+        )
+    )
     @rule(
         state=st.sampled_from(STATES),
         flags=st.lists(st.sampled_from(FLAGS), unique=True, max_size=1) if FLAGS else st.just([]),
@@ -686,7 +818,7 @@ class Promises(RuleBasedStateMachine):
             self.fake.cancel_holds()
             self.fake.tick_seconds = 0.0
         self._flags_apply(flags)
-        self._check_run(ran, served=served, created=created)
+        self._check_run(ran, served=served, created=created, concurrency=1)
 
     def _answers_lost_with_the_process(self, before: set[str]) -> None:
         """A killed run's submits whose task id its output folder's record never got: the
@@ -712,8 +844,8 @@ class Promises(RuleBasedStateMachine):
                 f"made no request in its last {quiet:.0f} s: a wait without bound"
             )
 
-    def _check_run(self, ran: Ran, *, served: int, created: set[str]) -> None:
-        """(b), (c), (d) for one batch run; (a) is checked after every step."""
+    def _check_run(self, ran: Ran, *, served: int, created: set[str], concurrency: int) -> None:
+        """(b), (c), (d) and the cap for one batch run; (a) is checked after every step."""
         sinks = [ran.out, ran.err, *ran.logs]
         for error in ran.errors:
             sinks += list(exception_texts(error))
@@ -753,7 +885,9 @@ class Promises(RuleBasedStateMachine):
             if ran.code == 0:
                 unsettled = [r for r in rows if r["status"] not in ("ok", "skipped")]
                 assert not unsettled, f"(d) exit 0 with unfinished jobs: {unsettled}"
-        prompts = {line.prompt for _, line in self._jobs()}
+            self._each_job_has_its_own_image(rows)
+        self._within_the_cap(new_tasks, just_served, concurrency, ran)
+        prompts = {line.identity for _, line in self._jobs()}
         due = set(just_served)
         if ran.code in (0, 1):
             due |= {t for t in self.pending if self.accounts.created.get(t) in prompts}
@@ -764,6 +898,40 @@ class Promises(RuleBasedStateMachine):
                 f"neither saved, kept nor reported (exit {ran.code}):\n{ran.out}{ran.err}"
             )
         self.pending -= due
+
+    def _each_job_has_its_own_image(self, rows: list[dict[str, Any]]) -> None:
+        """A job's image is one made for it, by its own endpoint: never the picture of the
+        job it was edited from, nor another endpoint's task resumed for it."""
+        lines = dict(self._jobs())
+        for row in rows:
+            line = lines.get(row["line"])
+            if line is None or row["status"] not in ("ok", "skipped", "kept"):
+                continue
+            made_by = self.accounts.operation_of.get(row.get("task_id") or "")
+            assert made_by in (None, line.endpoint), (
+                f"(d) line {row['line']} ({line.endpoint}) is {row['status']} with task "
+                f"{row['task_id']}, a task of {made_by}"
+            )
+            path = Path(row["path"])
+            makers = self.accounts.makers_of(path.read_bytes()) if path.is_file() else set()
+            assert not makers or line.identity in makers, (
+                f"(d) line {row['line']} ({line.identity!r}) is {row['status']} at {path}, "
+                f"which holds the image of {sorted(makers)}"
+            )
+
+    def _within_the_cap(
+        self, new_tasks: set[str], seen_done: set[str], concurrency: int, ran: Ran
+    ) -> None:
+        """A run's own tasks running at once: never more than its --concurrency, and never
+        more than the cap BFL's key has for every endpoint. Counted: the tasks it saw end
+        (their image served), not those an answer it could not read made it give up on."""
+        told = (new_tasks & seen_done) - self.accounts.undelivered
+        most = self.accounts.most_at_once(told)
+        cap = min(concurrency, ACTIVE_CAP)
+        assert most <= cap, (
+            f"the run had {most} of its tasks running at once, over its cap of {cap} "
+            f"(endpoints {sorted({self.accounts.operation_of[t] for t in told})})\n{ran.out}"
+        )
 
     def _accounted(self, task_id: str, rows: list[dict[str, Any]]) -> bool:
         """Reported with its id (a row's task id or words), or saved where a row says."""
@@ -779,20 +947,21 @@ class Promises(RuleBasedStateMachine):
     # -- the library -----------------------------------------------------------------------
 
     def _call(
-        self, face: str, state: str | None, call: Callable[[Any], Any]
+        self, face: str, state: str | None, call: Callable[[Any], Any], routed: bool = False
     ) -> tuple[Any, BaseException | None, list[str]]:
         """One public call on a fresh client of `face`, its ledger in `state`'s folder
-        (None: no ledger). Returns (value, error, log lines)."""
+        (None: no ledger); `routed`: no base URL. Returns (value, error, log lines)."""
         options: dict[str, Any] = {
             "api_key": KEY,
-            "base_url": self.base_url,
             "clock": self.fake.clock,
             "transport": self.fake.transport(),
             "ledger": None if state is not None else False,
         }
+        if not routed:
+            options["base_url"] = self.base_url
         value: Any = None
         error: BaseException | None = None
-        with self._in_process(state or "A", []) as logs:
+        with self._in_process(state or "A", [], routed) as logs:
             try:
                 if face == "sync":
                     with FluxCanny(**options) as flux:
@@ -839,43 +1008,47 @@ class Promises(RuleBasedStateMachine):
                     error.task_id == task_id or task_id in str(error)  # type: ignore[attr-defined]
                 ), f"(d) {what} was served task {task_id}'s image and lost it: {error!r}"
 
-    def _library_prompt(self) -> str:
+    def _library_fields(self, endpoint: str, image: int) -> dict[str, Any]:
+        """A call's fields, its images as bytes; each call is the user's word for one task."""
         prompt = f"library {next(self.numbers)}"
-        self.accounts.asked[prompt] += 1  # each call is the user's word for one task
-        return prompt
+        self.accounts.asked[identity(endpoint, prompt)] += 1
+        images = {f: IMAGES[n] for f, n in _image_fields(endpoint, image).items()}
+        return {"endpoint": endpoint, **images, **_request(endpoint, prompt)}
 
     @rule(
         face=st.sampled_from(["sync", "async"]),
         state=st.sampled_from([None, *STATES]),
         image=st.integers(0, 1),
+        endpoint=st.sampled_from(ENDPOINTS),
+        routed=st.booleans(),
     )
-    def library_generate(self, face: str, state: str | None, image: int) -> None:
-        prompt = self._library_prompt()
+    def library_generate(
+        self, face: str, state: str | None, image: int, endpoint: str = CANNY, routed: bool = False
+    ) -> None:
+        fields = self._library_fields(endpoint, image)
         served = len(self.accounts.serves)
-        value, error, logs = self._call(
-            face,
-            state,
-            lambda flux: flux.generate(
-                control_image=IMAGES[image], prompt=prompt, finetune_id="my-finetune"
-            ),
-        )
+        value, error, logs = self._call(face, state, lambda flux: flux.generate(**fields), routed)
         self._check_call(f"{face} generate", value, error, logs, served)
+        if isinstance(value, GeneratedImage):
+            made_by = self.accounts.operation_of.get(value.task_id)
+            assert made_by == endpoint, (
+                f"(d) generate(endpoint={endpoint!r}) returned task {value.task_id}, a task "
+                f"of {made_by}"
+            )
 
     @rule(
         face=st.sampled_from(["sync", "async"]),
         state=st.sampled_from([None, *STATES]),
         image=st.integers(0, 1),
+        endpoint=st.sampled_from(ENDPOINTS),
+        routed=st.booleans(),
     )
-    def library_submit(self, face: str, state: str | None, image: int) -> None:
-        prompt = self._library_prompt()
+    def library_submit(
+        self, face: str, state: str | None, image: int, endpoint: str = CANNY, routed: bool = False
+    ) -> None:
+        fields = self._library_fields(endpoint, image)
         served = len(self.accounts.serves)
-        value, error, logs = self._call(
-            face,
-            state,
-            lambda flux: flux.submit(
-                control_image=IMAGES[image], prompt=prompt, finetune_id="my-finetune"
-            ),
-        )
+        value, error, logs = self._call(face, state, lambda flux: flux.submit(**fields), routed)
         self._check_call(f"{face} submit", value, error, logs, served)
         if isinstance(value, Task):
             self.library_tasks.append(value)
@@ -886,12 +1059,15 @@ class Promises(RuleBasedStateMachine):
         state=st.sampled_from([None, *STATES]),
         which=st.integers(0, 9),
         by_id=st.booleans(),
+        routed=st.booleans(),
     )
-    def library_resume(self, face: str, state: str | None, which: int, by_id: bool) -> None:
+    def library_resume(
+        self, face: str, state: str | None, which: int, by_id: bool, routed: bool = False
+    ) -> None:
         task = self.library_tasks[which % len(self.library_tasks)]
         served = len(self.accounts.serves)
         value, error, logs = self._call(
-            face, state, lambda flux: flux.resume(task.id if by_id else task)
+            face, state, lambda flux: flux.resume(task.id if by_id else task), routed
         )
         self._check_call(f"{face} resume", value, error, logs, served)
 
@@ -909,6 +1085,50 @@ class Promises(RuleBasedStateMachine):
     def key_stays_home(self) -> None:
         leaked = files_holding(self.root, KEY)
         assert not leaked, f"(c) the key is written in {[str(p) for p in leaked]}"
+
+    @invariant()
+    def key_and_submits_go_where_promised(self) -> None:
+        """The key reached the configured host (the loopback fake, over http) or an API
+        host of BFL's over https on 443, never an image host; a submit over https (no base
+        URL) reached its operation's own server."""
+        server = httpx.URL(self.base_url)
+        by_path = {op.path: op for op in operations().values()}
+        for heard in self.fake.heard[self.heard_checked :]:
+            where = f"{heard.method} {heard.scheme}://{heard.host}:{heard.port}{heard.path}"
+            if heard.keyed:
+                configured = (heard.scheme, heard.host, heard.port) == (
+                    server.scheme,
+                    server.host,
+                    server.port,
+                )
+                bfl = (
+                    heard.scheme == "https"
+                    and heard.port in (None, 443)
+                    and heard.host.endswith(".bfl.ai")
+                )
+                assert (configured or bfl) and not heard.path.startswith(DOWNLOAD), (
+                    f"(c) the key was sent to {where}"
+                )
+            op = by_path.get(heard.path)
+            if op is not None and heard.method == "POST" and heard.scheme == "https":
+                home = httpx.URL(origin(op)).host
+                assert heard.host == home, f"{op.name}'s submit went to {heard.host}, not {home}"
+        self.heard_checked = len(self.fake.heard)
+
+    @invariant()
+    def ledger_rows_name_their_operation(self) -> None:
+        """Every ledger row of a task names the operation the task was sent to."""
+        for path in self.root.rglob(LEDGER_FILE):
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                rows = db.execute(
+                    "SELECT task_id, operation, state FROM tasks WHERE task_id IS NOT NULL"
+                ).fetchall()
+            for task_id, named, state in rows:
+                made = self.accounts.operation_of.get(task_id)
+                assert named is not None and made in (None, named), (
+                    f"the ledger {path.relative_to(self.root)} says task {task_id} ({state}) "
+                    f"is of {named}; it is a task of {made}"
+                )
 
     def _history(self, prompt: str) -> str:
         a = self.accounts

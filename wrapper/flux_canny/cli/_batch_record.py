@@ -86,7 +86,9 @@ class RecordedLedger(Ledger):
         known = self._names.get(written)
         if known is not None:
             name, job = known
-            attempt = {"name": name, "attempt": self._attempt(written), **job}
+            # the endpoint too: a ledger that adopts the task must know what it is of
+            said = {"operation": fields.get("operation"), **job}
+            attempt = {"name": name, "attempt": self._attempt(written), **said}
             try:
                 self._append({**attempt, "state": "sending"}, sync=True)
             except OSError as error:  # not written ahead: not sent
@@ -156,6 +158,7 @@ class RecordedLedger(Ledger):
                 "request_hash": attempt.get("request_hash"),
                 "base_url": attempt.get("base_url"),
                 "output": attempt.get("output"),
+                "operation": attempt.get("operation"),
             }
             task_id = attempt.get("task_id")
             if isinstance(task_id, str) and task_id:
