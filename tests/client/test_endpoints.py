@@ -182,7 +182,7 @@ def test_a_value_out_of_an_endpoints_bounds_is_refused_before_any_request(face, 
 
 
 def test_an_image_field_that_is_no_image_is_named(face, api):
-    with pytest.raises(Exception, match="input_image_2: ") as caught:
+    with pytest.raises(Exception, match="the input_image_2 image is not") as caught:
         face(ledger=False).submit(endpoint="flux-2-pro", prompt="p", input_image_2=b"no image")
     assert type(caught.value).__name__ == "ImageInputError" and not api.calls
 
