@@ -304,3 +304,16 @@ def test_a_finetune_id_that_cannot_become_utf8_is_refused_before_any_request(fac
         with pytest.raises(RequestValidationError, match="finetune_id: Input should be a valid"):
             face(ledger=False).finetune_details("ft-\ud800")
         assert not api.calls
+
+
+def test_a_refused_webhook_secret_is_in_no_error():
+    """A webhook's secret, refused itself or inside a body refused as a whole, is masked in
+    the error's `input`, which users log and print."""
+    from flux_canny import validate_inputs
+
+    said = validate_inputs({"webhook_secret": "s3cret-hook", "steps": 3}, endpoint=ENDPOINTS[2])
+    assert said and "s3cret-hook" not in repr(said)
+    flux = FluxCanny(api_key=KEY, ledger=False)
+    with pytest.raises(RequestValidationError) as caught:
+        flux.prepare(endpoint="flux-2-pro", prompt="p", webhook_secret=["s3cret-hook"])
+    assert "s3cret-hook" not in repr(caught.value.errors) + str(caught.value)

@@ -194,11 +194,21 @@ def _fastapi_error(error: Any) -> ValidationErrorDetail:
         "type": error["type"],
         "loc": ["body", *error["loc"]],
         "msg": error["msg"],
-        "input": jsonable(error.get("input")),
+        "input": _unsecret(error["loc"], jsonable(error.get("input"))),
     }
     if error.get("ctx"):
         out["ctx"] = {k: jsonable(v) for k, v in error["ctx"].items()}
     return out
+
+
+def _unsecret(loc: Any, value: Any) -> Any:
+    """An error's `input` without a secret (`webhook_secret`, where it is refused or inside
+    a body refused as a whole): errors are logged and printed, a secret never is."""
+    if any("secret" in str(part) for part in loc):
+        return "***"
+    if isinstance(value, dict):
+        return {k: "***" if "secret" in k else v for k, v in value.items()}
+    return value
 
 
 def jsonable(value: Any) -> Any:
