@@ -13,6 +13,7 @@ it means for the caller.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from flux_canny import APIValidationError, SubmitUncertainError
 from flux_canny._operations import Operation, operations, origin
 from flux_canny._spec import packaged_spec
 from flux_canny_api.models import HTTPValidationError
+from flux_canny_api.types import UNSET
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +69,7 @@ def _async_task(body: dict[str, Any], task: Any) -> None:
     except httpx.InvalidURL:  # a string, as the spec allows, but no URL to poll
         assert isinstance(task, SubmitUncertainError), task
         assert "is not a URL" in str(task) and task.task_id == body["id"]
+        assert pickle.loads(pickle.dumps(task)).task_id == body["id"]
         return
     assert (task.id, task.polling_url, dict(task.raw)) == (body["id"], body["polling_url"], body)
 
@@ -84,6 +87,8 @@ def _validation_error(body: dict[str, Any], error: Any) -> None:
     assert isinstance(error.detail, HTTPValidationError)
     assert error.detail.to_dict() == body
     assert error.errors == body.get("detail", [])
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.detail, copy.errors) == (str(error), error.detail, error.errors)
 
 
 #: what the caller gets for each answer schema the spec names, by component name
@@ -166,6 +171,8 @@ def test_the_spec_oracles_422_reaches_the_caller_parsed(face, op):
                 field,
                 value,
             )
+            # the server's own words, in the message a user reads
+            assert f"{field}: {detail.detail[0].msg}" in str(caught.value), (field, value)
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=NAMES)
@@ -176,3 +183,15 @@ def test_a_422_with_a_string_detail_keeps_the_servers_words(face, op):
         with pytest.raises(APIValidationError, match="Invalid API key format") as caught:
             _submit(client, op)
     assert caught.value.status_code == 422 and caught.value.detail is None
+
+
+def test_a_422_the_spec_allows_without_detail_pickles_to_an_equal_error(face):
+    """HTTPValidationError's detail is optional: parsed, it is the generated UNSET, which
+    an unpickled error kept as a fresh object equal to nothing (`detail is UNSET` false)."""
+    op = OPERATIONS[0]
+    with respx.mock as api:
+        api.post(origin(op) + op.path).respond(422, json={})
+        with pytest.raises(APIValidationError) as caught:
+            _submit(face(ledger=False), op)
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert copy.detail == caught.value.detail and copy.detail.detail is UNSET

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copyreg
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -9,8 +10,14 @@ from typing import Any
 import attrs
 import httpx
 from flux_canny_api.models.result_response import ResultResponse
+from flux_canny_api.types import Unset
 
 from .errors import FluxCannyError, InvalidArgumentError, clean
+
+# The generated models mark an absent field with the singleton UNSET (`x is UNSET`); an
+# error carrying a parsed model (APIValidationError.detail, a Result's model) must pickle
+# to an equal one, so UNSET travels by name, not as a fresh Unset() that equals nothing.
+copyreg.pickle(Unset, lambda _: "UNSET")
 
 __all__ = [
     "FINAL_FAILURES",
