@@ -40,12 +40,6 @@ def test_a_run_held_up_by_slow_answers_is_killed_where_it_is(state, monkeypatch)
     assert state.accounts.created and len(state.accounts.created) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a named job whose task is still running when its endpoint is edited "
-    "resumes that task (_ledger_claims: a row with a task is resumed whatever its request "
-    "hash), and reports the other endpoint's image as its own",
-)
 def test_a_job_moved_to_another_endpoint_never_takes_the_old_endpoints_image(state):
     """A canny job's task outlives its run (--timeout 3 on 4 s tasks); the job is then
     moved to flux-2-pro. The rerun must not report `ok` with the canny task's image."""
