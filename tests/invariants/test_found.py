@@ -38,3 +38,13 @@ def test_a_run_held_up_by_slow_answers_is_killed_where_it_is(state, monkeypatch)
     )  # resumes its task
     state.paid_once()
     assert state.accounts.created and len(state.accounts.created) == 1
+
+
+def test_a_job_moved_to_another_endpoint_never_takes_the_old_endpoints_image(state):
+    """A canny job's task outlives its run (--timeout 3 on 4 s tasks); the job is then
+    moved to flux-2-pro. The rerun must not report `ok` with the canny task's image."""
+    state.first_jobs(named=True, also_unnamed=False)
+    state.server_timing(duration=4.0, lag=0.0)
+    state.run_batch(concurrency=1, flags=[], max_cost=None, state="A", timeout=3.0)
+    state.edit_endpoint(which=0, endpoint="flux-2-pro", said=False)
+    state.run_batch(concurrency=1, flags=[], max_cost=None, state="A", timeout=None)

@@ -104,6 +104,15 @@ def decide(
     lost = (state == State.NOT_FOUND and not resubmit_not_found) or (
         state == State.EXPIRED and not resubmit_expired
     )
+    if (state in HAS_TASK or (lost and last.task_id)) and last.request_hash not in (
+        None,
+        request_hash,
+    ):
+        # a task of the request before the edit (another endpoint's, maybe): its image is
+        # not this job's, so it is never resumed as this job; the task stays in the ledger
+        if not regenerate_changed:
+            return Claim(ClaimKind.CHANGED, last)
+        return Claim(ClaimKind.NEW, _claimed(rows, job), replaced=last)
     if state in HAS_TASK or (lost and last.task_id):
         rows.update("row = ?", (last.row,), owner=rows.token, pid=os.getpid())
         kind = ClaimKind.KEPT if state == State.KEPT else ClaimKind.RESUME
