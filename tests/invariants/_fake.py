@@ -94,8 +94,8 @@ class AdversaryFake(FakeBFL):
         if operation is not None:
             self.cost_per_task = self.prices.get(operation.name, self.default_price)
         response = super()._answer(request, key)
-        if self._last_created is not None:
-            self.regions[self._last_created] = self.polling_host
+        if self.store.last_created is not None:
+            self.regions[self.store.last_created] = self.polling_host
         return response
 
     def wait_idle(self, timeout: float) -> bool:
