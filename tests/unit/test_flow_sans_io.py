@@ -19,7 +19,6 @@ from flux_canny._wire import Send, SubmitBody, submit_body
 from flux_canny.fake import VirtualClock
 from flux_canny.ledger import Ledger
 from flux_canny.policy import DurationModel, PollSchedule
-from flux_canny.validation import default_validator
 
 BASE = httpx.URL("https://api.us1.bfl.ai")
 
@@ -28,7 +27,6 @@ def core(clock: VirtualClock) -> Core:
     return Core(
         base_url=BASE,
         hosts=HostPolicy(BASE, ["*.bfl.ai"]),
-        validator=default_validator(),
         clock=clock,
         retry=RetryPolicy(random=lambda: 0.5),
         poll=PollPolicy(jitter=0.2),

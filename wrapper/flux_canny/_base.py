@@ -26,7 +26,7 @@ from .conformance import CHECK_RESPONSES_ENV
 from .errors import ClientClosedError, ConfigurationError, MissingAPIKeyError, keep_secret
 from .ledger import Ledger
 from .policy import DurationModel, PollPolicy, RetryPolicy
-from .validation import default_validator, validate_inputs
+from .validation import validate_inputs
 
 if TYPE_CHECKING:
     from .conformance import ConformanceReport, ResponseChecker
@@ -210,7 +210,6 @@ class ClientBase(PrepareCalls, Generic[HttpT]):
         self._core = Core(
             base_url=url,
             hosts=hosts,
-            validator=default_validator(),
             clock=clock or SystemClock(),
             retry=retry or RetryPolicy(),
             poll=poll or PollPolicy(),

@@ -32,7 +32,6 @@ from ._checks import check_callback, check_wait
 from ._effects import Flow
 from ._exchange import Exchange
 from ._generated import Endpoint
-from ._operations import CANNY
 from ._spec import packaged_spec
 from ._verdicts import Malformed
 from ._wire import SubmitBody
@@ -42,7 +41,7 @@ from .images import GeneratedImage
 from .ledger import Claim, Ledger
 from .models import Result, Task
 from .policy import DurationModel, PollPolicy, RetryPolicy
-from .validation import RequestValidator, validator_for
+from .validation import validator_for
 
 if TYPE_CHECKING:
     from .conformance import ConformanceReport, ResponseChecker
@@ -73,7 +72,6 @@ class Core:
 
     base_url: httpx.URL
     hosts: HostPolicy
-    validator: RequestValidator
     clock: Clock
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     poll: PollPolicy = attrs.field(factory=PollPolicy)
@@ -104,10 +102,6 @@ class Core:
         """The learned durations of `operation`'s tasks (the seed's unless named)."""
         return self.learning.durations_for(operation)
 
-    def validator_for(self, operation: str) -> RequestValidator:
-        """The validator of `operation`: the client's own for the seed's, else the spec's."""
-        return self.validator if operation == CANNY else validator_for(operation)
-
     @staticmethod
     def claimed_row(body: SubmitBody, claim: Claim | None) -> int | None:
         """The ledger row a prepared body is submitted under (a batch's claim), or None.
@@ -133,7 +127,7 @@ class Core:
     ) -> SubmitBody:
         """`endpoint`'s fields checked and encoded, before any network call."""
         check = self.validate if validate is None else validate
-        return _submits.build_body(self.validator_for, endpoint, fields, check, advised=advised)
+        return _submits.build_body(validator_for, endpoint, fields, check, advised=advised)
 
     def submit(self, body: SubmitBody, *, row: int | None = None) -> Flow[Task]:
         return _submits.submit(self.exchange, body, row=row)

@@ -164,13 +164,11 @@ def build_body(
     for name in images:
         body.pop(name, None)
     _check_encodable(body)
-    encoded = {name: _encoded(name, image, advised) for name, image in images.items()}
+    encoded = {
+        name: base64_control_image(image, advised=advised, field=name)  # errors name the field
+        for name, image in images.items()
+    }
     return submit_body(body, encoded, op)
-
-
-def _encoded(name: str, image: Any, advised: set[bytes] | None) -> bytes:
-    """An image field's base64, as `control_image` is read; an error names the field."""
-    return base64_control_image(image, advised=advised, field=name)
 
 
 # -- one request, with the retry rules ------------------------------------------------

@@ -19,6 +19,7 @@ from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._operations import CANNY
 from ._params import AsyncCalls
+from ._spec import packaged_spec
 from ._window import windowed
 from ._wire import SubmitBody
 from .errors import EventLoopError, InvalidArgumentError
@@ -217,7 +218,7 @@ class AsyncFluxCanny(ClientBase[httpx.AsyncClient], AsyncCalls):
 
     async def probe(self, endpoint: str = CANNY) -> ProbeReport:
         report: ProbeReport = await self._run(
-            probe_flow(self._core.exchange, self._core.validator.spec, endpoint)
+            probe_flow(self._core.exchange, packaged_spec(), endpoint)
         )
         return report
 

@@ -14,6 +14,7 @@ from ._effects import Failed, Flow, Record, Sleep, T, advance, interrupt
 from ._generated import CREDITS, FINETUNE_DETAILS, MY_FINETUNES
 from ._operations import CANNY
 from ._params import SyncCalls
+from ._spec import packaged_spec
 from ._wire import SubmitBody
 from .images import GeneratedImage
 from .ledger import Claim
@@ -153,9 +154,7 @@ class FluxCanny(ClientBase[httpx.Client], SyncCalls):
         `endpoint`'s request schema in openapi.json (see flux_canny.probe)."""
         from .probe import probe_flow
 
-        report: ProbeReport = self._run(
-            probe_flow(self._core.exchange, self._core.validator.spec, endpoint)
-        )
+        report: ProbeReport = self._run(probe_flow(self._core.exchange, packaged_spec(), endpoint))
         return report
 
     def credits(self) -> float:

@@ -43,7 +43,6 @@ SUBMIT_READS = frozenset({"id", "polling_url", "webhook_url"})
 #: response properties this package's client reads, by operation: removing one breaks it
 #: even where the spec calls it optional
 CLIENT_READS: Mapping[str, frozenset[str]] = {
-    "POST /v1/flux-pro-1.0-canny-finetuned": SUBMIT_READS,
     "GET /v1/get_result": frozenset(
         {"id", "status", "result", "progress", "result.sample", "result.seed"}
     ),

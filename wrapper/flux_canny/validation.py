@@ -225,16 +225,16 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-@functools.cache
 def default_validator() -> RequestValidator:
-    return RequestValidator(packaged_spec())
+    """The seed's endpoint's validator (the canny finetune)."""
+    return validator_for(CANNY)
 
 
 def validator_for(endpoint: str) -> RequestValidator:
     """The validator of the endpoint named `endpoint`, built once (a pydantic model each);
     an unknown name is an InvalidArgumentError naming the nearest."""
     path = operation(endpoint).path  # refuses what is no endpoint's name, whatever its type
-    return default_validator() if endpoint == CANNY else _validator(path)
+    return _validator(path)
 
 
 @functools.cache
