@@ -19,8 +19,9 @@ import random
 import threading
 from collections import deque
 from collections.abc import Sequence
+from typing import NamedTuple
 
-__all__ = ["DurationModel"]
+__all__ = ["DurationModel", "Plan"]
 
 _GOLDEN = (5**0.5 - 1) / 2
 #: cells the distribution is cut into for planning (the plan's time resolution is the
@@ -28,6 +29,8 @@ _GOLDEN = (5**0.5 - 1) / 2
 _CELLS = 96
 #: no generation takes a day: a longer bracket is a clock that jumped
 _LONGEST = 86_400.0
+#: the price range a latency budget searches (seconds of latency per request), and its steps
+_CHEAPEST, _DEAREST, _BISECTIONS = 0.005, 10.0, 8
 #: the narrowest smoothing: durations measured a few milliseconds apart are one duration
 _MIN_BANDWIDTH = 0.02
 
@@ -74,7 +77,7 @@ def turnbull(brackets: Sequence[tuple[float, float]], *, iterations: int = 300) 
     return [(lefts[j], rights[j], mass[j]) for j in range(count) if mass[j] > 1e-9]
 
 
-def _smoothed(components: list[Component], observed: int) -> list[Component]:
+def _smoothed(components: list[Component], observed: int, top: float) -> list[Component]:
     """Widen each component by a bandwidth (a rule-of-thumb kernel): the next task's
     duration is not one of the few already seen, and the plan must cover its neighbours."""
     mean = sum((lo + hi) / 2 * m for lo, hi, m in components)
@@ -82,12 +85,20 @@ def _smoothed(components: list[Component], observed: int) -> list[Component]:
         ((hi - lo) ** 2 / 12 + ((lo + hi) / 2 - mean) ** 2) * m for lo, hi, m in components
     )
     width = max(_MIN_BANDWIDTH, 1.06 * variance**0.5 * observed ** (-0.2))
-    return [(max(0.0, lo - width), hi + width, m) for lo, hi, m in components]
+    return [(max(0.0, lo - width), min(hi + width, top), m) for lo, hi, m in components]
 
 
-def plan_polls(
-    components: list[Component], *, request_cost: float, min_gap: float
-) -> tuple[float, ...]:
+class Plan(NamedTuple):
+    """Poll times (seconds from submission), and what they cost over the distribution."""
+
+    times: tuple[float, ...]
+    #: expected seconds from Ready to the poll that sees it (within the plan)
+    latency: float
+    #: expected polls (within the plan)
+    polls: float
+
+
+def plan_polls(components: list[Component], *, request_cost: float, min_gap: float) -> Plan:
     """Poll times (from submission) minimising E[latency] + request_cost × E[polls].
 
     A poll at t is made only if the task was still pending at the one before, so it costs
@@ -117,18 +128,52 @@ def plan_polls(
         # index 0 is the submission itself: the first poll has no gap to respect
         nearest = i + 1 if i == 0 else i + max(1, int(min_gap / step + 0.999))
         top = float("inf")
-        for j in range(min(nearest, _CELLS), _CELLS + 1):
+        # the last poll too keeps its gap: one a few ms after another is a wasted request
+        for j in range(nearest, _CELLS + 1):
             late = edges[j] * (reached[j] - reached[i]) - (moment[j] - moment[i])
             cost = pending + late + best[j]
             if cost < top:
                 top, choice[i] = cost, j
         best[i] = top
-    polls = []
+    times = []
+    latency = polls = 0.0
     at = 0
     while at < _CELLS:
-        at = choice[at]
-        polls.append(edges[at])
-    return tuple(polls)
+        following = choice[at]
+        polls += 1.0 - reached[at]
+        latency += edges[following] * (reached[following] - reached[at])
+        latency -= moment[following] - moment[at]
+        at = following
+        times.append(edges[at])
+    return Plan(tuple(times), latency, polls)
+
+
+def budgeted_plan(
+    components: list[Component], *, request_cost: float, min_gap: float, latency_budget: float
+) -> Plan:
+    """The plan at `request_cost`, or, when it sees Ready sooner than `latency_budget` on
+    average, the one with the fewest polls that still does (requests priced up to meet it).
+
+    Latency under the budget goes unnoticed, so requests are not spent on it: on tasks of
+    one duration give or take 8 %, the cheapest plan polls early and late and the budgeted
+    one once, at the end of the spread. The optimum moves monotonically with the price (a
+    Lagrangian), so the price is found by bisection in log space.
+    """
+    plan = plan_polls(components, request_cost=request_cost, min_gap=min_gap)
+    if plan.latency >= latency_budget:
+        return plan
+    low, high = max(request_cost, _CHEAPEST), _DEAREST
+    dearest = plan_polls(components, request_cost=high, min_gap=min_gap)
+    if dearest.latency <= latency_budget:
+        return dearest
+    for _ in range(_BISECTIONS):
+        price = (low * high) ** 0.5
+        found = plan_polls(components, request_cost=price, min_gap=min_gap)
+        if found.latency <= latency_budget:
+            plan, low = found, price
+        else:
+            high = price
+    return plan
 
 
 class DurationModel:
@@ -143,11 +188,14 @@ class DurationModel:
 
     def __init__(self, window: int = 64, *, start: float | None = None) -> None:
         self._brackets: deque[tuple[float, float]] = deque(maxlen=window)
+        #: brackets of tasks that had a single planned poll: kept apart, so that a long
+        #: run of them (most tasks, once the plan is sharp) never evicts the ones that teach
+        self._plain: deque[tuple[float, float]] = deque(maxlen=window)
         self._lock = threading.Lock()
         self._phase = random.random() if start is None else start  # noqa: S311 (not secret)
         self._seen = 0
         self._planned_at = -1
-        self._plans: dict[tuple[float, float], tuple[float, ...]] = {}
+        self._plans: dict[tuple[float, float, float], tuple[float, ...]] = {}
         self._components: list[Component] | None = None
         #: the window of `_components`, found once per distribution: two quantiles are a
         #: bisection each over every piece, and every wait asks (with a full model, the
@@ -168,8 +216,9 @@ class DurationModel:
             phase, self._phase = self._phase, (self._phase + _GOLDEN) % 1.0
             return phase
 
-    def observe(self, last_pending: float | None, ready: float) -> None:
-        """Record a task first seen Ready at `ready` s, last seen pending at `last_pending` s.
+    def observe(self, last_pending: float | None, ready: float, *, teaches: bool = True) -> None:
+        """Record a task first seen Ready at `ready` s, last seen pending at `last_pending` s;
+        `teaches` is false for a task that had a single planned poll (`PollSchedule.teaches`).
 
         A bracket no task can have (negative, not finite, a day or more: a clock that
         jumped, a damaged ledger row) is ignored rather than allowed to bend every plan."""
@@ -177,39 +226,50 @@ class DurationModel:
         if not (0.0 <= low < _LONGEST and 0.0 < ready < _LONGEST):
             return
         with self._lock:
-            self._brackets.append((low, ready))
+            (self._brackets if teaches else self._plain).append((low, ready))
             self._seen += 1
 
     def brackets(self) -> list[tuple[float, float]]:
         with self._lock:
-            return list(self._brackets)
+            return [*self._brackets, *self._plain]
 
     def distribution(self) -> list[Component] | None:
         """The smoothed distribution of durations, as (left, right, mass) pieces."""
         with self._lock:
-            brackets = list(self._brackets)
+            brackets = [*self._brackets, *self._plain]
             seen = self._seen
             fresh = seen - self._planned_at < max(1, len(brackets) // 8)
             if fresh and self._components is not None:
                 return self._components
         if not brackets:
             return None
-        components = _smoothed(turnbull(brackets), len(brackets))
+        components = _smoothed(
+            _unbounded_at_right_end(turnbull(brackets)),
+            len(brackets),
+            max(hi for _, hi in brackets),
+        )
         with self._lock:
             self._components, self._planned_at, self._plans = components, seen, {}
             self._window = None
         return components
 
-    def plan(self, *, request_cost: float, min_gap: float) -> tuple[float, ...] | None:
+    def plan(
+        self, *, request_cost: float, min_gap: float, latency_budget: float = 0.0
+    ) -> tuple[float, ...] | None:
         """Poll times for the next task, or None before any task finished."""
         components = self.distribution()
         if components is None:
             return None
-        key = (request_cost, min_gap)
+        key = (request_cost, min_gap, latency_budget)
         with self._lock:
             found = self._plans.get(key)
         if found is None:
-            found = plan_polls(components, request_cost=request_cost, min_gap=min_gap)
+            found = budgeted_plan(
+                components,
+                request_cost=request_cost,
+                min_gap=min_gap,
+                latency_budget=latency_budget,
+            ).times
             with self._lock:
                 self._plans[key] = found
         return found
@@ -250,3 +310,15 @@ def _quantile(components: list[Component], q: float) -> float:
         else:
             high = middle
     return (low + high) / 2
+
+
+def _unbounded_at_right_end(components: list[Component]) -> list[Component]:
+    """Mass with no lower bound (tasks seen Ready at their first poll, never pending below
+    it) spread below its upper end as far as the bounded mass spreads: the estimator says
+    only `D <= r`. Spread evenly over (0, r], it would claim durations near zero that no
+    task showed; put at r, the first poll could only move later, never learn the edge."""
+    bounded = [(lo, hi) for lo, hi, _ in components if lo > 0.0]
+    if not bounded:
+        return components
+    span = max(hi for _, hi in bounded) - min(lo for lo, _ in bounded)
+    return [((max(0.0, hi - span) if lo <= 0.0 else lo), hi, m) for lo, hi, m in components]

@@ -85,7 +85,11 @@ class Learning:
                     base_url = str(exchange.origin(name))
                     for low, high in exchange.ledger.durations(base_url, operation=name):
                         durations.observe(low, high)
-        return durations.plan(request_cost=self.poll.request_cost, min_gap=self.poll.min_interval)
+        return durations.plan(
+            request_cost=self.poll.request_cost,
+            min_gap=self.poll.min_interval,
+            latency_budget=self.poll.latency_budget,
+        )
 
 
 def wait(
@@ -141,7 +145,9 @@ def wait(
                 on_update(result)
             if result.is_ready:
                 yield from exchange.record(
-                    _ready_writer(learning, durations, task, last_handled, handled - origin),
+                    _ready_writer(
+                        learning, durations, task, (last_handled, handled - origin), schedule
+                    ),
                     task.id,
                 )
                 return result
@@ -178,14 +184,15 @@ def _ready_writer(
     learning: Learning,
     durations: DurationModel,
     task: Task,
-    last_pending: float | None,
-    ready: float,
+    bracket: tuple[float | None, float],
+    schedule: PollSchedule,
 ) -> Callable[[Ledger], None]:
-    """Learn the task's duration bracket, and write it down with the Ready state, so
-    the next run's first polls are aimed too."""
+    """Learn the task's duration bracket (last pending, first Ready), and write it down
+    with the Ready state, so the next run's first polls are aimed too."""
     took: dict[str, float] = {}
+    last_pending, ready = bracket
     if task.submitted_at is not None and learning.poll.learn:
-        durations.observe(last_pending, ready)
+        durations.observe(last_pending, ready, teaches=schedule.teaches)
         took = {"duration_low": last_pending or 0.0, "duration_high": ready}
 
     def write(ledger: Ledger) -> None:

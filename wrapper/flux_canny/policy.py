@@ -41,7 +41,11 @@ class PollPolicy:
     #: E[latency] + request_cost x E[requests]; raise it for fewer requests, lower it for
     #: faster answers. 0.05 s: on durations within ±8 %, under half a 1 s poller's
     #: requests at a p50 latency under 0.1 s (`make bench`)
-    request_cost: float = attrs.field(default=0.05, validator=at_least(0))
+    request_cost: float = attrs.field(default=0.04, validator=at_least(0))
+    #: the expected latency a learned plan may spend to save requests: when the plan at
+    #: `request_cost` sees Ready sooner than this on average, requests are priced up until
+    #: it does not. A delay this small goes unnoticed, so requests are not spent on it
+    latency_budget: float = attrs.field(default=0.12, validator=at_least(0))
     #: uninformed polls are staggered: each task's are moved earlier by its phase (in
     #: [0, 1)) times the gap before, the first by up to this fraction of initial_delay.
     #: Tasks submitted together then poll out of step, spread across the gap, and their
@@ -49,7 +53,7 @@ class PollPolicy:
     jitter: float = attrs.field(default=0.35, validator=fraction)
     #: the share of tasks (by their phase) that probe once inside the learned window
     #: before their plan: the observations that keep the model learning (see _with_probe)
-    explore: float = attrs.field(default=0.25, validator=fraction)
+    explore: float = attrs.field(default=0.1, validator=fraction)
     #: when set, poll at this fixed interval and ignore everything else (for baselines)
     fixed_interval: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(at_least(0, above=True))
@@ -119,6 +123,13 @@ class PollSchedule:
         # the offset before the first poll, which the stagger measures from
         self._prev_gap = policy.jitter * policy.initial_delay
         self._dense = policy.min_interval
+
+    @property
+    def teaches(self) -> bool:
+        """Whether the task's bracket can teach the model more than its plan assumed: not
+        when a single planned poll is all it gets (seen Ready there, it says only that the
+        plan was late enough). Chosen before the task runs, so skipping them is no bias."""
+        return self._plan is None or len(self._plan) > 1
 
     def first_delay(self) -> float:
         policy = self._policy
