@@ -202,7 +202,13 @@ def _learned_run(
         window = model.window()
         seen = []
         for _ in range(8):
-            schedule = PollSchedule(policy, plan=plan, phase=model.next_phase(), window=window)
+            schedule = PollSchedule(
+                policy,
+                plan=None if plan is None else plan.times,
+                expected=None if plan is None else plan.polls,
+                phase=model.next_phase(),
+                window=window,
+            )
             count, latency, last, ready = _bracket(draw(rng), schedule)
             seen.append((last, ready, schedule.teaches))
             if wave:
@@ -244,20 +250,18 @@ def test_widely_spread_durations_still_cost_fewer_requests_than_a_1s_poller_and_
     assert frugal < polls < eager and fast < latency < slow
 
 
-def test_a_fixed_duration_is_learned_to_one_poll_seen_within_the_latency_budget():
+def test_a_fixed_duration_is_learned_to_one_poll_seen_within_tens_of_ms():
     def draw(rng: random.Random) -> float:
         return 10.0 + rng.uniform(0, 0.005)
 
-    policy = PollPolicy()
-    polls, latency = _learned_run(draw, policy)
-    assert polls <= 1.1 and latency < policy.latency_budget
-    # without a budget, requests are spent on latency no one would notice: seen within
-    # tens of ms, at more polls
-    eager_polls, eager_latency = _learned_run(draw, PollPolicy(latency_budget=0.0))
-    assert eager_latency < 0.04 < latency and polls < eager_polls <= 1.5
+    polls, latency = _learned_run(draw, PollPolicy())
+    assert polls <= 1.1 and latency < 0.06
+    # without a latency budget, requests are spent on latency no one would notice
+    eager_polls, _ = _learned_run(draw, PollPolicy(latency_budget=0.0))
+    assert polls < eager_polls <= 1.5
 
 
-@pytest.mark.parametrize("explore", [0.1, 0.0])
+@pytest.mark.parametrize("explore", [PollPolicy().explore, 0.0])
 def test_a_long_run_of_one_duration_stays_sharp_with_or_without_probes(explore: float):
     """Tasks that all follow one plan are seen Ready at it, which bounds durations from
     above only. The plan once drifted later, a few ms per refit, with every task's Ready
@@ -270,31 +274,39 @@ def test_a_long_run_of_one_duration_stays_sharp_with_or_without_probes(explore: 
     model = DurationModel(start=0.3)
     polls, latency = _learned_run(draw, PollPolicy(explore=explore), waves=120, model=model)
     low, high = model.window() or (0.0, 0.0)
-    assert 0.4 < low < 0.5 < high < 0.55 and polls < 1.05 and latency < 0.04
+    # one poll each, and a probe, which costs at most one more, for `explore` of them
+    assert 0.4 < low < 0.5 < high < 0.55 and polls <= 1 + explore + 0.01 and latency < 0.04
 
 
-def test_a_tenth_of_tasks_probe_evenly_across_the_window_before_their_plan():
+@pytest.mark.parametrize("expected", [1.0, 2.0, 4.0])
+def test_probes_are_priced_against_the_plan_and_spread_below_its_first_poll(expected: float):
+    """A share `explore x expected polls` of tasks probe once, evenly between the window's
+    low end and the first planned poll: above it the plan's own polls bracket durations;
+    below it only probes can tell where they begin."""
     policy, window, plan = PollPolicy(), (4.6, 5.4), (5.2, 5.5)
     model = DurationModel(start=0.1)
     probes = []
-    for _ in range(400):
-        schedule = PollSchedule(policy, plan=plan, phase=model.next_phase(), window=window)
+    for _ in range(1000):
+        schedule = PollSchedule(
+            policy, plan=plan, expected=expected, phase=model.next_phase(), window=window
+        )
         at, polls = schedule.first_delay(), []
         while at <= plan[-1]:  # a task slower than the plan: every planned poll, in order
             polls.append(at)
             at += schedule.next_delay(at, None)
         assert polls[0] <= plan[0] and set(plan) <= set(polls) and len(polls) <= len(plan) + 1
         probes += [t for t in polls if t not in plan]
-    # a tenth of the tasks, less those whose probe a planned poll stands for (±0.05 s)
-    assert 0.08 < len(probes) / 400 < 0.1
+    # a twentieth of the plan's expected polls: 5, 10 or 20 % of the tasks
+    assert len(probes) / 1000 == pytest.approx(policy.explore * expected, abs=0.005)
     probes.sort()
-    assert all(4.6 <= t <= 5.4 and abs(t - 5.2) > 0.05 for t in probes)
-    gaps = [b - a for a, b in itertools.pairwise(probes) if not a < 5.2 < b]
-    # evenly spread: no gap past 1.7 times the mean (0.8 s over about 34 probes)
-    assert probes[0] < 4.62 and probes[-1] > 5.38 and max(gaps) < 0.04
+    assert all(4.6 <= t <= 5.15 for t in probes)
+    # evenly spread: no gap past twice the mean
+    mean = 0.55 / len(probes)
+    gaps = [b - a for a, b in itertools.pairwise(probes)]
+    assert probes[0] < 4.6 + 2 * mean and probes[-1] > 5.15 - 2 * mean and max(gaps) < 2 * mean
     # a deterministic policy never probes
     calm = PollPolicy(jitter=0.0)
-    assert PollSchedule(calm, plan=plan, phase=0.1, window=window).first_delay() == plan[0]
+    assert PollSchedule(calm, plan=plan, phase=0.01, window=window).first_delay() == plan[0]
 
 
 def test_the_distribution_is_the_brackets_maximum_likelihood_fit():
@@ -304,8 +316,10 @@ def test_the_distribution_is_the_brackets_maximum_likelihood_fit():
     low, high = model.window()
     assert 1.8 < low < high < 2.2  # their intersection (1.9, 2.05], smoothed a little
     assert model.estimate() == pytest.approx(1.975, abs=0.02)
-    plan = model.plan(request_cost=0.05, min_gap=0.05)
-    assert plan is not None and plan[0] > 1.85 and plan[-1] < 2.3
+    learned = model.plan(request_cost=0.05, min_gap=0.05)
+    assert learned is not None
+    plan = learned.times
+    assert plan[0] > 1.85 and plan[-1] < 2.3
     # a task slower than every similar one: dense polls past the plan, then sparser
     schedule = PollSchedule(PollPolicy(), plan=plan, phase=0.5)
     assert schedule.first_delay() == pytest.approx(plan[0])

@@ -195,7 +195,7 @@ class DurationModel:
         self._phase = random.random() if start is None else start  # noqa: S311 (not secret)
         self._seen = 0
         self._planned_at = -1
-        self._plans: dict[tuple[float, float, float], tuple[float, ...]] = {}
+        self._plans: dict[tuple[float, float, float], Plan] = {}
         self._components: list[Component] | None = None
         #: the window of `_components`, found once per distribution: two quantiles are a
         #: bisection each over every piece, and every wait asks (with a full model, the
@@ -255,7 +255,7 @@ class DurationModel:
 
     def plan(
         self, *, request_cost: float, min_gap: float, latency_budget: float = 0.0
-    ) -> tuple[float, ...] | None:
+    ) -> Plan | None:
         """Poll times for the next task, or None before any task finished."""
         components = self.distribution()
         if components is None:
@@ -269,7 +269,7 @@ class DurationModel:
                 request_cost=request_cost,
                 min_gap=min_gap,
                 latency_budget=latency_budget,
-            ).times
+            )
             with self._lock:
                 self._plans[key] = found
         return found

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._checks import check_wait
-from ._durations import DurationModel
+from ._durations import DurationModel, Plan
 from ._effects import Flow, Sleep
 from ._operations import CANNY, listed
 from .errors import (
@@ -71,7 +71,7 @@ class Learning:
 
     def plan(
         self, exchange: Exchange, operation: str | None, durations: DurationModel
-    ) -> tuple[float, ...] | None:
+    ) -> Plan | None:
         """Poll times learned from finished tasks of the same endpoint: this client's, and
         on its first wait for that endpoint, those the ledger kept from earlier runs
         against the same API."""
@@ -124,7 +124,8 @@ def wait(
     plan = learning.plan(exchange, operation, durations)
     schedule = PollSchedule(
         learning.poll,
-        plan=plan,
+        plan=None if plan is None else plan.times,
+        expected=None if plan is None else plan.polls,
         phase=durations.next_phase(),
         window=durations.window() if plan is not None else None,
     )

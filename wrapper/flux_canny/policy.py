@@ -51,9 +51,12 @@ class PollPolicy:
     #: Tasks submitted together then poll out of step, spread across the gap, and their
     #: [last pending, first ready] brackets intersect tightly (see DurationModel)
     jitter: float = attrs.field(default=0.35, validator=fraction)
-    #: the share of tasks (by their phase) that probe once inside the learned window
-    #: before their plan: the observations that keep the model learning (see _with_probe)
-    explore: float = attrs.field(default=0.1, validator=fraction)
+    #: what probes may add to a task's expected requests, as a share of them: with a
+    #: plan of E expected polls, a share `explore x E` of tasks (by their phase) probe once
+    #: inside the learned window before it, the observations that keep the model learning
+    #: (see _with_probe). A probe costs at most one request, so exploring stays a twentieth
+    #: of the cost on any plan: few probes where one poll suffices, more where tasks spread
+    explore: float = attrs.field(default=0.05, validator=fraction)
     #: when set, poll at this fixed interval and ignore everything else (for baselines)
     fixed_interval: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(at_least(0, above=True))
@@ -66,27 +69,31 @@ class PollPolicy:
 
 
 def _with_probe(
-    plan: list[float], policy: PollPolicy, phase: float, window: tuple[float, float] | None
+    plan: list[float],
+    policy: PollPolicy,
+    phase: float,
+    window: tuple[float, float] | None,
+    expected: float,
 ) -> list[float]:
-    """The plan, and for a share (`policy.explore`) of tasks one probe before it, so the
-    model keeps learning where durations begin.
+    """The plan, and for a share of tasks one probe before it, so the model keeps learning
+    where durations begin.
 
-    Every task following one plan is seen Ready at its planned polls, which bound the
-    durations from above but not below. Phases below `explore` (golden-ratio steps:
+    Tasks following one plan are seen Ready at its planned polls, which bound the
+    durations from above but not below. Phases below the share (golden-ratio steps:
     evenly spread) place the probe evenly across the window where most durations fall.
-    A probe within min_interval of a planned poll is left out: answered late, it would
-    make the schedule skip that poll. This replaced shifting each task's whole plan by
-    its phase: on 0.5 s tasks under 24-way load a single planned poll moved by up to
-    ±50 ms, and tasks were seen 30-34 ms late on average; with probes, 16-17 ms. On
-    durations within ±8 %, 0.38-0.47x a 1 s poller's requests, against 0.51x.
+    The share is priced against the plan: `policy.explore` of its `expected` polls (a
+    probe costs at most one more), so a plan of one poll on 1 s tasks is probed by a
+    twentieth of them, not a quarter, which alone had cost an eighth more requests. A
+    probe within min_interval of a planned poll is left out: answered late, it would make
+    the schedule skip that poll.
     """
-    if window is None or not policy.jitter or phase >= policy.explore:
+    share = min(1.0, policy.explore * expected)
+    if window is None or not policy.jitter or phase >= share:
         return plan
-    low, high = window
-    probe = low + phase / policy.explore * (high - low)
-    if any(abs(probe - t) <= policy.min_interval for t in plan):
-        return plan  # a planned poll is as good a probe (and would be skipped after it)
-    return sorted([max(policy.min_interval, probe), *plan])
+    low, high = window[0], min(window[1], plan[0] - policy.min_interval)
+    if high <= low:
+        return plan  # the first planned poll is as early as most tasks end: nothing hides
+    return [max(policy.min_interval, low + phase / share * (high - low)), *plan]
 
 
 def _fraction(progress: float | None) -> float | None:
@@ -113,12 +120,16 @@ class PollSchedule:
         plan: Sequence[float] | None = None,
         phase: float | None = None,
         window: tuple[float, float] | None = None,
+        expected: float | None = None,
     ) -> None:
+        """`plan` is learned poll times, `expected` its expected polls (else its length),
+        `window` where most durations fall, `phase` this task's place among its peers."""
         self._policy = policy
         self._phase = (policy.random() if phase is None else phase) if policy.jitter else 0.0
         self._plan: list[float] | None = None
         if plan and policy.learn:
-            self._plan = _with_probe(list(plan), policy, self._phase, window)
+            expected = len(plan) if expected is None else expected
+            self._plan = _with_probe(list(plan), policy, self._phase, window, expected)
         self._gap = policy.initial_delay
         # the offset before the first poll, which the stagger measures from
         self._prev_gap = policy.jitter * policy.initial_delay
