@@ -106,7 +106,11 @@ def serve(count: int, seed: int, scale: float) -> None:
     with FakeServer(fake) as server:
         print(server.base_url, flush=True)
         sys.stdin.read()
-    print(json.dumps({**watch.stats(), "left": sum(len(q) for q in queued.queues.values())}))
+    left = sum(len(q) for q in queued.queues.values())
+    requests: Counter[str] = Counter()
+    for (method, path), n in fake.requests.items():  # downloads under one name
+        requests[f"{method} {'/results/…' if path.startswith('/results/') else path}"] += n
+    print(json.dumps({**watch.stats(), "left": left, "requests": requests}))
 
 
 def _leg(count: int, work: Path, *, seed: int = SEED, scale: float = 1.0) -> dict[str, Any]:
@@ -234,8 +238,8 @@ def render_mixed_server(row: dict[str, Any]) -> list[str]:
         f"| {large['served_span_ratio']:.3f} ({m} jobs: {small['served_span_ratio']:.3f}) |",
         *(
             f"| {name}: polls per task, p50 Ready → seen | {e['polls_per_task']:.2f}, "
-            f"{e['p50_ready_to_seen'] * 1000:.0f} ms | fixed 1 s poller, computed from the "
-            f"same durations (ceil(d) polls, ceil(d) − d late): {e['fixed_1s_polls_per_task']:.2f}, "
+            f"{e['p50_ready_to_seen'] * 1000:.0f} ms | fixed 1 s poller, computed (ceil(d) polls, "
+            f"ceil(d) − d late): {e['fixed_1s_polls_per_task']:.2f}, "
             f"{e['fixed_1s_p50'] * 1000:.0f} ms | {e['polls_ratio']:.2f} |"
             for name, e in large["endpoints"].items()
         ),
