@@ -197,6 +197,7 @@ def _size_row(leg: dict[str, Any]) -> dict[str, Any]:
         "rate_limited": stats["rate_limited"],
         "cpu_ms_per_task": client["cpu"] * 1000 / count,
         "maxrss_kib": client["maxrss_kib"],
+        "requests": stats["requests"],
         "endpoints": endpoints,
     }
 

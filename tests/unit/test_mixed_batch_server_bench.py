@@ -30,4 +30,5 @@ def test_the_server_leg_serves_each_job_its_duration_and_counts_every_task(tmp_p
     ]
     row = mixed_batch_server._size_row(leg)
     assert row["jobs"] == 6 and row["rate_limited"] == 0
+    assert row["requests"]["GET /results/…"] == 6  # one download a job
     assert set(row["endpoints"]) == set(mixed_batch.MIX)
