@@ -25,6 +25,7 @@ import numpy as np
 from flux_canny import AsyncFluxCanny, FluxCanny, PollPolicy, encode_control_image
 from flux_canny.fake import FakeBFL, FakeServer
 from mixed_batch import mixed_batch, render_mixed  # bench/, the script's own folder
+from mixed_batch_server import mixed_batch_server, render_mixed_server
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
@@ -813,6 +814,7 @@ def main() -> int:
         "import": import_time(),
         "makespan": batch_makespan(),
         "mixed_batch": mixed_batch(),
+        "mixed_batch_server": mixed_batch_server(),
         "ledger_backends": ledger_backends.run(),
         "seconds": 0.0,
     }
@@ -904,6 +906,11 @@ def render(results: dict[str, Any]) -> str:
         + " / ".join(f"{mk['cli'][n]['tasks_seconds']:.2f} s" for n in SCALE)
         + f" | {mk['tasks_growth']:.2f} |",
         *(render_mixed(results["mixed_batch"]) if "mixed_batch" in results else []),
+        *(
+            render_mixed_server(results["mixed_batch_server"])
+            if "mixed_batch_server" in results
+            else []
+        ),
         "",
         f"total {results['seconds']:.0f} s",
     ]
