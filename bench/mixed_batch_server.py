@@ -29,7 +29,7 @@ import httpx
 from flux_canny.fake import FakeBFL, FakeServer
 from mixed_batch import CAP, KEY, MIX, SPREAD, _jobs, _serve, ideal_makespan
 
-SIZES = (120, 240)
+SIZES = (250, 1000)
 SEED = 7
 RESULT_PATH = "/v1/get_result"
 

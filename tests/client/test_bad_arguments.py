@@ -16,6 +16,7 @@ from flux_canny import (
     ConfigurationError,
     FluxCanny,
     FluxCannyError,
+    ImageInputError,
     InvalidArgumentError,
     PollPolicy,
     RetryPolicy,
@@ -64,6 +65,8 @@ def test_narrow_trusted_host_patterns_are_kept():
         ("max_download_bytes", 0, "max_download_bytes must be more than 0"),
         ("download_deadline", math.inf, "download_deadline must be a finite number"),
         ("ledger", 5, "ledger must be a path"),
+        ("validate", "no", "validate must be True or False, got 'no'"),
+        ("check_responses", 1, "check_responses must be True or False"),
     ],
 )
 def test_client_settings_are_refused_where_given(face, api, option, value, says):
@@ -76,6 +79,8 @@ def test_client_settings_are_refused_where_given(face, api, option, value, says)
     ("policy", "field", "value", "says"),
     [
         (PollPolicy, "request_cost", -1, "at least 0"),
+        (PollPolicy, "latency_budget", -0.1, "at least 0"),
+        (PollPolicy, "explore", 1.5, "at most 1"),
         (PollPolicy, "min_interval", 0, "more than 0"),
         (PollPolicy, "max_interval", math.nan, "finite"),
         (PollPolicy, "jitter", 2, "at most 1"),
@@ -89,6 +94,26 @@ def test_client_settings_are_refused_where_given(face, api, option, value, says)
 def test_policy_fields_are_refused_where_given(policy, field, value, says):
     with pytest.raises(ConfigurationError, match=f"{policy.__name__}.{field} must be.*{says}"):
         policy(**{field: value})
+
+
+@pytest.mark.parametrize("call", ["prepare", "submit", "generate"])
+def test_a_validate_that_is_no_bool_is_refused_not_read_as_true(face, api, png, call):
+    """`validate="no"` was truthy: the request was checked though the user said not to."""
+    flux = face(ledger=False)
+    fields = {"control_image": png, "prompt": "x", "finetune_id": "ft"}
+    with pytest.raises(InvalidArgumentError, match="validate must be True or False, got 'no'"):
+        getattr(flux, call)(validate="no", **fields)
+    assert not api.calls
+
+
+@pytest.mark.parametrize("address", ["https://", "HTTPS:///edges.png", "https://?x=1"])
+def test_an_https_address_that_names_no_host_is_refused_before_any_request(face, api, address):
+    """Where the spec takes an address, one with no host was sent on: the server's to
+    reject, after the request."""
+    flux = face(ledger=False)
+    with pytest.raises(ImageInputError, match="input_image image address .* names no host"):
+        flux.submit(endpoint="flux-kontext-pro", prompt="x", input_image=address)
+    assert not api.calls
 
 
 @pytest.mark.parametrize("task", [None, 123, "", "t 1", "t\n1", "x" * 257])

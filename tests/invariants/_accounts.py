@@ -106,6 +106,7 @@ class Accounts:
         if record.path == POLL:
             body = _json(response)
             status = body.get("status") if isinstance(body, dict) else None
+            status = status if isinstance(status, str) else None  # a hostile {"status": []}
             if status in NO_IMAGE and record.fault not in ("connect", "drop"):
                 self.told_no_image.add(task_id)
             if response.status_code == 404 or status == "Task not found":

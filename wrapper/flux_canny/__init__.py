@@ -43,7 +43,7 @@ from .errors import (
 )
 from .images import GeneratedImage, encode_control_image
 from .models import Result, Task
-from .policy import DurationModel, PollPolicy, RetryPolicy
+from .policy import DurationModel, PollPlan, PollPolicy, RetryPolicy
 from .validation import validate_inputs
 
 if TYPE_CHECKING:
@@ -109,6 +109,7 @@ __all__ = [
     "LedgerError",
     "MissingAPIKeyError",
     "ModerationError",
+    "PollPlan",
     "PollPolicy",
     "RateLimitError",
     "RequestValidationError",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import httpx
 
 from ._auth import DEFAULT_TRUSTED_HOSTS, HostPolicy, KeyAuth, is_loopback
-from ._checks import check_number
+from ._checks import check_flag, check_number
 from ._flow import Core
 from ._operations import CANNY, operations, origin
 from ._params import PrepareCalls
@@ -186,6 +186,8 @@ class ClientBase(PrepareCalls, Generic[HttpT]):
                 "(plain http is allowed only to this machine, e.g. the mock-server)"
             )
         _check_limits(timeout, wait_timeout, max_download_bytes, download_deadline)
+        check_flag("validate", validate)
+        check_flag("check_responses", check_responses)
         servers = [httpx.URL(origin(op)) for op in operations().values()] if routed else []
         hosts = HostPolicy(url, trusted_hosts, servers)
         auth = KeyAuth(resolve_key(api_key), packaged_spec().security_header(), hosts)

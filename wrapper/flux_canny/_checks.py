@@ -12,9 +12,9 @@ from typing import Any
 
 import attrs
 
-from .errors import ConfigurationError, InvalidArgumentError
+from .errors import ConfigurationError, FluxCannyError, InvalidArgumentError
 
-__all__ = ["at_least", "check_callback", "check_number", "check_wait", "fraction"]
+__all__ = ["at_least", "check_callback", "check_flag", "check_number", "check_wait", "fraction"]
 
 
 def check_number(
@@ -40,6 +40,15 @@ def check_number(
         raise ConfigurationError(f"{where} must be {bound}, got {value!r}")
     if high is not None and value > high:
         raise ConfigurationError(f"{where} must be at most {high:g}, got {value!r}")
+
+
+def check_flag(
+    where: str, value: object, *, error: type[FluxCannyError] = ConfigurationError
+) -> None:
+    """`value` None or a bool; else `error` naming `where`. `validate="no"` was read as
+    true, and the request checked though the user said not to."""
+    if value is not None and not isinstance(value, bool):
+        raise error(f"{where} must be True or False, got {value!r:.80}")
 
 
 def check_callback(where: str, value: object) -> None:

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import NamedTuple
 
-__all__ = ["DurationModel", "Plan"]
+__all__ = ["DurationModel", "PollPlan"]
 
 _GOLDEN = (5**0.5 - 1) / 2
 #: cells the distribution is cut into for planning (the plan's time resolution is the
@@ -88,7 +88,7 @@ def _smoothed(components: list[Component], observed: int, top: float) -> list[Co
     return [(max(0.0, lo - width), min(hi + width, top), m) for lo, hi, m in components]
 
 
-class Plan(NamedTuple):
+class PollPlan(NamedTuple):
     """Poll times (seconds from submission), and what they cost over the distribution."""
 
     times: tuple[float, ...]
@@ -98,7 +98,7 @@ class Plan(NamedTuple):
     polls: float
 
 
-def plan_polls(components: list[Component], *, request_cost: float, min_gap: float) -> Plan:
+def plan_polls(components: list[Component], *, request_cost: float, min_gap: float) -> PollPlan:
     """Poll times (from submission) minimising E[latency] + request_cost × E[polls].
 
     A poll at t is made only if the task was still pending at the one before, so it costs
@@ -145,12 +145,12 @@ def plan_polls(components: list[Component], *, request_cost: float, min_gap: flo
         latency -= moment[following] - moment[at]
         at = following
         times.append(edges[at])
-    return Plan(tuple(times), latency, polls)
+    return PollPlan(tuple(times), latency, polls)
 
 
 def budgeted_plan(
     components: list[Component], *, request_cost: float, min_gap: float, latency_budget: float
-) -> Plan:
+) -> PollPlan:
     """The plan at `request_cost`, or, when it sees Ready sooner than `latency_budget` on
     average, the one with the fewest polls that still does (requests priced up to meet it).
 
@@ -195,7 +195,7 @@ class DurationModel:
         self._phase = random.random() if start is None else start  # noqa: S311 (not secret)
         self._seen = 0
         self._planned_at = -1
-        self._plans: dict[tuple[float, float, float], Plan] = {}
+        self._plans: dict[tuple[float, float, float], PollPlan] = {}
         self._components: list[Component] | None = None
         #: the window of `_components`, found once per distribution: two quantiles are a
         #: bisection each over every piece, and every wait asks (with a full model, the
@@ -255,8 +255,18 @@ class DurationModel:
 
     def plan(
         self, *, request_cost: float, min_gap: float, latency_budget: float = 0.0
-    ) -> Plan | None:
+    ) -> tuple[float, ...] | None:
         """Poll times for the next task, or None before any task finished."""
+        found = self.costed_plan(
+            request_cost=request_cost, min_gap=min_gap, latency_budget=latency_budget
+        )
+        return None if found is None else found.times
+
+    def costed_plan(
+        self, *, request_cost: float, min_gap: float, latency_budget: float = 0.0
+    ) -> PollPlan | None:
+        """The plan for the next task with its expected latency and polls (what prices its
+        probes), or None before any task finished."""
         components = self.distribution()
         if components is None:
             return None

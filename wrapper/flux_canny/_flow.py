@@ -28,7 +28,7 @@ from flux_canny_api.models.http_validation_error import HTTPValidationError
 
 from . import _downloads, _polling, _submits
 from ._auth import HostPolicy
-from ._checks import check_callback, check_wait
+from ._checks import check_callback, check_flag, check_wait
 from ._effects import Flow
 from ._exchange import Exchange
 from ._generated import Endpoint
@@ -126,6 +126,7 @@ class Core:
         advised: set[bytes] | None = None,
     ) -> SubmitBody:
         """`endpoint`'s fields checked and encoded, before any network call."""
+        check_flag("validate", validate, error=InvalidArgumentError)
         check = self.validate if validate is None else validate
         return _submits.build_body(validator_for, endpoint, fields, check, advised=advised)
 

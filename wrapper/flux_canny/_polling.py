@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._checks import check_wait
-from ._durations import DurationModel, Plan
+from ._durations import DurationModel, PollPlan
 from ._effects import Flow, Sleep
 from ._operations import CANNY, listed
 from .errors import (
@@ -71,7 +71,7 @@ class Learning:
 
     def plan(
         self, exchange: Exchange, operation: str | None, durations: DurationModel
-    ) -> Plan | None:
+    ) -> PollPlan | None:
         """Poll times learned from finished tasks of the same endpoint: this client's, and
         on its first wait for that endpoint, those the ledger kept from earlier runs
         against the same API."""
@@ -85,7 +85,7 @@ class Learning:
                     base_url = str(exchange.origin(name))
                     for low, high in exchange.ledger.durations(base_url, operation=name):
                         durations.observe(low, high)
-        return durations.plan(
+        return durations.costed_plan(
             request_cost=self.poll.request_cost,
             min_gap=self.poll.min_interval,
             latency_budget=self.poll.latency_budget,

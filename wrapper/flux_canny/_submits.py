@@ -19,11 +19,13 @@ import attrs
 import httpx
 
 from ._effects import Failed, Flow, Record
+from ._image_formats import image_label
 from ._operations import Operation, did_you_mean, operation, taken_elsewhere
 from ._spec import not_utf8
 from ._wire import SubmitBody, submit_body
 from .errors import (
     FluxCannyError,
+    ImageInputError,
     RequestValidationError,
     SubmitUncertainError,
     UnknownParameterError,
@@ -127,8 +129,17 @@ def _required(op: Operation, fields: Mapping[str, Any]) -> None:
 def _is_url(op: Operation, name: str, value: Any) -> bool:
     """An https address given where the spec says the field takes one: sent as it is
     (its scheme in any case, as URLs have it: "HTTPS://" was refused as a web address
-    given to a field that takes none)."""
-    return name in op.url_fields and isinstance(value, str) and value[:8].lower() == "https://"
+    given to a field that takes none). One that names no host is refused here: sent, it
+    was the server's to reject, after the request."""
+    if not (name in op.url_fields and isinstance(value, str) and value[:8].lower() == "https://"):
+        return False
+    try:
+        host = httpx.URL(value).host
+    except httpx.InvalidURL:
+        host = ""
+    if not host:
+        raise ImageInputError(f"the {image_label(name)} address {value!r:.80} names no host")
+    return True
 
 
 def build_body(

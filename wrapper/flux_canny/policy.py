@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from ._checks import at_least, fraction
-from ._durations import DurationModel
+from ._durations import DurationModel, PollPlan
 
-__all__ = ["DurationModel", "PollPolicy", "PollSchedule", "RetryPolicy"]
+__all__ = ["DurationModel", "PollPlan", "PollPolicy", "PollSchedule", "RetryPolicy"]
 
 
 @attrs.frozen
