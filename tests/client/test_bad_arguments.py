@@ -111,7 +111,7 @@ def test_an_https_address_that_names_no_host_is_refused_before_any_request(face,
     """Where the spec takes an address, one with no host was sent on: the server's to
     reject, after the request."""
     flux = face(ledger=False)
-    with pytest.raises(ImageInputError, match="input_image image address .* names no host"):
+    with pytest.raises(ImageInputError, match=r"input_image image address .* names no host"):
         flux.submit(endpoint="flux-kontext-pro", prompt="x", input_image=address)
     assert not api.calls
 
