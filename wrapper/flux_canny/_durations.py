@@ -152,15 +152,17 @@ def budgeted_plan(
     components: list[Component], *, request_cost: float, min_gap: float, latency_budget: float
 ) -> PollPlan:
     """The plan at `request_cost`, or, when it sees Ready sooner than `latency_budget` on
-    average, the one with the fewest polls that still does (requests priced up to meet it).
+    average, the plan at the dearest price of a request whose plan still does: requests
+    priced up, and so fewer polls, as far as the budget allows.
 
     Latency under the budget goes unnoticed, so requests are not spent on it: on tasks of
     one duration give or take 8 %, the cheapest plan polls early and late and the budgeted
     one once, at the end of the spread. The optimum moves monotonically with the price (a
-    Lagrangian), so the price is found by bisection in log space.
+    Lagrangian), so the price is found by bisection in log space; a plan that is optimal at
+    no price (one a brute force over poll times might find) is not considered.
     """
     plan = plan_polls(components, request_cost=request_cost, min_gap=min_gap)
-    if plan.latency >= latency_budget:
+    if plan.latency >= latency_budget or request_cost >= _DEAREST:
         return plan
     low, high = max(request_cost, _CHEAPEST), _DEAREST
     dearest = plan_polls(components, request_cost=high, min_gap=min_gap)
@@ -180,17 +182,22 @@ class DurationModel:
     """Durations of finished tasks, as seen by one client, to aim the next polls.
 
     Each finished task brackets its duration: last seen pending at `lo`, first seen Ready
-    at `hi`. The brackets of the last `window` tasks make a distribution (see the module's
-    docstring), and the poll plan follows it. Plans are recomputed as tasks finish, at
-    most every `window // 8` tasks once the model is full, so a batch of thousands pays a
+    at `hi`. The brackets make a distribution (see the module's docstring), and the poll
+    plan follows it: those of the last `window` tasks that teach (`PollSchedule.teaches`),
+    and of the others, those among the last `window` tasks. Plans are recomputed as tasks
+    finish, at most every eighth of the brackets held, so a batch of thousands pays a
     fraction of a millisecond per task.
     """
 
     def __init__(self, window: int = 64, *, start: float | None = None) -> None:
         self._brackets: deque[tuple[float, float]] = deque(maxlen=window)
-        #: brackets of tasks that had a single planned poll: kept apart, so that a long
-        #: run of them (most tasks, once the plan is sharp) never evicts the ones that teach
-        self._plain: deque[tuple[float, float]] = deque(maxlen=window)
+        #: brackets of tasks that had a single planned poll, with their place among all
+        #: tasks: kept apart, so that a long run of them (most tasks, once the plan is
+        #: sharp) never evicts the ones that teach, and counted only while among the last
+        #: `window` tasks, so that once plans poll more often they cannot outlive the
+        #: durations they saw (kept, half the model clung to tasks from before a slowdown)
+        self._plain: deque[tuple[int, float, float]] = deque(maxlen=window)
+        self._span = window
         self._lock = threading.Lock()
         self._phase = random.random() if start is None else start  # noqa: S311 (not secret)
         self._seen = 0
@@ -220,23 +227,32 @@ class DurationModel:
         """Record a task first seen Ready at `ready` s, last seen pending at `last_pending` s;
         `teaches` is false for a task that had a single planned poll (`PollSchedule.teaches`).
 
-        A bracket no task can have (negative, not finite, a day or more: a clock that
-        jumped, a damaged ledger row) is ignored rather than allowed to bend every plan."""
+        A bracket no task can have (negative, not finite, a day or more, Ready before its
+        last pending: a clock that jumped, a damaged ledger row) is ignored rather than
+        allowed to bend every plan."""
         low = 0.0 if last_pending is None else last_pending
-        if not (0.0 <= low < _LONGEST and 0.0 < ready < _LONGEST):
+        if not (0.0 <= low < ready < _LONGEST):
             return
         with self._lock:
-            (self._brackets if teaches else self._plain).append((low, ready))
             self._seen += 1
+            if teaches:
+                self._brackets.append((low, ready))
+            else:
+                self._plain.append((self._seen, low, ready))
 
     def brackets(self) -> list[tuple[float, float]]:
         with self._lock:
-            return [*self._brackets, *self._plain]
+            return self._held()
+
+    def _held(self) -> list[tuple[float, float]]:
+        """The brackets the distribution is made of (called under the lock)."""
+        recent = self._seen - self._span
+        return [*self._brackets, *((lo, hi) for at, lo, hi in self._plain if at > recent)]
 
     def distribution(self) -> list[Component] | None:
         """The smoothed distribution of durations, as (left, right, mass) pieces."""
         with self._lock:
-            brackets = [*self._brackets, *self._plain]
+            brackets = self._held()
             seen = self._seen
             fresh = seen - self._planned_at < max(1, len(brackets) // 8)
             if fresh and self._components is not None:
@@ -281,7 +297,8 @@ class DurationModel:
                 latency_budget=latency_budget,
             )
             with self._lock:
-                self._plans[key] = found
+                if self._components is components:  # not refit by another thread meanwhile
+                    self._plans[key] = found
         return found
 
     def window(self) -> tuple[float, float] | None:
