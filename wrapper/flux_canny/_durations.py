@@ -240,6 +240,12 @@ class DurationModel:
             else:
                 self._plain.append((self._seen, low, ready))
 
+    def filled(self) -> float:
+        """How far the model has grown out of its first few tasks, from 0 to 1: the
+        brackets that teach it holds, against an eighth of its window (8 of 64)."""
+        with self._lock:
+            return min(1.0, 8 * len(self._brackets) / (self._brackets.maxlen or 1))
+
     def brackets(self) -> list[tuple[float, float]]:
         with self._lock:
             return self._held()
