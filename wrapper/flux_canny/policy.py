@@ -84,7 +84,8 @@ def _with_probe(
 
     Tasks following one plan are seen Ready at its planned polls, which bound the
     durations from above but not below. Phases below the share (golden-ratio steps:
-    evenly spread) place the probe evenly across the window where most durations fall.
+    evenly spread) place the probe evenly between the window's low end and the first
+    planned poll, where the plan is blind.
     The share is priced against the plan: `policy.explore` of its `expected` polls (a
     probe costs at most one more), so a plan of one poll on 1 s tasks is probed by a
     twentieth of them, not a quarter, which alone had cost an eighth more requests. A
