@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _loopback_fake import loopback_fake  # bench/, the script's own folder
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the suite's server helper
     sys.path.insert(0, str(ROOT))
@@ -87,51 +89,39 @@ def _fleet(
     url: str, workers: int = FLEET_WORKERS, task_seconds: float = TASK_SECONDS
 ) -> dict[str, Any]:
     """`workers` workers, one jobs file, one output folder, one fake: the makespan."""
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "flux_canny.fake", "--task-duration", str(task_seconds)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert fake.stdout is not None
-    base = fake.stdout.readline().strip()
     png = (ROOT / "wrapper/flux_canny/samples/castle-control.png").read_bytes()
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            work = Path(folder)
-            (work / "c.png").write_bytes(png)
-            lines = (
-                {"name": f"j{i}", "control_image": "c.png", "prompt": f"p{i}"}
-                | {"finetune_id": "my-finetune"}
-                for i in range(FLEET_JOBS)
+    with loopback_fake(task_seconds) as base, tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        (work / "c.png").write_bytes(png)
+        lines = (
+            {"name": f"j{i}", "control_image": "c.png", "prompt": f"p{i}"}
+            | {"finetune_id": "my-finetune"}
+            for i in range(FLEET_JOBS)
+        )
+        (work / "jobs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+        command = [sys.executable, "-m", "flux_canny", "batch", str(work / "jobs.jsonl")]
+        command += ["-o", str(work / "out"), "-q", "--json"]
+        started = time.monotonic()
+        running = [
+            subprocess.Popen(
+                command,
+                env={
+                    **os.environ,
+                    "BFL_API_KEY": "test-key",
+                    "BFL_BASE_URL": base,
+                    "FLUX_CANNY_STATE_DIR": str(work / f"state{w}"),
+                    "FLUX_CANNY_LEDGER": url,
+                },
+                cwd=work,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
             )
-            (work / "jobs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-            command = [sys.executable, "-m", "flux_canny", "batch", str(work / "jobs.jsonl")]
-            command += ["-o", str(work / "out"), "-q", "--json"]
-            started = time.monotonic()
-            running = [
-                subprocess.Popen(
-                    command,
-                    env={
-                        **os.environ,
-                        "BFL_API_KEY": "test-key",
-                        "BFL_BASE_URL": base,
-                        "FLUX_CANNY_STATE_DIR": str(work / f"state{w}"),
-                        "FLUX_CANNY_LEDGER": url,
-                    },
-                    cwd=work,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                )
-                for w in range(workers)
-            ]
-            done = [w.communicate(timeout=1200)[0] for w in running]
-            seconds = time.monotonic() - started
-            images = len(list((work / "out").glob("j*.jpg")))
-    finally:
-        fake.terminate()
-        fake.wait(10)
+            for w in range(workers)
+        ]
+        done = [w.communicate(timeout=1200)[0] for w in running]
+        seconds = time.monotonic() - started
+        images = len(list((work / "out").glob("j*.jpg")))
     statuses = [json.loads(line)["status"] for out in done for line in out.splitlines() if line]
     ideal = math.ceil(FLEET_JOBS / CAP) * task_seconds
     return {

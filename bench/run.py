@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import ledger_backends  # bench/ is the script's folder
 import numpy as np
+from _loopback_fake import loopback_fake
 from flux_canny import AsyncFluxCanny, FluxCanny, PollPolicy, encode_control_image
 from flux_canny.fake import FakeBFL, FakeServer
 from mixed_batch import mixed_batch, render_mixed  # bench/, the script's own folder
@@ -441,22 +442,11 @@ def batch_scale(counts: tuple[int, ...] = SCALE) -> dict[str, Any]:
     import subprocess
     import tempfile
 
-    server = subprocess.Popen(
-        [sys.executable, "-m", "flux_canny.fake", "--task-duration", "0.05"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert server.stdout is not None
-    base = server.stdout.readline().strip()
     rows: dict[str, Any] = {"library": {}, "cli": {}}
-    try:
+    with loopback_fake(0.05) as base:
         for n in counts:
             rows["library"][n] = _library_cpu_per_task(base, n)
             rows["cli"][n] = _cli_cpu_per_task(base, n, os, resource, subprocess, tempfile)
-    finally:
-        server.terminate()
-        server.wait(10)
     big, mid = counts[-1], counts[-2]
     rows["library_flat"] = rows["library"][big] / rows["library"][mid]
     rows["cli_flat"] = rows["cli"][big] / rows["cli"][mid]
@@ -567,49 +557,37 @@ def batch_makespan(counts: tuple[int, ...] = SCALE) -> dict[str, Any]:
     process at each N, and `flux-canny tasks` on the ledger the largest batch left."""
     import tempfile
 
-    server = subprocess.Popen(
-        [sys.executable, "-m", "flux_canny.fake", "--task-duration", str(MAKESPAN_TASK)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert server.stdout is not None
-    base = server.stdout.readline().strip()
     rows: dict[str, Any] = {"task_seconds": MAKESPAN_TASK, "library": {}, "cli": {}}
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            work = Path(folder)
-            (work / "c.png").write_bytes(PNG)
-            for n in counts:
-                ideal = math.ceil(n / 24) * MAKESPAN_TASK
-                ran = subprocess.run(
-                    [sys.executable, "-c", _LIBRARY_RUN, base, str(n), str(work / "c.png")],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                lib = json.loads(ran.stdout)
-                rows["library"][n] = {**lib, "ratio": lib["makespan"] / ideal}
-                env = _batch_files(work / f"jobs-{n}.jsonl", n, base, work / f"state-{n}")
-                batch = [sys.executable, "-m", "flux_canny", "batch", str(work / f"jobs-{n}.jsonl")]
-                batch += ["-o", str(work / f"out-{n}"), "-q", "--json"]
-                ran = subprocess.run(
-                    [sys.executable, "-c", _CHILD_RUN, *batch],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                    env=env,
-                    cwd=work,
-                )
-                cli = json.loads(ran.stdout)
-                rows["cli"][n] = {**cli, "ratio": cli["makespan"] / ideal}
-                listing = [sys.executable, "-m", "flux_canny", "tasks", "--limit", "20", "--json"]
-                started = time.monotonic()
-                subprocess.run(listing, env=env, capture_output=True, check=True)
-                rows["cli"][n]["tasks_seconds"] = time.monotonic() - started
-    finally:
-        server.terminate()
-        server.wait(10)
+    with loopback_fake(MAKESPAN_TASK) as base, tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        (work / "c.png").write_bytes(PNG)
+        for n in counts:
+            ideal = math.ceil(n / 24) * MAKESPAN_TASK
+            ran = subprocess.run(
+                [sys.executable, "-c", _LIBRARY_RUN, base, str(n), str(work / "c.png")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            lib = json.loads(ran.stdout)
+            rows["library"][n] = {**lib, "ratio": lib["makespan"] / ideal}
+            env = _batch_files(work / f"jobs-{n}.jsonl", n, base, work / f"state-{n}")
+            batch = [sys.executable, "-m", "flux_canny", "batch", str(work / f"jobs-{n}.jsonl")]
+            batch += ["-o", str(work / f"out-{n}"), "-q", "--json"]
+            ran = subprocess.run(
+                [sys.executable, "-c", _CHILD_RUN, *batch],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+                cwd=work,
+            )
+            cli = json.loads(ran.stdout)
+            rows["cli"][n] = {**cli, "ratio": cli["makespan"] / ideal}
+            listing = [sys.executable, "-m", "flux_canny", "tasks", "--limit", "20", "--json"]
+            started = time.monotonic()
+            subprocess.run(listing, env=env, capture_output=True, check=True)
+            rows["cli"][n]["tasks_seconds"] = time.monotonic() - started
     big, small = counts[-1], counts[0]
     for face in ("library", "cli"):
         rows[f"{face}_memory_growth"] = (

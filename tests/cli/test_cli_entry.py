@@ -6,7 +6,6 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,9 +16,8 @@ from flux_canny.cli import cli, main
 from flux_canny.fake import FakeBFL, FakeServer
 from PIL import Image
 
+from .._mock_server import SCRIPT, mock_server_process
 from ..conftest import make_image
-
-SCRIPT = Path(sys.executable).parent / "flux-canny"
 
 
 def test_version_and_unknown_commands(capsys):
@@ -47,18 +45,10 @@ def test_top_level_help_documents_the_exit_codes(capsys):
 
 
 def test_mock_server_prints_a_working_base_url():
-    proc = subprocess.Popen(
-        [str(SCRIPT), "mock-server", "--task-duration", "0.1"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        base = proc.stdout.readline().strip()
+    with mock_server_process("--task-duration", "0.1") as (base, _):
         assert base.startswith("http://127.0.0.1:")
         answer = httpx.get(f"{base}/v1/my_finetunes", headers={"x-key": "test-key"}, timeout=10)
         assert answer.json() == {"finetunes": ["my-finetune"]}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_a_real_ctrl_c_then_the_printed_command_finishes_the_task(tmp_path):

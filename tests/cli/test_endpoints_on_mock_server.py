@@ -6,17 +6,13 @@ with its documented exit status."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flux_canny._operations import CANNY
 
+from .._mock_server import mock_server_process
 from ..conftest import make_image
-
-SCRIPT = Path(sys.executable).parent / "flux-canny"
 
 #: (endpoint, the generate flags after --endpoint NAME, what its --help must list)
 SAMPLE = [
@@ -31,18 +27,8 @@ IDS = [endpoint for endpoint, _, _ in SAMPLE]
 
 @pytest.fixture(scope="module")
 def mock_server() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [str(SCRIPT), "mock-server", "--task-duration", "0.05", "--finetune", "my-finetune"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with mock_server_process("--task-duration", "0.05", "--finetune", "my-finetune") as (base, _):
+        yield base
 
 
 @pytest.fixture

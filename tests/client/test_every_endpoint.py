@@ -13,8 +13,6 @@ import asyncio
 import base64
 import io
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,13 +34,13 @@ from flux_canny._operations import Operation, operations
 from flux_canny.fake import FakeBFL, VirtualClock
 from PIL import Image
 
+from tests._mock_server import mock_server_process
 from tests.conftest import make_image
 
 OPERATIONS = list(operations().values())
 NAMES = [op.name for op in OPERATIONS]
 #: the kinds of image a field may be given as, taken in turn across fields and endpoints
 KINDS = ("path", "bytes", "file", "pil", "numpy", "base64", "data-uri")
-SCRIPT = Path(sys.executable).parent / "flux-canny"
 
 
 def _given(op: Operation, tmp_path: Path) -> dict[str, tuple[str, Any, bytes]]:
@@ -142,18 +140,8 @@ class _Recording(httpx.BaseTransport, httpx.AsyncBaseTransport):
 @pytest.fixture(scope="module")
 def mock_server() -> Iterator[str]:
     """One `flux-canny mock-server` for the module, every endpoint's task short."""
-    proc = subprocess.Popen(
-        [str(SCRIPT), "mock-server", "--task-duration", "0.05"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with mock_server_process("--task-duration", "0.05") as (base, _):
+        yield base
 
 
 @pytest.mark.parametrize("face", ["sync", "async"])

@@ -4,37 +4,23 @@ finetunes from its flags, and says which key it accepts."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from flux_canny._operations import operations
 
+from tests._mock_server import mock_server_process
 from tests.fake._operation_bodies import KEY, valid_body
-
-SCRIPT = Path(sys.executable).parent / "flux-canny"
 
 
 @pytest.fixture
 def mock_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """The running command's base URL and its banner (stderr's two lines)."""
-    proc = subprocess.Popen(
-        [str(SCRIPT), "mock-server", *request.param],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        base = proc.stdout.readline().strip()
-        banner = proc.stderr.readline() + proc.stderr.readline()
-        yield base, banner
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with mock_server_process(*request.param, stderr=subprocess.PIPE) as (base, proc):
+        assert proc.stderr is not None
+        yield base, proc.stderr.readline() + proc.stderr.readline()
 
 
 FLAGS = ["--task-duration", "0.05", "--duration", "flux-2-pro=30", "--credits", "10"]

@@ -110,6 +110,15 @@ ENDPOINTS = (
     "flux-kontext-pro",
     "flux-pro-1.1-ultra-finetuned",
 )
+#: what a library call draws: the face, the state folder, the image, the endpoint, and
+#: whether the client has a base URL or routes each operation to its server
+LIBRARY_CALL = {
+    "face": st.sampled_from(["sync", "async"]),
+    "state": st.sampled_from([None, *STATES]),
+    "image": st.integers(0, 1),
+    "endpoint": st.sampled_from(ENDPOINTS),
+    "routed": st.booleans(),
+}
 #: the regional hosts a task may live on (None: the host it was submitted to)
 REGIONS = (None, "api.eu2.bfl.ai", "api.us2.bfl.ai")
 #: BFL's cap on a key's active tasks, shared by every endpoint
@@ -1015,13 +1024,7 @@ class Promises(RuleBasedStateMachine):
         images = {f: IMAGES[n] for f, n in _image_fields(endpoint, image).items()}
         return {"endpoint": endpoint, **images, **_request(endpoint, prompt)}
 
-    @rule(
-        face=st.sampled_from(["sync", "async"]),
-        state=st.sampled_from([None, *STATES]),
-        image=st.integers(0, 1),
-        endpoint=st.sampled_from(ENDPOINTS),
-        routed=st.booleans(),
-    )
+    @rule(**LIBRARY_CALL)
     def library_generate(
         self, face: str, state: str | None, image: int, endpoint: str = CANNY, routed: bool = False
     ) -> None:
@@ -1036,13 +1039,7 @@ class Promises(RuleBasedStateMachine):
                 f"of {made_by}"
             )
 
-    @rule(
-        face=st.sampled_from(["sync", "async"]),
-        state=st.sampled_from([None, *STATES]),
-        image=st.integers(0, 1),
-        endpoint=st.sampled_from(ENDPOINTS),
-        routed=st.booleans(),
-    )
+    @rule(**LIBRARY_CALL)
     def library_submit(
         self, face: str, state: str | None, image: int, endpoint: str = CANNY, routed: bool = False
     ) -> None:

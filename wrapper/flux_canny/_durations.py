@@ -240,12 +240,6 @@ class DurationModel:
             else:
                 self._plain.append((self._seen, low, ready))
 
-    def filled(self) -> float:
-        """How far the model has grown out of its first few tasks, from 0 to 1: the
-        brackets that teach it holds, against an eighth of its window (8 of 64)."""
-        with self._lock:
-            return min(1.0, 8 * len(self._brackets) / (self._brackets.maxlen or 1))
-
     def brackets(self) -> list[tuple[float, float]]:
         with self._lock:
             return self._held()
@@ -288,19 +282,21 @@ class DurationModel:
         self, *, request_cost: float, min_gap: float, latency_budget: float = 0.0
     ) -> PollPlan | None:
         """The plan for the next task with its expected latency and polls (what prices its
-        probes), or None before any task finished."""
+        probes), or None before any task finished.
+
+        A young model spends `latency_budget` only in proportion to how far it has grown
+        (its brackets that teach, against an eighth of its window): its latency is an
+        estimate not yet worth spending."""
         components = self.distribution()
         if components is None:
             return None
-        key = (request_cost, min_gap, latency_budget)
         with self._lock:
+            grown = min(1.0, 8 * len(self._brackets) / (self._brackets.maxlen or 1))
+            key = (request_cost, min_gap, latency_budget * grown)
             found = self._plans.get(key)
         if found is None:
             found = budgeted_plan(
-                components,
-                request_cost=request_cost,
-                min_gap=min_gap,
-                latency_budget=latency_budget,
+                components, request_cost=request_cost, min_gap=min_gap, latency_budget=key[2]
             )
             with self._lock:
                 if self._components is components:  # not refit by another thread meanwhile

@@ -88,8 +88,7 @@ class Learning:
         return durations.costed_plan(
             request_cost=self.poll.request_cost,
             min_gap=self.poll.min_interval,
-            # a young model's latency is an estimate not yet worth spending
-            latency_budget=self.poll.latency_budget * durations.filled(),
+            latency_budget=self.poll.latency_budget,
         )
 
 
